@@ -1,0 +1,52 @@
+# One entry point for people and CI. `make test` is the contract: it works on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+BOOTSTRAP  ?= $(shell command -v python3.11 || command -v python3)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+# `sam build` needs the Lambda runtime's interpreter (python3.13) on PATH. Prefer one already on PATH that
+# really runs, else the newest pyenv 3.13.x.
+PY313_BIN := $(shell \
+  if python3.13 -c 'import sys' >/dev/null 2>&1; then dirname "$$(python3.13 -c 'import sys; print(sys.executable)')"; \
+  else ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin 2>/dev/null | sort -V | tail -n 1; fi)
+
+.PHONY: help dev lint unit test cfn-lint validate build demo reliability bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+dev: $(VENV)/.installed ## create .venv and install everything
+
+lint: dev ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: dev ## pytest (unit, integration, e2e)
+	$(VENV)/bin/pytest
+
+cfn-lint: dev ## cfn-lint on both templates
+	$(VENV)/bin/cfn-lint template.yaml accounts/workload-account.yaml
+
+validate: dev ## sam validate --lint (offline)
+	$(VENV)/bin/sam validate --lint --template template.yaml
+
+build: dev ## sam build without Docker (needs python3.13)
+	@if [ -z "$(PY313_BIN)" ]; then \
+	  echo "error: sam build needs python3.13 on PATH (the Lambda runtime) and none was found."; \
+	  echo "       install one (e.g. 'pyenv install 3.13') or put its bin folder on PATH."; exit 1; fi
+	PATH="$(PY313_BIN):$$PATH" $(VENV)/bin/sam build --template template.yaml --parallel --cached
+
+test: lint unit cfn-lint validate build ## everything CI runs
+
+clean: ## remove build output and the venv
+	rm -rf .aws-sam $(VENV)

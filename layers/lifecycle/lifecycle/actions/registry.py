@@ -1,0 +1,83 @@
+"""The Model Registry: groups and packages, created at most once per training job."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from lifecycle.aws import aws_errors
+from lifecycle.policy import GROUP_TAG, Policy
+
+TRAINING_JOB_KEY = "lifecycle:training-job-arn"
+EVENT_ID_KEY = "lifecycle:event-id"
+_RECENT = 20
+
+
+def ensure_group(sagemaker: Any, group: str) -> bool:
+    """Create the model package group if it does not exist; True when it was created."""
+    with aws_errors(f"sagemaker:ListModelPackageGroups {group}"):
+        existing = sagemaker.list_model_package_groups(NameContains=group, MaxResults=100)["ModelPackageGroupSummaryList"]
+    if any(summary["ModelPackageGroupName"] == group for summary in existing):
+        return False
+    with aws_errors(f"sagemaker:CreateModelPackageGroup {group}"):
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group,
+            ModelPackageGroupDescription="Managed by sagemaker-lifecycle",
+            Tags=[{"Key": GROUP_TAG, "Value": group}],
+        )
+    return True
+
+
+def find_package_for_job(sagemaker: Any, group: str, training_job_arn: str, *, since: datetime | None) -> str | None:
+    """The ARN of a package already registered from this training job (describe before create)."""
+    with aws_errors(f"sagemaker:ListModelPackages {group}"):
+        summaries = sagemaker.list_model_packages(
+            ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending", MaxResults=_RECENT
+        )["ModelPackageSummaryList"]
+    for summary in summaries:
+        if since is not None and summary["CreationTime"] < since:
+            break
+        with aws_errors(f"sagemaker:DescribeModelPackage {summary['ModelPackageArn']}"):
+            package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if package.get("CustomerMetadataProperties", {}).get(TRAINING_JOB_KEY) == training_job_arn:
+            return str(summary["ModelPackageArn"])
+    return None
+
+
+def package_request(policy: Policy, job: dict[str, Any], *, metrics: dict[str, float], event_id: str, approve: bool) -> dict[str, Any]:
+    """The CreateModelPackage request for a training job that passed the gate (pure: validated in tests)."""
+    registry = policy.registry
+    container: dict[str, Any] = {
+        "Image": registry.inference_image or job["AlgorithmSpecification"]["TrainingImage"],
+        "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+    }
+    inference: dict[str, Any] = {
+        "Containers": [container],
+        "SupportedContentTypes": list(registry.supported_content_types),
+        "SupportedResponseMIMETypes": list(registry.supported_response_types),
+    }
+    if registry.realtime_instance_types:
+        inference["SupportedRealtimeInferenceInstanceTypes"] = list(registry.realtime_instance_types)
+    metadata = {TRAINING_JOB_KEY: job["TrainingJobArn"], EVENT_ID_KEY: event_id[:256]}
+    for name, value in sorted(metrics.items())[:40]:
+        metadata[f"metric:{name}"[:128]] = f"{value:g}"
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": policy.group,
+        "ModelPackageDescription": f"Trained by {job['TrainingJobName']}"[:1000],
+        "InferenceSpecification": inference,
+        "ModelApprovalStatus": "Approved" if approve else "PendingManualApproval",
+        "CustomerMetadataProperties": metadata,
+        "ClientToken": hashlib.sha256(job["TrainingJobArn"].encode()).hexdigest()[:36],
+        "Tags": [{"Key": GROUP_TAG, "Value": policy.group}],
+    }
+    if registry.metrics_report_s3_uri:
+        report = registry.metrics_report_s3_uri.format(training_job_name=job["TrainingJobName"])
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}}
+    return request
+
+
+def create_model_package(sagemaker: Any, request: dict[str, Any]) -> str:
+    """CreateModelPackage; returns the new package's ARN."""
+    with aws_errors(f"sagemaker:CreateModelPackage {request['ModelPackageGroupName']}"):
+        return str(sagemaker.create_model_package(**request)["ModelPackageArn"])

@@ -1,0 +1,66 @@
+"""Typed errors. Their class names are the error names ASL `Retry`/`Catch` match on.
+
+Two families:
+- `RefusedEvent`: the event must not be acted on (untrusted, malformed, no policy applies). The handler logs the
+  reason with the event id and returns normally: retrying cannot help, and nothing was changed.
+- `RetryableError`: nothing is wrong with the event but the product could not finish. The handler raises, so
+  EventBridge/Lambda retry it and finally keep it in the dead-letter queue with the reason.
+"""
+
+from __future__ import annotations
+
+
+class LifecycleError(Exception):
+    """Base of every error the product raises on purpose."""
+
+
+class RefusedEvent(LifecycleError):  # noqa: N818 - the name says what happened to the event
+    """The event is not acted on; `reason` is logged with the event id."""
+
+    outcome = "rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UntrustedEvent(RefusedEvent):  # noqa: N818
+    """Wrong source, or an account that is not on the allow-list."""
+
+
+class MalformedEvent(RefusedEvent):  # noqa: N818
+    """The event does not match the model of its detail-type."""
+
+
+class IgnoredEvent(RefusedEvent):  # noqa: N818
+    """A trusted, well-formed event for which no action applies (no policy, nothing to do)."""
+
+    outcome = "ignored"
+
+
+class PolicyNotFound(IgnoredEvent):
+    """No policy is published for the model package group."""
+
+
+class PolicyInvalid(RefusedEvent):
+    """The published policy fails validation; the message names the group and the field."""
+
+
+class ActionRefused(RefusedEvent):  # noqa: N818
+    """The event is fine but the resources it names cannot be acted on (a person must look)."""
+
+
+class RetryableError(LifecycleError):
+    """The product could not finish; raising lets the platform retry and then dead-letter the event."""
+
+
+class ThrottlingError(RetryableError):
+    """AWS throttled the call even after the SDK's adaptive retries."""
+
+
+class AwsCallFailed(RetryableError):
+    """An AWS call failed for a reason other than throttling (5xx, timeout, access denied, ...)."""
+
+
+class AssumeRoleFailed(RetryableError):
+    """STS AssumeRole of the workload execution role failed."""

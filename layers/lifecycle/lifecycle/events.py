@@ -1,0 +1,435 @@
+"""Models of the EventBridge events the product reacts to.
+
+Every SageMaker detail-type is modelled, and `CloudWatch Alarm State Change`. The five trigger kinds (training,
+labeling, model package, processing job, alarm) are fully typed; the others are typed in the fields that identify
+them. All three timestamp forms SageMaker uses are accepted (epoch-millis number, epoch-millis string, ISO
+string) and fields AWS adds later are kept, not refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from lifecycle.errors import MalformedEvent
+
+_MILLIS = re.compile(r"^\d{1,16}(\.\d+)?$")
+
+
+def _to_datetime(value: object) -> object:
+    """Accept epoch millis (number or digit string) and ISO 8601; always return an aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValueError("a timestamp cannot be a boolean")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        if _MILLIS.match(value):
+            return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+        if len(value) > 40:
+            raise ValueError("timestamp string too long")
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    raise ValueError(f"expected epoch millis or an ISO 8601 string, got {type(value).__name__}")
+
+
+EventTime = Annotated[datetime, BeforeValidator(_to_datetime)]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")]
+Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.{1,1024}$", max_length=2048)]
+ResourceName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+Text = Annotated[str, Field(max_length=10240)]
+TagMap = dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+# --- training job -------------------------------------------------------------------------------------------------
+class MetricDatum(_Model):
+    MetricName: Annotated[str, Field(min_length=1, max_length=255)]
+    Value: float
+    Timestamp: EventTime | None = None
+
+
+class RuleEvaluationStatus(_Model):
+    RuleConfigurationName: Annotated[str, Field(min_length=1, max_length=256)]
+    RuleEvaluationStatus: Literal["InProgress", "NoIssuesFound", "IssuesFound", "Error", "Stopping", "Stopped"]
+    RuleEvaluationJobArn: Arn | None = None
+    StatusDetails: Text | None = None
+    LastModifiedTime: EventTime | None = None
+
+
+class AlgorithmSpec(_Model):
+    TrainingImage: Annotated[str, Field(max_length=255)] | None = None
+    TrainingInputMode: str | None = None
+
+
+class Artifacts(_Model):
+    S3ModelArtifacts: Annotated[str, Field(pattern=r"^(https|s3)://", max_length=1024)]
+
+
+class TrainingJobDetail(_Model):
+    TrainingJobName: ResourceName
+    TrainingJobArn: Arn
+    TrainingJobStatus: Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+    SecondaryStatus: Annotated[str, Field(max_length=64)] | None = None
+    FailureReason: Text | None = None
+    CreationTime: EventTime | None = None
+    TrainingStartTime: EventTime | None = None
+    TrainingEndTime: EventTime | None = None
+    LastModifiedTime: EventTime
+    HyperParameters: dict[str, Annotated[str, Field(max_length=2500)]] = Field(default_factory=dict)
+    AlgorithmSpecification: AlgorithmSpec | None = None
+    RoleArn: Arn | None = None
+    ModelArtifacts: Artifacts | None = None
+    FinalMetricDataList: list[MetricDatum] = Field(default_factory=list)
+    DebugRuleEvaluationStatuses: list[RuleEvaluationStatus] | None = None
+    ProfilerRuleEvaluationStatuses: list[RuleEvaluationStatus] | None = None
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- labeling job ----------------------------------------------------------------------------------------------------
+class LabelingJobDetail(_Model):
+    LabelingJobStatus: Literal["Initializing", "InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+
+
+# --- model package ---------------------------------------------------------------------------------------------------
+class ModelPackageDetail(_Model):
+    ModelPackageGroupName: ResourceName
+    ModelPackageVersion: Annotated[int, Field(ge=1)]
+    ModelPackageArn: Arn
+    ModelPackageName: Annotated[str, Field(max_length=63)] | None = None
+    ModelApprovalStatus: Literal["Approved", "Rejected", "PendingManualApproval"]
+    ModelPackageStatus: Literal["Pending", "InProgress", "Completed", "Failed", "Deleting"] | None = None
+    ApprovalDescription: Text | None = None
+    CreationTime: EventTime
+    LastModifiedTime: EventTime | None = None
+    InferenceSpecification: dict[str, Any] | None = None
+    ModelMetrics: dict[str, Any] | None = None
+    CustomerMetadataProperties: TagMap = Field(default_factory=dict)
+    UpdatedModelPackageFields: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list)
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- processing job (Model Monitor runs) -----------------------------------------------------------------------------
+class ProcessingJobDetail(_Model):
+    ProcessingJobName: ResourceName
+    ProcessingJobArn: Arn
+    ProcessingJobStatus: Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+    ExitMessage: Text | None = None
+    FailureReason: Text | None = None
+    MonitoringScheduleArn: Arn | None = None
+    Environment: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=dict
+    )
+    ProcessingEndTime: EventTime | None = None
+    LastModifiedTime: EventTime
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- CloudWatch alarm ------------------------------------------------------------------------------------------------
+class AlarmState(_Model):
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: Text | None = None
+    timestamp: EventTime
+
+
+class AlarmMetric(_Model):
+    namespace: Annotated[str, Field(max_length=255)]
+    name: Annotated[str, Field(max_length=255)]
+    dimensions: dict[str, Annotated[str, Field(max_length=1024)]] = Field(default_factory=dict)
+
+
+class AlarmMetricStat(_Model):
+    metric: AlarmMetric
+
+
+class AlarmMetricQuery(_Model):
+    id: Annotated[str, Field(max_length=255)]
+    metricStat: AlarmMetricStat | None = None
+
+
+class AlarmConfiguration(_Model):
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list)
+    description: Text | None = None
+
+
+class AlarmDetail(_Model):
+    alarmName: Annotated[str, Field(min_length=1, max_length=255)]
+    state: AlarmState
+    previousState: AlarmState | None = None
+    configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
+
+
+# --- identified, loosely typed kinds -------------------------------------------------------------------------------
+class EndpointDetail(_Model):
+    EndpointName: ResourceName
+    EndpointArn: Arn | None = None
+    EndpointStatus: Annotated[str, Field(max_length=64)]
+    EndpointConfigName: ResourceName | None = None
+    LastModifiedTime: EventTime | None = None
+    Tags: TagMap = Field(default_factory=dict)
+
+
+class EndpointDeploymentDetail(_Model):
+    EndpointName: ResourceName
+    EndpointArn: Arn | None = None
+    State: Annotated[str, Field(max_length=64)] | None = None
+    LastModifiedTime: EventTime | None = None
+
+
+class PipelineExecutionDetail(_Model):
+    pipelineArn: Arn
+    pipelineExecutionArn: Arn
+    currentPipelineExecutionStatus: Annotated[str, Field(max_length=64)]
+    previousPipelineExecutionStatus: Annotated[str, Field(max_length=64)] | None = None
+    executionStartTime: EventTime | None = None
+    executionEndTime: EventTime | None = None
+
+
+class PipelineStepDetail(_Model):
+    pipelineArn: Arn
+    pipelineExecutionArn: Arn
+    stepName: Annotated[str, Field(max_length=256)]
+    currentStepStatus: Annotated[str, Field(max_length=64)]
+    previousStepStatus: Annotated[str, Field(max_length=64)] | None = None
+
+
+class TuningJobDetail(_Model):
+    HyperParameterTuningJobName: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")]
+    HyperParameterTuningJobStatus: Annotated[str, Field(max_length=64)]
+    LastModifiedTime: EventTime | None = None
+
+
+class TransformJobDetail(_Model):
+    TransformJobName: ResourceName
+    TransformJobStatus: Annotated[str, Field(max_length=64)]
+    TransformJobArn: Arn | None = None
+
+
+# --- the envelope ----------------------------------------------------------------------------------------------------
+class LifecycleEvent(_Model):
+    """An EventBridge event; subclasses fix `detail-type`, `source` and the detail model."""
+
+    DETAIL_TYPE: ClassVar[str]
+    SOURCE: ClassVar[str] = "aws.sagemaker"
+
+    version: str = "0"
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: AccountId
+    time: EventTime
+    region: Region
+    resources: list[Arn] = Field(default_factory=list, max_length=100)
+    detail: _Model
+
+    @property
+    def primary_arn(self) -> str:
+        """The ARN of the resource whose state changed."""
+        return self.resources[0] if self.resources else ""
+
+    @property
+    def status(self) -> str:
+        """The state the resource changed to."""
+        raise NotImplementedError
+
+    @property
+    def changed_at(self) -> datetime:
+        """When the resource changed (its LastModifiedTime when the event has one, else the event time)."""
+        return self.time
+
+    def named_arns(self) -> list[str]:
+        """Every ARN the event names; trust requires each SageMaker/CloudWatch one to be in `account`."""
+        return [*self.resources, self.primary_arn]
+
+
+class TrainingJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Training Job State Change"
+    detail: TrainingJobDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.TrainingJobArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.TrainingJobStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.TrainingJobArn]
+
+
+class LabelingJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
+    detail: LabelingJobDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.LabelingJobStatus
+
+
+class ModelPackageEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Model Package State Change"
+    detail: ModelPackageDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.ModelPackageArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.ModelApprovalStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime or self.detail.CreationTime
+
+
+class ProcessingJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Processing Job State Change"
+    detail: ProcessingJobDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.ProcessingJobArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.ProcessingJobStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime
+
+    def named_arns(self) -> list[str]:
+        arns = [*self.resources, self.detail.ProcessingJobArn]
+        return [*arns, self.detail.MonitoringScheduleArn] if self.detail.MonitoringScheduleArn else arns
+
+
+class AlarmEvent(LifecycleEvent):
+    DETAIL_TYPE = "CloudWatch Alarm State Change"
+    SOURCE = "aws.cloudwatch"
+    detail: AlarmDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.state.value
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.state.timestamp
+
+
+class EndpointEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Endpoint State Change"
+    detail: EndpointDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.EndpointStatus
+
+
+class EndpointDeploymentEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Endpoint Deployment State Change"
+    detail: EndpointDeploymentDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.State or ""
+
+
+class PipelineExecutionEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
+    detail: PipelineExecutionDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.pipelineExecutionArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.currentPipelineExecutionStatus
+
+
+class PipelineStepEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Step Status Change"
+    detail: PipelineStepDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.pipelineExecutionArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.currentStepStatus
+
+
+class TuningJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
+    detail: TuningJobDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.HyperParameterTuningJobStatus
+
+
+class TransformJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Transform Job State Change"
+    detail: TransformJobDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.TransformJobStatus
+
+
+E = TypeVar("E", bound=LifecycleEvent)
+
+EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
+    model.DETAIL_TYPE: model
+    for model in (
+        TrainingJobEvent,
+        LabelingJobEvent,
+        ModelPackageEvent,
+        ProcessingJobEvent,
+        AlarmEvent,
+        EndpointEvent,
+        EndpointDeploymentEvent,
+        PipelineExecutionEvent,
+        PipelineStepEvent,
+        TuningJobEvent,
+        TransformJobEvent,
+    )
+}
+
+
+def event_id_of(raw: object) -> str:
+    """The event id for log lines, even from an event too broken to parse."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return raw["id"][:256]
+    return "<no id>"
+
+
+def parse_event(raw: object, expected: type[E]) -> E:
+    """Validate a raw EventBridge event as `expected`; raise `MalformedEvent` naming the first bad field."""
+    if not isinstance(raw, dict):
+        raise MalformedEvent(f"event is a {type(raw).__name__}, not a JSON object")
+    detail_type = raw.get("detail-type")
+    if detail_type != expected.DETAIL_TYPE:
+        raise MalformedEvent(f"detail-type {str(detail_type)[:100]!r} is not {expected.DETAIL_TYPE!r}")
+    try:
+        return expected.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedEvent(f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc

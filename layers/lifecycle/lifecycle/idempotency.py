@@ -1,0 +1,76 @@
+"""Semantic idempotency: the same state change acts once, whatever its event id and however often it arrives.
+
+The key is the resource ARN + the state it reached + when it changed (DESIGN §5), never the event id: SageMaker
+may emit one state change several times with different ids. Records live in the lifecycle table (`pk`
+`IDEMPOTENCY#<reaction>`, `sk` the hash) and expire through the table's TTL attribute `expiration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from pydantic import BaseModel
+
+from lifecycle.accounts import client_for
+from lifecycle.config import Settings
+
+
+class SemanticKey(BaseModel):
+    """What makes two events the same state change."""
+
+    reaction: str
+    resource_arn: str
+    state: str
+    changed_at: str
+
+    @classmethod
+    def of(cls, reaction: str, resource_arn: str, state: str, changed_at: datetime | str) -> SemanticKey:
+        when = changed_at.isoformat() if isinstance(changed_at, datetime) else changed_at
+        return cls(reaction=reaction, resource_arn=resource_arn, state=state, changed_at=when)
+
+
+_layers: dict[tuple[str, str], DynamoDBPersistenceLayer] = {}
+
+
+def _persistence(table_name: str, reaction: str, settings: Settings) -> DynamoDBPersistenceLayer:
+    layer = _layers.get((table_name, reaction))
+    if layer is not None:
+        return layer
+    dynamodb = client_for(
+        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="idempotency", event_id=reaction
+    )
+    layer = DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=f"IDEMPOTENCY#{reaction}",
+        boto3_client=dynamodb,
+    )
+    _layers[(table_name, reaction)] = layer
+    return layer
+
+
+def once(key: SemanticKey, settings: Settings, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `action` once per key; a repeat returns the first run's result without acting.
+
+    If `action` raises, no record is kept, so the retry acts again (and must describe before it creates).
+    """
+    config = IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_seconds, use_local_cache=False)
+
+    @idempotent_function(
+        data_keyword_argument="key",
+        persistence_store=_persistence(settings.table_name, key.reaction, settings),
+        config=config,
+        key_prefix=key.reaction,
+    )
+    def run(*, key: SemanticKey) -> dict[str, Any]:
+        return action()
+
+    return run(key=key)

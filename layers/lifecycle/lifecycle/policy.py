@@ -1,0 +1,262 @@
+"""The policy of a model package group: what the product does for that model, and its loader.
+
+Users keep one document per group in git and publish it (as JSON) to SSM Parameter Store under
+`/<stack>/policies/<group>`. Functions read it through powertools Parameters, cached for five minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities import parameters
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lifecycle.config import Settings
+from lifecycle.errors import PolicyInvalid, PolicyNotFound
+
+GROUP_TAG = "lifecycle:model-package-group"
+POLICY_CACHE_SECONDS = 300
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")]
+GroupName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", max_length=1024)]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]+$", max_length=2048)]
+InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+
+
+class _Strict(BaseModel):
+    """Policy documents refuse unknown keys: a typo must not silently turn a guardrail off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricDefinition(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    regex: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class TrainingTemplate(_Strict):
+    """How to start a training job for this model (after labeling, or to retrain)."""
+
+    account: AccountId
+    region: Region
+    role_arn: RoleArn
+    image: Annotated[str, Field(min_length=1, max_length=255)]
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = 30
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=28 * 24 * 3600)] = 24 * 3600
+    hyperparameters: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=2500)]] = Field(
+        default_factory=dict
+    )
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=40)
+    input_s3_uri: S3Uri | None = None
+    fresh_data_s3_uri: S3Uri | None = None
+    output_s3_uri: S3Uri
+    channel_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9\.\-_]{1,64}$")] = "train"
+    input_mode: Literal["File", "Pipe", "FastFile"] = "Pipe"
+    content_type: Annotated[str, Field(max_length=256)] | None = None
+    record_wrapper: Literal["None", "RecordIO"] | None = None
+    pipeline_name: GroupName | None = None
+
+
+class MetricGate(_Strict):
+    """A training job is registered only when `metric comparison threshold` holds."""
+
+    metric: Annotated[str, Field(min_length=1, max_length=255)]
+    comparison: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+
+
+class Registry(_Strict):
+    """Where passing models are registered, how they are approved, and what the package says about inference."""
+
+    account: AccountId
+    region: Region
+    auto_approve: bool = False
+    inference_image: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    supported_content_types: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=lambda: ["application/json"], min_length=1
+    )
+    supported_response_types: list[Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=lambda: ["application/json"], min_length=1
+    )
+    realtime_instance_types: list[InstanceType] = Field(default_factory=list)
+    metrics_report_s3_uri: Annotated[
+        str, Field(pattern=r"^s3://.*\{training_job_name\}.*$", max_length=1024)
+    ] | None = Field(default=None, description="s3:// URI template of a model-quality report; {training_job_name}")
+    approvers: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list)
+
+
+class DebuggerPolicy(_Strict):
+    """Debugger / profiler rules whose `IssuesFound` stops the training job (others only notify)."""
+
+    stop_on_rules: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list)
+
+
+class LabelingPolicy(_Strict):
+    min_labeled_objects: Annotated[int, Field(ge=0)] = 0
+
+
+class Match(_Strict):
+    """How resources the product did not create are mapped to this group (after the lineage tag)."""
+
+    name_prefixes: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(default_factory=list)
+    label_attribute_names: list[Annotated[str, Field(min_length=1, max_length=127)]] = Field(default_factory=list)
+
+
+class AllAtOnce(_Strict):
+    type: Literal["all_at_once"] = "all_at_once"
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+
+
+class Canary(_Strict):
+    type: Literal["canary"] = "canary"
+    percent: Annotated[int, Field(ge=1, le=50)]
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+
+
+class Linear(_Strict):
+    type: Literal["linear"] = "linear"
+    percent: Annotated[int, Field(ge=5, le=50)]
+    interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+
+
+class AbTest(_Strict):
+    type: Literal["ab"] = "ab"
+    challenger_weight: Annotated[float, Field(gt=0, lt=1)]
+
+
+Strategy = Annotated[AllAtOnce | Canary | Linear | AbTest, Field(discriminator="type")]
+
+
+class SmokeTest(_Strict):
+    payload: Annotated[str, Field(min_length=1, max_length=6 * 1024 * 1024)]
+    content_type: Annotated[str, Field(max_length=1024)] = "application/json"
+    expect_contains: Annotated[str, Field(max_length=1024)] | None = None
+
+
+class StageMonitoring(_Strict):
+    schedule_expression: Annotated[str, Field(min_length=1, max_length=256)] = "cron(0 * ? * * *)"
+    on_violation: Literal["retrain", "rollback", "notify"] = "notify"
+    cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
+
+
+class Stage(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    account: AccountId
+    region: Region
+    endpoint_name: EndpointName
+    execution_role_arn: RoleArn
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    strategy: Strategy = Field(default_factory=AllAtOnce)
+    rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=10)
+    smoke_test: SmokeTest | None = None
+    approval_required: bool = False
+    approval_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24
+    wait_timeout_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
+    monitoring: StageMonitoring | None = None
+
+
+class Deployment(_Strict):
+    stages: list[Stage] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> Deployment:
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        return self
+
+
+class Notifications(_Strict):
+    topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")] | None = None
+
+
+class Policy(_Strict):
+    """One model package group's policy."""
+
+    group: GroupName
+    match: Match = Field(default_factory=Match)
+    training: TrainingTemplate | None = None
+    gate: MetricGate | None = None
+    registry: Registry
+    debugger: DebuggerPolicy = Field(default_factory=DebuggerPolicy)
+    labeling: LabelingPolicy = Field(default_factory=LabelingPolicy)
+    deployment: Deployment | None = None
+    notifications: Notifications = Field(default_factory=Notifications)
+    sensitive: bool = False
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """`field.path[1].x: what was expected, got what` for each error, in the style users read."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        got = error.get("input")
+        shown = f", got {got!r}" if not isinstance(got, dict | list) and error["type"] != "missing" else ""
+        lines.append(f"{path or '<document>'}: {error['msg']}{shown}")
+    return lines
+
+
+def validate_policy(document: Any, *, group: str) -> Policy:
+    """Validate a policy document; the error names the group and every bad field."""
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyInvalid(f"policy of group {group!r} is invalid: " + "; ".join(describe_errors(exc))) from exc
+    if policy.group != group:
+        raise PolicyInvalid(f"policy published for group {group!r} names group {policy.group!r}")
+    return policy
+
+
+def load_policy(group: str, settings: Settings) -> Policy:
+    """The validated policy of `group`, from SSM (cached). `PolicyNotFound` when none is published."""
+    name = f"{settings.policy_path}/{group}"
+    try:
+        document = parameters.get_parameter(name, transform="json", max_age=POLICY_CACHE_SECONDS)
+    except parameters.exceptions.TransformParameterError as exc:
+        raise PolicyInvalid(f"policy of group {group!r} at {name} is not valid JSON") from exc
+    except parameters.exceptions.GetParameterError as exc:
+        if "ParameterNotFound" in repr(exc.__cause__) or "ParameterNotFound" in str(exc):
+            raise PolicyNotFound(f"no policy for model package group {group!r} (expected at {name})") from exc
+        raise
+    return validate_policy(document, group=group)
+
+
+def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | None = None) -> str | None:
+    """The group whose policy claims `name` by its longest name prefix, else by label attribute name.
+
+    Pure: `documents` maps group name to the raw policy document. Documents that are not even shaped like a policy
+    are skipped here; the chosen one is validated by `load_policy`.
+    """
+    best: tuple[int, str] | None = None
+    by_label: str | None = None
+    for group, document in sorted(documents.items()):
+        match = document.get("match", {}) if isinstance(document, dict) else {}
+        for prefix in match.get("name_prefixes", []) if isinstance(match, dict) else []:
+            if isinstance(prefix, str) and name.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), group)
+        labels = match.get("label_attribute_names", []) if isinstance(match, dict) else []
+        if by_label is None and label_attribute and label_attribute in labels:
+            by_label = group
+    return best[1] if best else by_label
+
+
+def find_policy(
+    settings: Settings, *, tags: dict[str, str], name: str, label_attribute: str | None = None
+) -> Policy:
+    """The policy for a resource: its lineage tag, then a policy's name prefix, then its label attribute name."""
+    group = tags.get(GROUP_TAG)
+    if group:
+        return load_policy(group, settings)
+    documents = parameters.get_parameters(settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
+    group = match_group(documents, name=name, label_attribute=label_attribute)
+    if group is None:
+        raise PolicyNotFound(f"no policy claims {name!r} (no {GROUP_TAG} tag, no matching name prefix)")
+    return load_policy(group, settings)

@@ -1,0 +1,105 @@
+"""The one way every reaction runs: trust → parse → act, with refusals logged and failures raised.
+
+A handler is `return run(event, reaction=..., model=..., act=...)`; `act` holds the decisions and gets a
+`Reaction` that gives it clients in the right account, audit records and notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from lifecycle.accounts import check_arns_in_account, check_trust, client_for
+from lifecycle.audit import AuditRecord, Outcome, record
+from lifecycle.config import Settings, get_settings
+from lifecycle.errors import RefusedEvent
+from lifecycle.events import LifecycleEvent, event_id_of, parse_event
+from lifecycle.notify import notify
+from lifecycle.observability import count, logger
+from lifecycle.policy import Policy
+
+E = TypeVar("E", bound=LifecycleEvent)
+
+
+@dataclass(frozen=True)
+class Reaction(Generic[E]):
+    """What an `act` function needs: the trusted, parsed event and the means to act, record and tell."""
+
+    name: str
+    event: E
+    settings: Settings
+
+    def client(self, service: str, account: str, region: str) -> Any:
+        """A client acting in `account`/`region` (AssumeRole there unless it is the automation account)."""
+        return client_for(service, account, region, self.settings, reaction=self.name, event_id=self.event.id)
+
+    def record(
+        self,
+        group: str,
+        *,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        account: str,
+        region: str,
+        resource: str = "",
+        version: int | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        """Write the audit record of one decision taken for this event."""
+        record(
+            AuditRecord(
+                group=group,
+                action=action,
+                outcome=outcome,
+                reason=reason,
+                event_id=self.event.id,
+                reaction=self.name,
+                account=account,
+                region=region,
+                resource=resource,
+                version=version,
+                details=details or {},
+            ),
+            self.settings,
+        )
+        logger.info(f"{action}: {outcome}: {reason}", extra={"group": group, "resource": resource, "account": account})
+
+    def tell(self, policy: Policy, *, subject: str, lines: list[str], kind: str) -> None:
+        """Notify people, on the policy's topic when it names one."""
+        notify(
+            self.settings,
+            subject=subject,
+            lines=[*lines, f"event: {self.event.id}"],
+            group=policy.group,
+            kind=kind,
+            topic_arn=policy.notifications.topic_arn,
+        )
+
+
+def run(raw: Any, *, reaction: str, model: type[E], act: Callable[[Reaction[E]], dict[str, Any]]) -> dict[str, Any]:
+    """Run one reaction on one raw EventBridge event.
+
+    Refused events (untrusted, malformed, no policy, nothing to act on) are logged with their reason and event id
+    and change nothing. Anything else that goes wrong raises, so the platform retries and then dead-letters.
+    """
+    settings = get_settings()
+    event_id = event_id_of(raw)
+    logger.append_keys(event_id=event_id, reaction=reaction)
+    try:
+        if not isinstance(raw, dict):
+            raise RefusedEvent(f"event is a {type(raw).__name__}, not a JSON object")
+        check_trust(raw, settings)
+        event = parse_event(raw, model)
+        check_arns_in_account(event.named_arns(), event.account)
+        result = act(Reaction(reaction, event, settings))
+    except RefusedEvent as refusal:
+        logger.warning(
+            f"{refusal.outcome}: {refusal.reason}",
+            extra={"outcome": refusal.outcome, "reason": refusal.reason, "error": type(refusal).__name__},
+        )
+        count(f"Events{refusal.outcome.capitalize()}")
+        return {"outcome": refusal.outcome, "reason": refusal.reason, "event_id": event_id}
+    count("EventsActedOn")
+    return {"outcome": "acted", "event_id": event_id, **result}

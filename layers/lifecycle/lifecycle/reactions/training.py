@@ -1,0 +1,100 @@
+"""Training job state change: Completed → metric gate → register; Failed / Stopped → notify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.actions.registry import create_model_package, ensure_group, find_package_for_job, package_request
+from lifecycle.actions.training import describe_training_job, evaluate_gate, final_metrics, stopped_by
+from lifecycle.errors import ActionRefused, IgnoredEvent
+from lifecycle.events import TrainingJobEvent
+from lifecycle.idempotency import SemanticKey, once
+from lifecycle.observability import count
+from lifecycle.policy import Policy, find_policy
+from lifecycle.reaction import Reaction
+
+REACTION = "training-state"
+
+
+def on_training_state(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
+    """Decide what a training job's new state means for its model, once per state change."""
+    detail = r.event.detail
+    steps = {"Completed": _completed, "Failed": _failed, "Stopped": _stopped}
+    step = steps.get(detail.TrainingJobStatus)
+    if step is None:
+        raise IgnoredEvent(f"training job status {detail.TrainingJobStatus} needs no action")
+    policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
+    key = SemanticKey.of(REACTION, detail.TrainingJobArn, detail.TrainingJobStatus, detail.LastModifiedTime)
+    return once(key, r.settings, lambda: step(r, policy))
+
+
+def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
+    event = r.event
+    name = event.detail.TrainingJobName
+    job = describe_training_job(r.client("sagemaker", event.account, event.region), name)
+    if job["TrainingJobStatus"] != "Completed":
+        raise ActionRefused(f"training job {name} is {job['TrainingJobStatus']}, not Completed")
+    if not job.get("ModelArtifacts", {}).get("S3ModelArtifacts"):
+        raise ActionRefused(f"training job {name} completed without model artifacts")
+    metrics = final_metrics(job)
+    gate = evaluate_gate(policy.gate, metrics)
+    where = {"account": event.account, "region": event.region, "resource": job["TrainingJobArn"]}
+    if not gate.passed:
+        r.record(policy.group, action="register-model-package", outcome="skipped", reason=gate.summary, **where)
+        r.tell(policy, subject=f"{policy.group}: {name} not registered", lines=[gate.summary, *where.values()], kind="gate-failed")
+        count("MetricGateFailed")
+        return {"action": "gate-failed", "reason": gate.summary}
+
+    registry = policy.registry
+    sagemaker = r.client("sagemaker", registry.account, registry.region)
+    ensure_group(sagemaker, policy.group)
+    existing = find_package_for_job(sagemaker, policy.group, job["TrainingJobArn"], since=job.get("TrainingEndTime"))
+    if existing:
+        reason = f"{name} is already registered as {existing}"
+        r.record(policy.group, action="register-model-package", outcome="skipped", reason=reason, **where)
+        return {"action": "already-registered", "model_package_arn": existing}
+
+    request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
+    package_arn = create_model_package(sagemaker, request)
+    version = int(package_arn.rsplit("/", 1)[1])
+    status = request["ModelApprovalStatus"]
+    reason = f"{gate.summary}; registered as version {version} ({status})"
+    r.record(
+        policy.group,
+        action="register-model-package",
+        outcome="done",
+        reason=reason,
+        account=registry.account,
+        region=registry.region,
+        resource=package_arn,
+        version=version,
+        details={"training_job": job["TrainingJobArn"]},
+    )
+    r.tell(policy, subject=f"{policy.group} v{version} registered ({status})", lines=[reason, package_arn], kind="registered")
+    count("ModelPackagesRegistered")
+    return {"action": "registered", "model_package_arn": package_arn, "approval": status}
+
+
+def _failed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
+    detail = r.event.detail
+    reason = f"training job {detail.TrainingJobName} failed: {detail.FailureReason or 'no FailureReason given'}"
+    r.record(
+        policy.group, action="notify-training-failed", outcome="notified", reason=reason,
+        account=r.event.account, region=r.event.region, resource=detail.TrainingJobArn,
+    )
+    r.tell(policy, subject=f"{policy.group}: training job {detail.TrainingJobName} failed", lines=[reason], kind="training-failed")
+    count("TrainingJobsFailed")
+    return {"action": "notified", "reason": reason}
+
+
+def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
+    detail = r.event.detail
+    rule = stopped_by(r.client("sagemaker", r.event.account, r.event.region), detail.TrainingJobArn, detail.Tags)
+    who = f"by sagemaker-lifecycle, because rule {rule} found issues" if rule else "by a person or another system"
+    reason = f"training job {detail.TrainingJobName} was stopped {who}"
+    r.record(
+        policy.group, action="notify-training-stopped", outcome="notified", reason=reason,
+        account=r.event.account, region=r.event.region, resource=detail.TrainingJobArn,
+    )
+    r.tell(policy, subject=f"{policy.group}: training job {detail.TrainingJobName} stopped", lines=[reason], kind="training-stopped")
+    return {"action": "notified", "reason": reason, "stopped_by_product": rule is not None}
