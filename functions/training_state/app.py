@@ -13,4 +13,4 @@ from lifecycle.reactions.training import REACTION, on_training_state
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run(event, reaction=REACTION, model=TrainingJobEvent, act=on_training_state)
+    return run(event, context, reaction=REACTION, model=TrainingJobEvent, act=on_training_state)

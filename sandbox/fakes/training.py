@@ -92,7 +92,8 @@ def set_rule_status(
     statuses.append(
         {
             "RuleConfigurationName": rule,
-            "RuleEvaluationJobArn": job.arn.replace(":training-job/", ":processing-job/")[:200] + f"-{rule.lower()}"[:40],
+            "RuleEvaluationJobArn": job.arn.replace(":training-job/", ":processing-job/")[:200]
+            + f"-{rule.lower()}"[:40],
             "RuleEvaluationStatus": status,
             **({"StatusDetails": details} if details else {}),
             "LastModifiedTime": datetime.now(UTC),

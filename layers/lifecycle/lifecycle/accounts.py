@@ -32,7 +32,9 @@ def check_trust(raw: dict[str, Any], settings: Settings) -> None:
     """
     detail_type = str(raw.get("detail-type", ""))
     source = raw.get("source")
-    expected = next((src for prefix, src in _SOURCES_BY_DETAIL_TYPE_PREFIX.items() if detail_type.startswith(prefix)), None)
+    expected = next(
+        (src for prefix, src in _SOURCES_BY_DETAIL_TYPE_PREFIX.items() if detail_type.startswith(prefix)), None
+    )
     if expected is None:
         raise UntrustedEvent(f"unknown detail-type {detail_type[:100]!r}")
     if source != expected:
@@ -113,7 +115,9 @@ def _entry(account: str, region: str, settings: Settings, session_name: str) -> 
     return cached
 
 
-def session_for(account: str, region: str, settings: Settings, *, reaction: str, event_id: str) -> boto3.session.Session:
+def session_for(
+    account: str, region: str, settings: Settings, *, reaction: str, event_id: str
+) -> boto3.session.Session:
     """A boto3 session acting in `account`/`region`.
 
     The automation account uses the function's own credentials; any other account is reached by STS AssumeRole of
@@ -124,9 +128,7 @@ def session_for(account: str, region: str, settings: Settings, *, reaction: str,
     return _entry(account, region, settings, f"{reaction}-{event_id}").session
 
 
-def client_for(
-    service: str, account: str, region: str, settings: Settings, *, reaction: str, event_id: str
-) -> Any:
+def client_for(service: str, account: str, region: str, settings: Settings, *, reaction: str, event_id: str) -> Any:
     """A cached client of `service` acting in `account`/`region` through `session_for`'s session."""
     entry = _entry(account, region, settings, f"{reaction}-{event_id}")
     client = entry.clients.get(service)

@@ -10,8 +10,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lifecycle.errors import ActionRefused, AwsCallFailed, ThrottlingError
 
 THROTTLING_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",
-     "ProvisionedThroughputExceededException", "RequestThrottled", "SlowDown"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+    }
 )
 
 

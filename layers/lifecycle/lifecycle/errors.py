@@ -14,7 +14,7 @@ class LifecycleError(Exception):
     """Base of every error the product raises on purpose."""
 
 
-class RefusedEvent(LifecycleError):  # noqa: N818 - the name says what happened to the event
+class RefusedEvent(LifecycleError):
     """The event is not acted on; `reason` is logged with the event id."""
 
     outcome = "rejected"
@@ -24,15 +24,15 @@ class RefusedEvent(LifecycleError):  # noqa: N818 - the name says what happened 
         self.reason = reason
 
 
-class UntrustedEvent(RefusedEvent):  # noqa: N818
+class UntrustedEvent(RefusedEvent):
     """Wrong source, or an account that is not on the allow-list."""
 
 
-class MalformedEvent(RefusedEvent):  # noqa: N818
+class MalformedEvent(RefusedEvent):
     """The event does not match the model of its detail-type."""
 
 
-class IgnoredEvent(RefusedEvent):  # noqa: N818
+class IgnoredEvent(RefusedEvent):
     """A trusted, well-formed event for which no action applies (no policy, nothing to do)."""
 
     outcome = "ignored"
@@ -46,7 +46,7 @@ class PolicyInvalid(RefusedEvent):
     """The published policy fails validation; the message names the group and the field."""
 
 
-class ActionRefused(RefusedEvent):  # noqa: N818
+class ActionRefused(RefusedEvent):
     """The event is fine but the resources it names cannot be acted on (a person must look)."""
 
 

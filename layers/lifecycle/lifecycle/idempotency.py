@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from lifecycle.accounts import client_for
@@ -57,12 +58,23 @@ def _persistence(table_name: str, reaction: str, settings: Settings) -> DynamoDB
     return layer
 
 
-def once(key: SemanticKey, settings: Settings, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def clear_persistence_cache() -> None:
+    """Forget persistence layers (tests, which swap the AWS behind them)."""
+    _layers.clear()
+
+
+def once(
+    key: SemanticKey, settings: Settings, action: Callable[[], dict[str, Any]], *, context: LambdaContext | None
+) -> dict[str, Any]:
     """Run `action` once per key; a repeat returns the first run's result without acting.
 
-    If `action` raises, no record is kept, so the retry acts again (and must describe before it creates).
+    If `action` raises, no record is kept, so the retry acts again (and must describe before it creates). With the
+    Lambda context, an invocation that times out leaves an in-progress record that expires with the invocation,
+    so the platform's retry is not blocked.
     """
     config = IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_seconds, use_local_cache=False)
+    if context is not None:
+        config.register_lambda_context(context)
 
     @idempotent_function(
         data_keyword_argument="key",

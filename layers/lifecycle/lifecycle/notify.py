@@ -11,7 +11,9 @@ from lifecycle.config import Settings
 _SUBJECT_MAX = 100
 
 
-def notify(settings: Settings, *, subject: str, lines: list[str], group: str, kind: str, topic_arn: str | None = None) -> str:
+def notify(
+    settings: Settings, *, subject: str, lines: list[str], group: str, kind: str, topic_arn: str | None = None
+) -> str:
     """Publish a plain-text notification; returns the SNS message id.
 
     The subject is one line of at most 100 characters (SNS's limit); the body is the lines, in order. Message
@@ -31,6 +33,8 @@ def notify(settings: Settings, *, subject: str, lines: list[str], group: str, ki
         },
     }
     # Always the function's own credentials: a topic in another account admits us through its topic policy.
-    sns = client_for("sns", settings.automation_account_id, topic.split(":")[3], settings, reaction="notify", event_id=kind)
+    sns = client_for(
+        "sns", settings.automation_account_id, topic.split(":")[3], settings, reaction="notify", event_id=kind
+    )
     with aws_errors("sns:Publish"):
         return str(sns.publish(**request)["MessageId"])

@@ -84,9 +84,9 @@ class Registry(_Strict):
         default_factory=lambda: ["application/json"], min_length=1
     )
     realtime_instance_types: list[InstanceType] = Field(default_factory=list)
-    metrics_report_s3_uri: Annotated[
-        str, Field(pattern=r"^s3://.*\{training_job_name\}.*$", max_length=1024)
-    ] | None = Field(default=None, description="s3:// URI template of a model-quality report; {training_job_name}")
+    metrics_report_s3_uri: (
+        Annotated[str, Field(pattern=r"^s3://.*\{training_job_name\}.*$", max_length=1024)] | None
+    ) = Field(default=None, description="s3:// URI template of a model-quality report; {training_job_name}")
     approvers: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list)
 
 
@@ -153,7 +153,9 @@ class Stage(_Strict):
     instance_type: InstanceType
     instance_count: Annotated[int, Field(ge=1, le=100)] = 1
     strategy: Strategy = Field(default_factory=AllAtOnce)
-    rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=10)
+    rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=10
+    )
     smoke_test: SmokeTest | None = None
     approval_required: bool = False
     approval_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24
@@ -173,7 +175,9 @@ class Deployment(_Strict):
 
 
 class Notifications(_Strict):
-    topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")] | None = None
+    topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")] | None = (
+        None
+    )
 
 
 class Policy(_Strict):
@@ -248,9 +252,7 @@ def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | 
     return best[1] if best else by_label
 
 
-def find_policy(
-    settings: Settings, *, tags: dict[str, str], name: str, label_attribute: str | None = None
-) -> Policy:
+def find_policy(settings: Settings, *, tags: dict[str, str], name: str, label_attribute: str | None = None) -> Policy:
     """The policy for a resource: its lineage tag, then a policy's name prefix, then its label attribute name."""
     group = tags.get(GROUP_TAG)
     if group:

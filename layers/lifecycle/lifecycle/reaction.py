@@ -10,11 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from lifecycle.accounts import check_arns_in_account, check_trust, client_for
 from lifecycle.audit import AuditRecord, Outcome, record
 from lifecycle.config import Settings, get_settings
 from lifecycle.errors import RefusedEvent
 from lifecycle.events import LifecycleEvent, event_id_of, parse_event
+from lifecycle.idempotency import SemanticKey, once
 from lifecycle.notify import notify
 from lifecycle.observability import count, logger
 from lifecycle.policy import Policy
@@ -29,6 +32,11 @@ class Reaction(Generic[E]):
     name: str
     event: E
     settings: Settings
+    context: LambdaContext | None
+
+    def once(self, key: SemanticKey, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run `action` once per semantic key (see `lifecycle.idempotency`)."""
+        return once(key, self.settings, action, context=self.context)
 
     def client(self, service: str, account: str, region: str) -> Any:
         """A client acting in `account`/`region` (AssumeRole there unless it is the automation account)."""
@@ -78,7 +86,14 @@ class Reaction(Generic[E]):
         )
 
 
-def run(raw: Any, *, reaction: str, model: type[E], act: Callable[[Reaction[E]], dict[str, Any]]) -> dict[str, Any]:
+def run(
+    raw: Any,
+    context: LambdaContext | None,
+    *,
+    reaction: str,
+    model: type[E],
+    act: Callable[[Reaction[E]], dict[str, Any]],
+) -> dict[str, Any]:
     """Run one reaction on one raw EventBridge event.
 
     Refused events (untrusted, malformed, no policy, nothing to act on) are logged with their reason and event id
@@ -93,7 +108,7 @@ def run(raw: Any, *, reaction: str, model: type[E], act: Callable[[Reaction[E]],
         check_trust(raw, settings)
         event = parse_event(raw, model)
         check_arns_in_account(event.named_arns(), event.account)
-        result = act(Reaction(reaction, event, settings))
+        result = act(Reaction(reaction, event, settings, context))
     except RefusedEvent as refusal:
         logger.warning(
             f"{refusal.outcome}: {refusal.reason}",

@@ -17,7 +17,9 @@ _RECENT = 20
 def ensure_group(sagemaker: Any, group: str) -> bool:
     """Create the model package group if it does not exist; True when it was created."""
     with aws_errors(f"sagemaker:ListModelPackageGroups {group}"):
-        existing = sagemaker.list_model_package_groups(NameContains=group, MaxResults=100)["ModelPackageGroupSummaryList"]
+        existing = sagemaker.list_model_package_groups(NameContains=group, MaxResults=100)[
+            "ModelPackageGroupSummaryList"
+        ]
     if any(summary["ModelPackageGroupName"] == group for summary in existing):
         return False
     with aws_errors(f"sagemaker:CreateModelPackageGroup {group}"):
@@ -45,7 +47,9 @@ def find_package_for_job(sagemaker: Any, group: str, training_job_arn: str, *, s
     return None
 
 
-def package_request(policy: Policy, job: dict[str, Any], *, metrics: dict[str, float], event_id: str, approve: bool) -> dict[str, Any]:
+def package_request(
+    policy: Policy, job: dict[str, Any], *, metrics: dict[str, float], event_id: str, approve: bool
+) -> dict[str, Any]:
     """The CreateModelPackage request for a training job that passed the gate (pure: validated in tests)."""
     registry = policy.registry
     container: dict[str, Any] = {

@@ -7,7 +7,7 @@ from typing import Any
 from lifecycle.actions.training import describe_training_job, stop_training_job
 from lifecycle.errors import IgnoredEvent
 from lifecycle.events import RuleEvaluationStatus, TrainingJobEvent
-from lifecycle.idempotency import SemanticKey, once
+from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, find_policy
 from lifecycle.reaction import Reaction
@@ -34,25 +34,34 @@ def on_rule_issues(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
     policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
     rules = sorted({issue.RuleConfigurationName for issue in issues})
     key = SemanticKey.of(REACTION, detail.TrainingJobArn, "IssuesFound:" + ",".join(rules), "")
-    return once(key, r.settings, lambda: _act(r, policy, issues))
+    return r.once(key, lambda: _act(r, policy, issues))
 
 
 def _act(r: Reaction[TrainingJobEvent], policy: Policy, issues: list[RuleEvaluationStatus]) -> dict[str, Any]:
     detail = r.event.detail
-    stopping = [issue.RuleConfigurationName for issue in issues if issue.RuleConfigurationName in policy.debugger.stop_on_rules]
+    stopping = [
+        issue.RuleConfigurationName for issue in issues if issue.RuleConfigurationName in policy.debugger.stop_on_rules
+    ]
     stopped = False
     if stopping:
         key = SemanticKey.of(STOP, detail.TrainingJobArn, "Stop", "")
-        stopped = bool(once(key, r.settings, lambda: _stop(r, policy, stopping[0]))["stopped"])
+        stopped = bool(r.once(key, lambda: _stop(r, policy, stopping[0]))["stopped"])
     findings = [f"{issue.RuleConfigurationName}: {issue.StatusDetails or 'IssuesFound'}" for issue in issues]
     decision = (
         f"stopped the job because policy stops on {stopping[0]}"
         if stopped
-        else "job left running: policy stops on none of these rules" if not stopping else "job was already not running"
+        else "job left running: policy stops on none of these rules"
+        if not stopping
+        else "job was already not running"
     )
     r.record(
-        policy.group, action="debugger-issues-found", outcome="notified", reason=f"{'; '.join(findings)} -> {decision}",
-        account=r.event.account, region=r.event.region, resource=detail.TrainingJobArn,
+        policy.group,
+        action="debugger-issues-found",
+        outcome="notified",
+        reason=f"{'; '.join(findings)} -> {decision}",
+        account=r.event.account,
+        region=r.event.region,
+        resource=detail.TrainingJobArn,
         details={issue.RuleConfigurationName: (issue.StatusDetails or "")[:1000] for issue in issues},
     )
     r.tell(
@@ -71,9 +80,13 @@ def _stop(r: Reaction[TrainingJobEvent], policy: Policy, rule: str) -> dict[str,
     job = describe_training_job(sagemaker, event.detail.TrainingJobName)
     stopped = stop_training_job(sagemaker, job, rule=rule)
     r.record(
-        policy.group, action="stop-training-job", outcome="done" if stopped else "skipped",
+        policy.group,
+        action="stop-training-job",
+        outcome="done" if stopped else "skipped",
         reason=f"rule {rule} found issues" if stopped else f"job is {job['TrainingJobStatus']}, nothing to stop",
-        account=event.account, region=event.region, resource=job["TrainingJobArn"],
+        account=event.account,
+        region=event.region,
+        resource=job["TrainingJobArn"],
     )
     if stopped:
         count("TrainingJobsStopped")

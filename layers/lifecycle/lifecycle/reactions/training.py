@@ -8,7 +8,7 @@ from lifecycle.actions.registry import create_model_package, ensure_group, find_
 from lifecycle.actions.training import describe_training_job, evaluate_gate, final_metrics, stopped_by
 from lifecycle.errors import ActionRefused, IgnoredEvent
 from lifecycle.events import TrainingJobEvent
-from lifecycle.idempotency import SemanticKey, once
+from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, find_policy
 from lifecycle.reaction import Reaction
@@ -25,7 +25,7 @@ def on_training_state(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
         raise IgnoredEvent(f"training job status {detail.TrainingJobStatus} needs no action")
     policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
     key = SemanticKey.of(REACTION, detail.TrainingJobArn, detail.TrainingJobStatus, detail.LastModifiedTime)
-    return once(key, r.settings, lambda: step(r, policy))
+    return r.once(key, lambda: step(r, policy))
 
 
 def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
@@ -41,7 +41,12 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     where = {"account": event.account, "region": event.region, "resource": job["TrainingJobArn"]}
     if not gate.passed:
         r.record(policy.group, action="register-model-package", outcome="skipped", reason=gate.summary, **where)
-        r.tell(policy, subject=f"{policy.group}: {name} not registered", lines=[gate.summary, *where.values()], kind="gate-failed")
+        r.tell(
+            policy,
+            subject=f"{policy.group}: {name} not registered",
+            lines=[gate.summary, *where.values()],
+            kind="gate-failed",
+        )
         count("MetricGateFailed")
         return {"action": "gate-failed", "reason": gate.summary}
 
@@ -70,7 +75,12 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
         version=version,
         details={"training_job": job["TrainingJobArn"]},
     )
-    r.tell(policy, subject=f"{policy.group} v{version} registered ({status})", lines=[reason, package_arn], kind="registered")
+    r.tell(
+        policy,
+        subject=f"{policy.group} v{version} registered ({status})",
+        lines=[reason, package_arn],
+        kind="registered",
+    )
     count("ModelPackagesRegistered")
     return {"action": "registered", "model_package_arn": package_arn, "approval": status}
 
@@ -79,10 +89,20 @@ def _failed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     detail = r.event.detail
     reason = f"training job {detail.TrainingJobName} failed: {detail.FailureReason or 'no FailureReason given'}"
     r.record(
-        policy.group, action="notify-training-failed", outcome="notified", reason=reason,
-        account=r.event.account, region=r.event.region, resource=detail.TrainingJobArn,
+        policy.group,
+        action="notify-training-failed",
+        outcome="notified",
+        reason=reason,
+        account=r.event.account,
+        region=r.event.region,
+        resource=detail.TrainingJobArn,
     )
-    r.tell(policy, subject=f"{policy.group}: training job {detail.TrainingJobName} failed", lines=[reason], kind="training-failed")
+    r.tell(
+        policy,
+        subject=f"{policy.group}: training job {detail.TrainingJobName} failed",
+        lines=[reason],
+        kind="training-failed",
+    )
     count("TrainingJobsFailed")
     return {"action": "notified", "reason": reason}
 
@@ -93,8 +113,18 @@ def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     who = f"by sagemaker-lifecycle, because rule {rule} found issues" if rule else "by a person or another system"
     reason = f"training job {detail.TrainingJobName} was stopped {who}"
     r.record(
-        policy.group, action="notify-training-stopped", outcome="notified", reason=reason,
-        account=r.event.account, region=r.event.region, resource=detail.TrainingJobArn,
+        policy.group,
+        action="notify-training-stopped",
+        outcome="notified",
+        reason=reason,
+        account=r.event.account,
+        region=r.event.region,
+        resource=detail.TrainingJobArn,
     )
-    r.tell(policy, subject=f"{policy.group}: training job {detail.TrainingJobName} stopped", lines=[reason], kind="training-stopped")
+    r.tell(
+        policy,
+        subject=f"{policy.group}: training job {detail.TrainingJobName} stopped",
+        lines=[reason],
+        kind="training-stopped",
+    )
     return {"action": "notified", "reason": reason, "stopped_by_product": rule is not None}

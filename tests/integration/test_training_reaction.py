@@ -1,0 +1,99 @@
+"""Training job state change, end to end through the handler, against moto in two accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import AUTOMATION, DEV, REGION, Cloud, churn_policy
+from lifecycle.actions.registry import TRAINING_JOB_KEY
+
+from functions.training_state.app import lambda_handler
+from sandbox.fakes import training as fake_training
+
+
+class Context:
+    function_name = "training-state"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{AUTOMATION}:function:training-state"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def create_job(cloud: Cloud, name: str = "churn-xgb-20261127-0900", account: str = DEV) -> dict[str, Any]:
+    sagemaker = cloud.client("sagemaker", account)
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "TrainingInputMode": "File",
+        },
+        RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
+        OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 86400},
+        Tags=[{"Key": "lifecycle:model-package-group", "Value": "churn"}],
+    )
+    return sagemaker.describe_training_job(TrainingJobName=name)
+
+
+def completed_event(cloud: Cloud, auc: float, name: str = "churn-xgb-20261127-0900") -> dict[str, Any]:
+    create_job(cloud, name)
+    fake_training.set_state(DEV, REGION, name, status="InProgress", secondary="Training")
+    return fake_training.set_state(DEV, REGION, name, status="Completed", metrics={"validation:auc": auc})
+
+
+def packages(cloud: Cloud, group: str = "churn") -> list[dict[str, Any]]:
+    sagemaker = cloud.client("sagemaker", AUTOMATION)
+    summaries = sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    return [sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
+def test_completed_job_passing_the_gate_is_registered_in_the_registry_account(cloud: Cloud) -> None:
+    # Given a policy that trains in dev and registers in the automation account
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then one package, in the registry account, with lineage and metrics
+    assert result["outcome"] == "acted"
+    assert result["action"] == "registered"
+    [package] = packages(cloud)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["CustomerMetadataProperties"][TRAINING_JOB_KEY] == event["detail"]["TrainingJobArn"]
+    assert package["CustomerMetadataProperties"]["metric:validation:auc"] == "0.91"
+    assert package["ModelPackageArn"].split(":")[4] == AUTOMATION
+    [note] = cloud.notifications()
+    assert note["kind"] == "registered"
+
+
+def test_gate_failure_notifies_with_the_numbers_and_registers_nothing(cloud: Cloud) -> None:
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.71)
+
+    result = lambda_handler(event, Context())
+
+    assert result["action"] == "gate-failed"
+    assert "validation:auc 0.71 < 0.8, not registered" in result["reason"]
+    assert cloud.client("sagemaker", AUTOMATION).list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    [note] = cloud.notifications()
+    assert "validation:auc 0.71 < 0.8" in note["message"]
+
+
+@pytest.mark.parametrize("same_id", [True, False], ids=["same-event-twice", "duplicate-with-new-id"])
+def test_a_duplicate_event_registers_exactly_one_package(cloud: Cloud, same_id: bool) -> None:
+    cloud.publish_policy(churn_policy(registry={"account": AUTOMATION, "region": REGION, "auto_approve": True}))
+    event = completed_event(cloud, auc=0.91)
+    duplicate = dict(event, id=event["id"] if same_id else "another-id-for-the-same-change")
+
+    first = lambda_handler(event, Context())
+    second = lambda_handler(duplicate, Context())
+
+    assert first["action"] == second["action"] == "registered"
+    assert len(packages(cloud)) == 1
+    assert packages(cloud)[0]["ModelApprovalStatus"] == "Approved"
