@@ -1,0 +1,272 @@
+"""Every sample event reaches exactly the rules it should: the rule patterns of the templates, matched by moto.
+
+One table (`EXPECTED_RULES`) says which rules of template.yaml each file in `events/` must trigger. A new sample
+without an entry fails, so does an entry whose file is gone. `events/manual/` holds state machine inputs, not
+events, and is skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+NOT_EVENTS = {"manual"}
+
+# Sample file (relative to events/) -> logical ids of the template.yaml rules it must match, and no other.
+EXPECTED_RULES: dict[str, set[str]] = {
+    "training-completed.json": {"TrainingJobStateRule"},
+    "training-failed.json": {"TrainingJobStateRule"},
+    "training-stopped.json": {"TrainingJobStateRule"},
+    # The bus rules do not filter accounts: the function refuses (and records) events from off the allow-list.
+    "untrusted-account-training-completed.json": {"TrainingJobStateRule"},
+    "debugger-issues-found.json": {"DebuggerRuleIssuesRule"},
+    "profiler-issues-found.json": {"DebuggerRuleIssuesRule"},
+}
+
+
+def sample_files() -> dict[str, Path]:
+    """Every sample event in events/ by its path relative to events/ (POSIX), manual inputs excluded."""
+    found = {}
+    for path in sorted(EVENTS.rglob("*.json")):
+        relative = path.relative_to(EVENTS)
+        if relative.parts[0] not in NOT_EVENTS:
+            found[relative.as_posix()] = path
+    return found
+
+
+def rule_patterns(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id -> EventPattern of every AWS::Events::Rule in the template."""
+    patterns = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        pattern = resource["Properties"].get("EventPattern")
+        assert pattern, f"rule {logical_id} has no EventPattern"
+        assert "Fn::" not in json.dumps(pattern) and '"Ref"' not in json.dumps(pattern), (
+            f"rule {logical_id}: intrinsic functions in an EventPattern cannot be checked here"
+        )
+        patterns[logical_id] = pattern
+    return patterns
+
+
+def eventbridge_view(node: Any) -> Any:
+    """`node` with every array of objects folded into one object of arrays, as EventBridge matches it.
+
+    EventBridge matches a pattern path through an array of objects against the values of all its elements
+    (`detail.DebugRuleEvaluationStatuses.RuleEvaluationStatus` matches if any rule has that status). moto 5.2.5's
+    matcher does not descend into arrays (its flattening stops at lists), so such a pattern never matches there.
+    Folding `[{"a": 1}, {"a": 2, "b": 3}]` into `{"a": [1, 2], "b": [3]}` gives moto's matcher the same
+    any-element semantics (and, like EventBridge, no correlation between fields of one element).
+    """
+    if isinstance(node, dict):
+        return {key: eventbridge_view(value) for key, value in node.items()}
+    if isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+        folded: dict[str, list[Any]] = {}
+        for item in node:
+            for key, value in eventbridge_view(item).items():
+                folded.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+        return {key: _fold_nested(values) for key, values in folded.items()}
+    return node
+
+
+def _fold_nested(values: list[Any]) -> Any:
+    if values and all(isinstance(value, dict) for value in values):
+        return eventbridge_view(values)
+    return values
+
+
+def matching_rules(patterns: dict[str, dict[str, Any]], event: dict[str, Any]) -> set[str]:
+    """The logical ids of the rules whose pattern matches `event` (moto's matcher, EventBridge array semantics)."""
+    view = eventbridge_view(event)
+    return {
+        logical_id
+        for logical_id, pattern in patterns.items()
+        if EventPattern.load(json.dumps(pattern)).matches_event(view)
+    }
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_every_sample_event_has_an_expectation() -> None:
+    # Given the sample events on disk
+    missing = sorted(set(sample_files()) - set(EXPECTED_RULES))
+
+    # Then each one is listed in the expectation table
+    assert not missing, f"add these events/ samples to EXPECTED_RULES in {Path(__file__).name}: {missing}"
+
+
+def test_every_expectation_names_an_existing_sample() -> None:
+    stale = sorted(set(EXPECTED_RULES) - set(sample_files()))
+
+    assert not stale, f"EXPECTED_RULES names samples that are not in events/: {stale}"
+
+
+def test_expectations_name_existing_rules(automation_template: dict[str, Any]) -> None:
+    rules = set(rule_patterns(automation_template))
+
+    unknown = sorted({rule for expected in EXPECTED_RULES.values() for rule in expected} - rules)
+
+    assert not unknown, f"EXPECTED_RULES names rules template.yaml does not define: {unknown}"
+
+
+@pytest.mark.parametrize("sample", sorted(EXPECTED_RULES))
+def test_sample_triggers_exactly_its_rules(sample: str, automation_template: dict[str, Any]) -> None:
+    # Given a sample event and the lifecycle bus rules
+    path = sample_files().get(sample)
+    if path is None:
+        pytest.fail(f"events/{sample} is in EXPECTED_RULES but does not exist")
+    patterns = rule_patterns(automation_template)
+
+    # When EventBridge matches it
+    matched = matching_rules(patterns, load(path))
+
+    # Then exactly the expected rules fire
+    assert matched == EXPECTED_RULES[sample]
+
+
+def test_workload_forwarding_rule_forwards_every_sagemaker_sample(workload_template: dict[str, Any]) -> None:
+    # Given the default-bus rule of the workload account
+    patterns = rule_patterns(workload_template)
+    assert set(patterns) == {"ForwardingRule"}
+    sagemaker_samples = {name: load(path) for name, path in sample_files().items()}
+    sagemaker_samples = {name: event for name, event in sagemaker_samples.items() if event["source"] == "aws.sagemaker"}
+    assert sagemaker_samples, "no aws.sagemaker sample in events/"
+
+    # When each SageMaker sample is matched
+    not_forwarded = sorted(name for name, event in sagemaker_samples.items() if not matching_rules(patterns, event))
+
+    # Then every one is forwarded to the automation bus
+    assert not not_forwarded, f"the forwarding rule drops {not_forwarded}"
+
+
+def _alarm_event(namespace: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "222222222222",
+        "time": "2026-11-27T10:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:222222222222:alarm:churn-prod-feature-drift"],
+        "detail": {
+            "alarmName": "churn-prod-feature-drift",
+            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2026-11-27T10:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-27T09:00:00.000+0000"},
+            "configuration": {
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": namespace,
+                                "name": "feature_baseline_drift_tenure",
+                                "dimensions": {"Endpoint": "churn-prod", "MonitoringSchedule": "churn-prod-data"},
+                            },
+                            "period": 3600,
+                            "stat": "Maximum",
+                        },
+                        "returnData": True,
+                    }
+                ]
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("namespace", "forwarded"),
+    [
+        ("aws/sagemaker/Endpoints/data-metrics", True),
+        ("aws/sagemaker/Endpoints/model-metrics", True),
+        ("AWS/SageMaker", False),
+        ("AWS/EC2", False),
+    ],
+)
+def test_workload_forwarding_rule_forwards_model_monitor_alarms_only(
+    namespace: str, forwarded: bool, workload_template: dict[str, Any]
+) -> None:
+    # Given a CloudWatch alarm state change on a metric of `namespace`
+    event = _alarm_event(namespace)
+
+    # When the forwarding rule matches it
+    matched = matching_rules(rule_patterns(workload_template), event)
+
+    # Then only Model Monitor alarms are forwarded
+    assert bool(matched) is forwarded
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("source", "aws.sagemaker.fake"),
+        ("source", "custom.sagemaker"),
+        ("detail-type", "SageMaker Training Job State Change (fake)"),
+        ("detail-type", "SageMaker Processing Job State Change"),
+    ],
+)
+@pytest.mark.parametrize("sample", ["training-completed.json", "debugger-issues-found.json"])
+def test_lookalike_events_match_no_rule(
+    sample: str, field: str, value: str, automation_template: dict[str, Any], workload_template: dict[str, Any]
+) -> None:
+    # Given a sample whose source or detail-type is changed
+    event = copy.deepcopy(load(EVENTS / sample))
+    event[field] = value
+
+    # When the lifecycle rules match it
+    matched = matching_rules(rule_patterns(automation_template), event)
+
+    # Then none fires (and a fake source is not even forwarded from a workload account)
+    assert matched == set()
+    if field == "source":
+        assert matching_rules(rule_patterns(workload_template), event) == set()
+
+
+def test_debugger_rule_ignores_jobs_without_issues(automation_template: dict[str, Any]) -> None:
+    # Given a running job whose rules are all still in progress or passed
+    event = copy.deepcopy(load(EVENTS / "debugger-issues-found.json"))
+    for status in event["detail"].get("DebugRuleEvaluationStatuses", []):
+        status["RuleEvaluationStatus"] = "NoIssuesFound"
+    for status in event["detail"].get("ProfilerRuleEvaluationStatuses", []):
+        status["RuleEvaluationStatus"] = "InProgress"
+
+    # Then no rule fires
+    assert matching_rules(rule_patterns(automation_template), event) == set()
+
+
+def test_array_folding_matches_like_eventbridge() -> None:
+    # Given an event whose detail holds an array of objects, and patterns through that array
+    event = {"source": "x", "detail": {"rules": [{"status": "InProgress"}, {"status": "IssuesFound", "n": {"k": 1}}]}}
+    through_array = {"detail": {"rules": {"status": ["IssuesFound"]}}}
+    nested = {"detail": {"rules": {"n": {"k": [1]}}}}
+    absent = {"detail": {"rules": {"status": ["NoIssuesFound"]}}}
+
+    # Then any element's value matches, nested objects too, and other values do not
+    assert matching_rules({"a": through_array, "b": nested, "c": absent}, event) == {"a", "b"}
+
+
+def test_moto_matcher_still_needs_the_array_folding() -> None:
+    # moto 5.2.5 does not match through arrays of objects; when an upgrade fixes it, the folding can go.
+    event = {"detail": {"rules": [{"status": "IssuesFound"}]}}
+    pattern = EventPattern.load(json.dumps({"detail": {"rules": {"status": ["IssuesFound"]}}}))
+
+    assert pattern.matches_event(event) is False
+
+
+def test_matcher_sees_pattern_changes() -> None:
+    # Given a pattern narrower than a sample (keeps the matcher honest: it can say no)
+    event = load(EVENTS / "training-completed.json")
+    narrower = {"source": ["aws.sagemaker"], "detail": {"TrainingJobStatus": ["Failed"]}}
+
+    # Then it does not match, while the same pattern with Completed does
+    assert matching_rules({"narrow": narrower}, event) == set()
+    narrower["detail"]["TrainingJobStatus"] = ["Completed"]
+    assert matching_rules({"narrow": narrower}, event) == {"narrow"}
