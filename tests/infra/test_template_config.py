@@ -1,0 +1,72 @@
+"""template.yaml gives the code what the code reads: environment, table schema, layer layout, handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lifecycle.config import Settings
+from pydantic_core import PydanticUndefined
+
+ROOT = Path(__file__).resolve().parents[2]
+SET_BY_LAMBDA = {"AWS_REGION"}
+
+
+def test_every_required_setting_is_in_the_function_environment(automation_template: dict[str, Any]) -> None:
+    # Given the settings the layer validates at cold start
+    required = {
+        field.alias
+        for field in Settings.model_fields.values()
+        if field.alias and field.default is PydanticUndefined and field.default_factory is None
+    }
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+
+    # When the template sets the functions' environment
+    environment = automation_template["Globals"]["Function"]["Environment"]["Variables"]
+    lifecycle_vars = {name for name in environment if name.startswith("LIFECYCLE_")}
+
+    # Then every required one is set, and none the code does not know
+    assert required - SET_BY_LAMBDA <= set(environment)
+    assert lifecycle_vars <= known, f"template sets variables config.py does not read: {lifecycle_vars - known}"
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "sagemaker-lifecycle"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "SageMakerLifecycle"
+
+
+def test_table_schema_is_what_audit_and_idempotency_use(automation_template: dict[str, Any]) -> None:
+    table = automation_template["Resources"]["LifecycleTable"]["Properties"]
+
+    assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {("pk", "HASH"), ("sk", "RANGE")}
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+    }
+    # powertools idempotency writes its expiry to `expiration`: the table's TTL removes expired records
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_functions_point_at_real_handlers_and_the_layer(automation_template: dict[str, Any]) -> None:
+    globals_ = automation_template["Globals"]["Function"]
+    functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in automation_template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Layers"] == [{"Ref": "LifecycleLayer"}]
+
+    for logical_id, props in functions.items():
+        module, function = props.get("Handler", globals_["Handler"]).split(".")
+        source = ROOT / props["CodeUri"] / f"{module}.py"
+        assert source.is_file(), f"{logical_id}: {source} does not exist"
+        assert f"def {function}(" in source.read_text(encoding="utf-8"), f"{logical_id}: no {function} in {source}"
+
+
+def test_layer_builds_the_lifecycle_package(automation_template: dict[str, Any]) -> None:
+    layer = automation_template["Resources"]["LifecycleLayer"]
+    content = ROOT / layer["Properties"]["ContentUri"]
+
+    # sam build (BuildMethod python3.13) copies ContentUri to python/ and installs its requirements.txt there
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (content / "lifecycle" / "__init__.py").is_file()
+    assert (content / "requirements.txt").is_file()
