@@ -1,0 +1,236 @@
+"""The Model Monitor fakes: schedules and executions answer as SageMaker does, and runs emit what SageMaker would."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import PROD, REGION, Cloud
+
+from sandbox.fakes import monitoring as fake_monitoring
+from sandbox.fakes import validate_request
+from sandbox.world import WORLD
+
+ENDPOINT = "churn-prod"
+SCHEDULE = "churn-prod-data-quality"
+REPORTS = "s3://example-prod-monitoring/churn"
+IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+
+
+def schedule_config(endpoint: str = ENDPOINT, expression: str = "cron(0 * ? * * *)") -> dict[str, Any]:
+    """An inline data-quality schedule config, as a deployment would create it."""
+    return {
+        "ScheduleConfig": {"ScheduleExpression": expression},
+        "MonitoringJobDefinition": {
+            "BaselineConfig": {
+                "ConstraintsResource": {"S3Uri": f"{REPORTS}/baseline/constraints.json"},
+                "StatisticsResource": {"S3Uri": f"{REPORTS}/baseline/statistics.json"},
+            },
+            "MonitoringInputs": [
+                {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}}
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {"S3Output": {"S3Uri": f"{REPORTS}/reports", "LocalPath": "/opt/ml/processing/output"}}
+                ]
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}
+            },
+            "MonitoringAppSpecification": {"ImageUri": IMAGE},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "RoleArn": f"arn:aws:iam::{PROD}:role/SageMakerMonitoringRole",
+        },
+        "MonitoringType": "DataQuality",
+    }
+
+
+def create_endpoint(cloud: Cloud, account: str = PROD, name: str = ENDPOINT) -> None:
+    """A model, its endpoint config and an InService endpoint in `account`."""
+    sagemaker = cloud.client("sagemaker", account)
+    sagemaker.create_model(
+        ModelName=f"{name}-model",
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://example-prod-ml-artifacts/churn/model.tar.gz"},
+        ExecutionRoleArn=f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.xlarge",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+def create_schedule(
+    cloud: Cloud, account: str = PROD, name: str = SCHEDULE, endpoint: str = ENDPOINT, with_endpoint: bool = True
+) -> str:
+    """An endpoint (unless it exists) and a monitoring schedule on it; returns the schedule's ARN."""
+    if with_endpoint:
+        create_endpoint(cloud, account, endpoint)
+    request = {"MonitoringScheduleName": name, "MonitoringScheduleConfig": schedule_config(endpoint)}
+    validate_request("sagemaker", "CreateMonitoringSchedule", request)
+    return cloud.client("sagemaker", account).create_monitoring_schedule(**request)["MonitoringScheduleArn"]
+
+
+def test_create_then_describe_echoes_the_config_scheduled(cloud: Cloud) -> None:
+    # Given
+    arn = create_schedule(cloud)
+
+    # When
+    described = cloud.client("sagemaker", PROD).describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+
+    # Then
+    assert arn == f"arn:aws:sagemaker:{REGION}:{PROD}:monitoring-schedule/{SCHEDULE}"
+    assert described["MonitoringScheduleArn"] == arn
+    assert described["MonitoringScheduleStatus"] == "Scheduled"
+    assert described["MonitoringType"] == "DataQuality"
+    assert described["EndpointName"] == ENDPOINT
+    assert described["MonitoringScheduleConfig"] == schedule_config()
+    assert isinstance(described["CreationTime"], datetime)
+    assert "LastMonitoringExecutionSummary" not in described
+
+
+def test_create_is_refused_for_a_duplicate_name_a_missing_endpoint_or_a_bad_request(cloud: Cloud) -> None:
+    create_schedule(cloud)
+    sagemaker = cloud.client("sagemaker", PROD)
+
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_monitoring_schedule(
+            MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=schedule_config()
+        )
+    with pytest.raises(ClientError) as missing:
+        sagemaker.create_monitoring_schedule(
+            MonitoringScheduleName="other", MonitoringScheduleConfig=schedule_config("no-such-endpoint")
+        )
+    with pytest.raises(ClientError) as invalid:
+        sagemaker.create_monitoring_schedule(
+            MonitoringScheduleName="bad_name!", MonitoringScheduleConfig=schedule_config()
+        )
+
+    assert duplicate.value.response["Error"]["Code"] == "ResourceInUse"
+    assert "Could not find endpoint" in missing.value.response["Error"]["Message"]
+    assert invalid.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_update_replaces_the_config_and_describe_of_a_missing_schedule_is_not_found(cloud: Cloud) -> None:
+    arn = create_schedule(cloud)
+    sagemaker = cloud.client("sagemaker", PROD)
+
+    updated = sagemaker.update_monitoring_schedule(
+        MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=schedule_config(expression="cron(0 */6 ? * * *)")
+    )
+
+    assert updated["MonitoringScheduleArn"] == arn
+    described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+    assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 */6 ? * * *)"
+    with pytest.raises(ClientError) as missing:
+        sagemaker.describe_monitoring_schedule(MonitoringScheduleName="nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_list_schedules_filters_by_endpoint_and_pages(cloud: Cloud) -> None:
+    create_schedule(cloud)
+    create_schedule(cloud, name="other-schedule", endpoint="other-endpoint")
+    sagemaker = cloud.client("sagemaker", PROD)
+
+    by_endpoint = sagemaker.list_monitoring_schedules(EndpointName=ENDPOINT)["MonitoringScheduleSummaries"]
+    first = sagemaker.list_monitoring_schedules(MaxResults=1, SortBy="Name", SortOrder="Ascending")
+    second = sagemaker.list_monitoring_schedules(
+        MaxResults=1, SortBy="Name", SortOrder="Ascending", NextToken=first["NextToken"]
+    )
+
+    assert [s["MonitoringScheduleName"] for s in by_endpoint] == [SCHEDULE]
+    assert [s["MonitoringScheduleName"] for s in first["MonitoringScheduleSummaries"]] == [SCHEDULE]
+    assert [s["MonitoringScheduleName"] for s in second["MonitoringScheduleSummaries"]] == ["other-schedule"]
+    assert "NextToken" not in second
+
+
+def test_a_run_with_violations_writes_the_report_and_emits_the_processing_job_event(cloud: Cloud) -> None:
+    # Given
+    arn = create_schedule(cloud)
+    WORLD.drain()
+    scheduled = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+
+    # When
+    event = fake_monitoring.run_execution(PROD, REGION, SCHEDULE, outcome="violations", scheduled_time=scheduled)
+
+    # Then the event is the processing job's, carrying the monitoring markers
+    detail = event["detail"]
+    assert event["detail-type"] == "SageMaker Processing Job State Change"
+    assert event["account"] == PROD
+    assert detail["ProcessingJobName"].startswith("model-monitoring-202611271300-")
+    assert detail["ProcessingJobStatus"] == "Completed"
+    assert detail["MonitoringScheduleArn"] == arn
+    assert detail["Environment"]["sagemaker_monitoring_schedule_name"] == SCHEDULE
+    assert detail["Environment"]["sagemaker_endpoint_name"] == ENDPOINT
+    assert detail["ExitMessage"].startswith("CompletedWithViolations")
+    assert WORLD.drain() == [event]
+    # and the execution is listed CompletedWithViolations
+    sagemaker = cloud.client("sagemaker", PROD)
+    [execution] = sagemaker.list_monitoring_executions(MonitoringScheduleName=SCHEDULE)["MonitoringExecutionSummaries"]
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    assert execution["ProcessingJobArn"] == detail["ProcessingJobArn"]
+    assert execution["ScheduledTime"] == scheduled
+    summary = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)["LastMonitoringExecutionSummary"]
+    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    # and the report sits under the job's output, in the prod account
+    output = sagemaker.describe_processing_job(ProcessingJobName=detail["ProcessingJobName"])
+    uri = output["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert uri == f"{REPORTS}/reports/{ENDPOINT}/{SCHEDULE}/2026/11/27/13"
+    body = cloud.client("s3", PROD).get_object(
+        Bucket="example-prod-monitoring",
+        Key=f"churn/reports/{ENDPOINT}/{SCHEDULE}/2026/11/27/13/constraint_violations.json",
+    )["Body"]
+    report = json.loads(body.read())
+    assert {v["feature_name"] for v in report["violations"]} == {"tenure_months", "monthly_charges"}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "job_status"), [("no-violations", "Completed", "Completed"), ("failed", "Failed", "Failed")]
+)
+def test_runs_without_violations_or_failing_are_listed_with_their_status(
+    cloud: Cloud, outcome: fake_monitoring.Outcome, status: str, job_status: str
+) -> None:
+    create_schedule(cloud)
+    earlier = datetime.now(UTC) - timedelta(hours=2)
+    fake_monitoring.run_execution(PROD, REGION, SCHEDULE, outcome="violations", scheduled_time=earlier)
+
+    event = fake_monitoring.run_execution(PROD, REGION, SCHEDULE, outcome=outcome)
+
+    sagemaker = cloud.client("sagemaker", PROD)
+    executions = sagemaker.list_monitoring_executions(MonitoringScheduleName=SCHEDULE)["MonitoringExecutionSummaries"]
+    assert [e["MonitoringExecutionStatus"] for e in executions] == [status, "CompletedWithViolations"]
+    only = sagemaker.list_monitoring_executions(EndpointName=ENDPOINT, StatusEquals=status)[
+        "MonitoringExecutionSummaries"
+    ]
+    assert [e["ProcessingJobArn"] for e in only] == [event["detail"]["ProcessingJobArn"]]
+    assert event["detail"]["ProcessingJobStatus"] == job_status
+
+
+def test_an_alarm_change_emits_the_cloudwatch_event_of_a_model_monitor_metric(cloud: Cloud) -> None:
+    event = fake_monitoring.set_alarm(
+        PROD, REGION, alarm_name="churn-prod-drift", endpoint_name=ENDPOINT, schedule_name=SCHEDULE, state="ALARM"
+    )
+    back = fake_monitoring.set_alarm(
+        PROD, REGION, alarm_name="churn-prod-drift", endpoint_name=ENDPOINT, schedule_name=SCHEDULE, state="OK"
+    )
+
+    assert event["source"] == "aws.cloudwatch"
+    assert event["detail-type"] == "CloudWatch Alarm State Change"
+    assert event["resources"] == [f"arn:aws:cloudwatch:{REGION}:{PROD}:alarm:churn-prod-drift"]
+    [metric] = event["detail"]["configuration"]["metrics"]
+    assert metric["metricStat"]["metric"]["namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+    assert metric["metricStat"]["metric"]["dimensions"] == {"Endpoint": ENDPOINT, "MonitoringSchedule": SCHEDULE}
+    assert (event["detail"]["state"]["value"], back["detail"]["state"]["value"]) == ("ALARM", "OK")
+    assert back["detail"]["previousState"]["value"] == "ALARM"
+    [alarm] = cloud.client("cloudwatch", PROD).describe_alarms(AlarmNames=["churn-prod-drift"])["MetricAlarms"]
+    assert alarm["StateValue"] == "OK"
