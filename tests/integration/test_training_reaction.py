@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import AUTOMATION, DEV, REGION, Cloud, churn_policy
+from lifecycle.accounts import client_for
 from lifecycle.actions.registry import TRAINING_JOB_KEY
+from lifecycle.config import get_settings
+from lifecycle.errors import ThrottlingError
 
 from functions.training_state.app import lambda_handler
 from sandbox.fakes import training as fake_training
@@ -97,3 +101,26 @@ def test_a_duplicate_event_registers_exactly_one_package(cloud: Cloud, same_id: 
     assert first["action"] == second["action"] == "registered"
     assert len(packages(cloud)) == 1
     assert packages(cloud)[0]["ModelApprovalStatus"] == "Approved"
+
+
+def test_an_aws_failure_raises_a_typed_error_and_the_retry_registers_once(cloud: Cloud) -> None:
+    # Given the registry throttles CreateModelPackage beyond the SDK's own retries
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+    registry = client_for("sagemaker", AUTOMATION, REGION, get_settings(), reaction="test", event_id="-")
+
+    def throttled(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "CreateModelPackage")
+
+    registry.meta.events.register("before-call.sagemaker.CreateModelPackage", throttled, unique_id="throttle")
+
+    # When the platform delivers the event: the handler raises, so Lambda retries and finally dead-letters
+    with pytest.raises(ThrottlingError, match="sagemaker:CreateModelPackage churn: ThrottlingException"):
+        lambda_handler(event, Context())
+    assert packages(cloud) == []
+
+    # Then the retry, once AWS recovers, registers exactly one package
+    registry.meta.events.unregister("before-call.sagemaker.CreateModelPackage", unique_id="throttle")
+    assert lambda_handler(event, Context())["action"] == "registered"
+    assert lambda_handler(event, Context())["action"] == "registered"
+    assert len(packages(cloud)) == 1

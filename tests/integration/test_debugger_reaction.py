@@ -1,0 +1,109 @@
+"""Debugger / profiler rule IssuesFound → stop per policy (at most once), record, notify; then the Stopped event."""
+
+from __future__ import annotations
+
+from conftest import DEV, REGION, Cloud, churn_policy
+from lifecycle import audit
+from lifecycle.config import get_settings
+from test_training_reaction import Context, create_job
+
+from functions.debugger_rule.app import lambda_handler as debugger_handler
+from functions.training_state.app import lambda_handler as training_handler
+from sandbox.fakes import training as fake_training
+
+JOB = "churn-xgb-20261127-0900"
+
+
+def running_job_with_issues(cloud: Cloud, rule: str = "LossNotDecreasing", profiler: bool = False) -> dict:
+    create_job(cloud, JOB)
+    fake_training.set_state(DEV, REGION, JOB, status="InProgress", secondary="Training")
+    return fake_training.set_rule_status(
+        DEV, REGION, JOB, rule=rule, status="IssuesFound", details="RuleEvaluationConditionMet", profiler=profiler
+    )
+
+
+def status(cloud: Cloud) -> str:
+    return cloud.client("sagemaker", DEV).describe_training_job(TrainingJobName=JOB)["TrainingJobStatus"]
+
+
+def test_a_rule_the_policy_stops_on_stops_the_job_once_even_when_the_event_repeats(cloud: Cloud) -> None:
+    # Given
+    cloud.publish_policy(churn_policy())
+    event = running_job_with_issues(cloud)
+    fake_training.WORLD.drain()
+
+    # When the same IssuesFound arrives three times, twice with new ids
+    results = [debugger_handler(dict(event, id=f"dup-{n}" if n else event["id"]), Context()) for n in range(3)]
+
+    # Then exactly one stop, and the job is Stopped
+    assert [r["action"] for r in results] == ["stopped"] * 3
+    assert status(cloud) == "Stopped"
+    emitted = [e["detail"]["TrainingJobStatus"] for e in fake_training.WORLD.drain()]
+    assert emitted == ["Stopping", "Stopped"]
+    trail = audit.history("churn", get_settings())
+    assert [(r.action, r.outcome) for r in trail].count(("stop-training-job", "done")) == 1
+    [note] = cloud.notifications()
+    assert "LossNotDecreasing: RuleEvaluationConditionMet" in note["message"]
+    assert "stopped the job because policy stops on LossNotDecreasing" in note["message"]
+
+
+def test_a_rule_the_policy_does_not_stop_on_only_notifies(cloud: Cloud) -> None:
+    cloud.publish_policy(churn_policy())
+    event = running_job_with_issues(cloud, rule="LowGPUUtilization", profiler=True)
+
+    result = debugger_handler(event, Context())
+
+    assert result["action"] == "notified"
+    assert status(cloud) == "InProgress"
+    [note] = cloud.notifications()
+    assert "job left running: policy stops on none of these rules" in note["message"]
+
+
+def test_the_stopped_event_says_the_product_stopped_it(cloud: Cloud) -> None:
+    cloud.publish_policy(churn_policy())
+    debugger_handler(running_job_with_issues(cloud), Context())
+    stopped = fake_training.WORLD.drain()[-1]
+    cloud.notifications()
+
+    result = training_handler(stopped, Context())
+
+    assert result["stopped_by_product"] is True
+    [note] = cloud.notifications()
+    assert "stopped by sagemaker-lifecycle, because rule LossNotDecreasing found issues" in note["message"]
+
+
+def test_a_job_stopped_by_a_person_is_reported_as_such(cloud: Cloud) -> None:
+    cloud.publish_policy(churn_policy())
+    create_job(cloud, JOB)
+    fake_training.set_state(DEV, REGION, JOB, status="InProgress")
+    cloud.client("sagemaker", DEV).stop_training_job(TrainingJobName=JOB)
+    stopped = fake_training.WORLD.drain()[-1]
+
+    result = training_handler(stopped, Context())
+
+    assert result["stopped_by_product"] is False
+    assert "by a person or another system" in cloud.notifications()[0]["message"]
+
+
+def test_a_failed_job_notifies_its_failure_reason(cloud: Cloud) -> None:
+    cloud.publish_policy(churn_policy())
+    create_job(cloud, JOB)
+    failed = fake_training.set_state(DEV, REGION, JOB, status="Failed", failure_reason="AlgorithmError: out of memory")
+
+    result = training_handler(failed, Context())
+
+    assert result["action"] == "notified"
+    [note] = cloud.notifications()
+    assert note["kind"] == "training-failed"
+    assert "AlgorithmError: out of memory" in note["message"]
+
+
+def test_issues_on_a_job_that_already_ended_are_ignored(cloud: Cloud, load_event) -> None:
+    cloud.publish_policy(churn_policy())
+    event = load_event("debugger-issues-found.json")
+    event["detail"]["TrainingJobStatus"] = "Completed"
+
+    result = debugger_handler(event, Context())
+
+    assert result["outcome"] == "ignored"
+    assert "no longer running" in result["reason"]

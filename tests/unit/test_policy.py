@@ -1,0 +1,96 @@
+"""Policy model: what is accepted, and errors that name the group and the field."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AUTOMATION, PROD, REGION, STAGING, churn_policy
+from lifecycle.errors import PolicyInvalid
+from lifecycle.policy import Canary, match_group, validate_policy
+
+
+def stage(name: str, account: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": name,
+        "account": account,
+        "region": REGION,
+        "endpoint_name": f"churn-{name}",
+        "execution_role_arn": f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+        "instance_type": "ml.m5.large",
+        **extra,
+    }
+
+
+def test_the_sample_policy_is_valid() -> None:
+    policy = validate_policy(churn_policy(), group="churn")
+
+    assert policy.gate is not None
+    assert policy.gate.threshold == 0.8
+    assert policy.registry.account == AUTOMATION
+
+
+def test_deployment_stages_with_strategies_are_typed() -> None:
+    document = churn_policy(
+        deployment={
+            "stages": [
+                stage("staging", STAGING, approval_required=True),
+                stage("prod", PROD, strategy={"type": "canary", "percent": 10, "wait_seconds": 300}),
+            ]
+        }
+    )
+
+    policy = validate_policy(document, group="churn")
+
+    assert policy.deployment is not None
+    assert isinstance(policy.deployment.stages[1].strategy, Canary)
+
+
+def test_an_out_of_range_canary_names_the_group_the_path_and_the_value() -> None:
+    document = churn_policy(
+        deployment={
+            "stages": [stage("staging", STAGING), stage("prod", PROD, strategy={"type": "canary", "percent": 80})]
+        }
+    )
+
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(document, group="churn")
+
+    assert "policy of group 'churn' is invalid" in invalid.value.reason
+    assert "deployment.stages[1].strategy.canary.percent: Input should be less than or equal to 50, got 80" in (
+        invalid.value.reason
+    )
+
+
+def test_a_typo_is_refused_rather_than_silently_ignored() -> None:
+    document = churn_policy(gate={"metric": "validation:auc", "threshhold": 0.8})
+
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(document, group="churn")
+
+    assert "gate.threshold: Field required" in invalid.value.reason
+    assert "gate.threshhold: Extra inputs are not permitted" in invalid.value.reason
+
+
+def test_duplicate_stage_names_are_refused() -> None:
+    document = churn_policy(deployment={"stages": [stage("prod", STAGING), stage("prod", PROD)]})
+
+    with pytest.raises(PolicyInvalid, match="stage names must be unique"):
+        validate_policy(document, group="churn")
+
+
+def test_a_policy_published_under_another_group_is_refused() -> None:
+    with pytest.raises(PolicyInvalid, match="published for group 'fraud' names group 'churn'"):
+        validate_policy(churn_policy(), group="fraud")
+
+
+def test_the_longest_name_prefix_wins_then_the_label_attribute() -> None:
+    documents = {
+        "churn": {"match": {"name_prefixes": ["churn-"]}},
+        "churn-eu": {"match": {"name_prefixes": ["churn-eu-"], "label_attribute_names": ["eu-label"]}},
+        "fraud": {"match": {"label_attribute_names": ["fraud-label"]}},
+        "broken": "not a document",
+    }
+
+    assert match_group(documents, name="churn-eu-2026") == "churn-eu"
+    assert match_group(documents, name="churn-us-2026") == "churn"
+    assert match_group(documents, name="labels-42", label_attribute="fraud-label") == "fraud"
+    assert match_group(documents, name="unrelated") is None
