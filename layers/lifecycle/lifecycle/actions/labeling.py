@@ -1,0 +1,75 @@
+"""Ground Truth labeling jobs: find the job an event names, read it, and name the training job it leads to."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from lifecycle.aws import aws_errors
+from lifecycle.errors import MalformedEvent
+
+LABELING_JOB_TAG = "lifecycle:labeling-job"
+# The attribute of each output manifest line that points at the labeled object.
+SOURCE_ATTRIBUTE = "source-ref"
+_LABELING_JOB_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:labeling-job/(?P<name>[a-zA-Z0-9-]{1,63})$"
+)
+_MAX_NAME = 63
+
+
+def labeling_job_arn(resources: list[str]) -> str:
+    """The labeling job ARN among an event's `resources` (SageMaker puts it there; the detail has only the status)."""
+    for arn in resources:
+        if _LABELING_JOB_ARN.match(arn):
+            return arn
+    raise MalformedEvent("the event's resources name no labeling job ARN")
+
+
+def labeling_job_name(arn: str) -> str:
+    """The name part of a labeling job ARN."""
+    return arn.rsplit("/", 1)[1]
+
+
+def describe_labeling_job(sagemaker: Any, name: str) -> dict[str, Any]:
+    """DescribeLabelingJob; an unknown job is refused (nothing to act on), other errors are retryable."""
+    with aws_errors(f"sagemaker:DescribeLabelingJob {name}", missing=f"labeling job {name} does not exist"):
+        return dict(sagemaker.describe_labeling_job(LabelingJobName=name))
+
+
+def training_job_name_for(labeling_arn: str) -> str:
+    """The deterministic name of the training job started on a labeling job's output.
+
+    `<labeling job name>-train-<8 hex of the labeling job ARN>`, the name cut so the whole fits SageMaker's 63
+    characters. The hash is of the ARN, not the name: two long names that share their first 48 characters, and
+    same-named labeling jobs of two accounts that train in one account, still get different training jobs.
+    """
+    digest = hashlib.sha256(labeling_arn.encode()).hexdigest()[:8]
+    suffix = f"-train-{digest}"
+    return labeling_job_name(labeling_arn)[: _MAX_NAME - len(suffix)] + suffix
+
+
+def tags_of(job: dict[str, Any]) -> dict[str, str]:
+    """The job's tags (DescribeLabelingJob returns them) as a map."""
+    return {tag["Key"]: tag["Value"] for tag in job.get("Tags") or []}
+
+
+def labeled_count(job: dict[str, Any]) -> int:
+    """How many objects the job labeled (by people and by machine)."""
+    return int((job.get("LabelCounters") or {}).get("TotalLabeled", 0))
+
+
+def counters_summary(job: dict[str, Any]) -> str:
+    """The label counters of a job in one line people read."""
+    counters = job.get("LabelCounters") or {}
+    return (
+        f"{counters.get('TotalLabeled', 0)} labeled ({counters.get('HumanLabeled', 0)} by people, "
+        f"{counters.get('MachineLabeled', 0)} by machine), {counters.get('Unlabeled', 0)} unlabeled, "
+        f"{counters.get('FailedNonRetryableError', 0)} failed"
+    )
+
+
+def output_manifest(job: dict[str, Any]) -> str | None:
+    """The S3 URI of the job's output (augmented) manifest, when it has one."""
+    uri = (job.get("LabelingJobOutput") or {}).get("OutputDatasetS3Uri")
+    return str(uri) if uri else None
