@@ -64,3 +64,32 @@ class AwsCallFailed(RetryableError):
 
 class AssumeRoleFailed(RetryableError):
     """STS AssumeRole of the workload execution role failed."""
+
+
+# --- DeployModel state machine: these names are matched by the ASL `Retry`/`Catch` -------------------------------
+class InvalidDeploymentInput(RefusedEvent):
+    """The state machine input (or what it names: package, stage, version) cannot be deployed; nothing changed."""
+
+
+class DeploymentStepFailed(LifecycleError):
+    """A deployment stage failed; the state machine restores the previous endpoint config and stops."""
+
+
+class EndpointFailed(DeploymentStepFailed):
+    """The endpoint went to `Failed` while creating or updating."""
+
+
+class EndpointRolledBack(DeploymentStepFailed):
+    """SageMaker's auto-rollback (an alarm named in policy) put the endpoint back on its previous config."""
+
+
+class EndpointWaitTimedOut(DeploymentStepFailed):
+    """The endpoint did not reach InService within the stage's wait timeout."""
+
+
+class SmokeTestFailed(DeploymentStepFailed):
+    """InvokeEndpoint with the policy's sample payload failed or did not answer what policy expects."""
+
+
+class EndpointBusy(RetryableError):
+    """The endpoint is being created or updated by something else; retried with backoff."""
