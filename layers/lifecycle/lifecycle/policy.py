@@ -142,6 +142,14 @@ class StageMonitoring(_Strict):
     schedule_expression: Annotated[str, Field(min_length=1, max_length=256)] = "cron(0 * ? * * *)"
     on_violation: Literal["retrain", "rollback", "notify"] = "notify"
     cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
+    # Data capture and the Model Monitor data-quality schedule the deployment sets up for the stage.
+    capture_s3_uri: S3Uri | None = None
+    capture_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    reports_s3_uri: S3Uri | None = None
+    baseline_s3_uri: S3Uri | None = Field(
+        default=None, description="prefix holding statistics.json and constraints.json of the baseline job"
+    )
+    instance_type: InstanceType = "ml.m5.xlarge"
 
 
 class Stage(_Strict):
@@ -160,6 +168,9 @@ class Stage(_Strict):
     approval_required: bool = False
     approval_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24
     wait_timeout_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
+    poll_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=60, description="how often the DeployModel state machine checks the endpoint (a Wait-state loop)"
+    )
     monitoring: StageMonitoring | None = None
 
 
