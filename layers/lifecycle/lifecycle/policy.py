@@ -60,6 +60,9 @@ class TrainingTemplate(_Strict):
     content_type: Annotated[str, Field(max_length=256)] | None = None
     record_wrapper: Literal["None", "RecordIO"] | None = None
     pipeline_name: GroupName | None = None
+    pipeline_data_parameter: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-_]{1,256}$")] | None = Field(
+        default=None, description="the pipeline's parameter that receives fresh_data_s3_uri when a retrain starts it"
+    )
 
 
 class MetricGate(_Strict):
