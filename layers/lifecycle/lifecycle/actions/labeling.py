@@ -6,8 +6,11 @@ import hashlib
 import re
 from typing import Any
 
+from lifecycle.actions.registry import EVENT_ID_KEY
+from lifecycle.actions.training import training_channel, training_job_request
 from lifecycle.aws import aws_errors
-from lifecycle.errors import MalformedEvent
+from lifecycle.errors import ActionRefused, MalformedEvent
+from lifecycle.policy import GROUP_TAG, Policy
 
 LABELING_JOB_TAG = "lifecycle:labeling-job"
 # The attribute of each output manifest line that points at the labeled object.
@@ -73,3 +76,18 @@ def output_manifest(job: dict[str, Any]) -> str | None:
     """The S3 URI of the job's output (augmented) manifest, when it has one."""
     uri = (job.get("LabelingJobOutput") or {}).get("OutputDatasetS3Uri")
     return str(uri) if uri else None
+
+
+def training_request_for(
+    policy: Policy, *, labeling_arn: str, manifest: str, label_attribute: str, event_id: str
+) -> dict[str, Any]:
+    """The CreateTrainingJob request that trains on a labeling job's output manifest (pure: validated in tests).
+
+    The manifest is an augmented-manifest channel reading `source-ref` and the label attribute of each line. The
+    lineage tags let the training reaction find the policy and say which labels and which event started the job.
+    """
+    if policy.training is None:
+        raise ActionRefused(f"policy of group {policy.group!r} has no training template")
+    channel = training_channel(policy.training, manifest, attribute_names=[SOURCE_ATTRIBUTE, label_attribute])
+    tags = {GROUP_TAG: policy.group, LABELING_JOB_TAG: labeling_arn, EVENT_ID_KEY: event_id}
+    return training_job_request(policy, name=training_job_name_for(labeling_arn), channel=channel, tags=tags)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.actions.labeling import (
-    LABELING_JOB_TAG,
-    SOURCE_ATTRIBUTE,
     counters_summary,
     describe_labeling_job,
     labeled_count,
@@ -14,15 +12,14 @@ from lifecycle.actions.labeling import (
     labeling_job_name,
     output_manifest,
     tags_of,
-    training_job_name_for,
+    training_request_for,
 )
-from lifecycle.actions.registry import EVENT_ID_KEY
-from lifecycle.actions.training import start_training_job, training_channel, training_job_request
+from lifecycle.actions.training import start_training_job
 from lifecycle.errors import ActionRefused, IgnoredEvent
 from lifecycle.events import LabelingJobEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
-from lifecycle.policy import GROUP_TAG, Policy, find_policy
+from lifecycle.policy import Policy, find_policy
 from lifecycle.reaction import Reaction
 
 REACTION = "labeling-state"
@@ -83,10 +80,10 @@ def _completed(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any
         count("LabelingJobsBelowMinimum")
         return {"action": "too-few-labels", "reason": reason}
 
-    training_name = training_job_name_for(arn)
-    channel = training_channel(template, manifest, attribute_names=[SOURCE_ATTRIBUTE, label])
-    tags = {GROUP_TAG: policy.group, LABELING_JOB_TAG: arn, EVENT_ID_KEY: r.event.id}
-    request = training_job_request(policy, name=training_name, channel=channel, tags=tags)
+    request = training_request_for(
+        policy, labeling_arn=arn, manifest=manifest, label_attribute=label, event_id=r.event.id
+    )
+    training_name = request["TrainingJobName"]
     started = start_training_job(r.client("sagemaker", template.account, template.region), request)
     reason = (
         f"started {training_name} in {template.account} on the {labeled} labels of {name}"
