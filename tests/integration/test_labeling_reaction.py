@@ -310,9 +310,9 @@ def test_a_completed_job_without_an_output_manifest_is_refused_and_told(cloud: C
     again = lambda_handler(dict(event, id="a-duplicate"), Context())
 
     assert result["outcome"] == again["outcome"] == "rejected"
-    assert (
-        result["reason"]
-        == f"labeling job {NAME} completed without an output manifest ({'10 labeled (10 by people, 0 by machine), 0 unlabeled, 0 failed'})"
+    assert result["reason"] == (
+        f"labeling job {NAME} completed without an output manifest "
+        "(10 labeled (10 by people, 0 by machine), 0 unlabeled, 0 failed)"
     )
     assert_no_training(cloud)
     [note] = cloud.notifications()  # told once, not once per duplicate
