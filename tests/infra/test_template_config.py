@@ -5,11 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import infra_templates
+import pytest
 from lifecycle.config import Settings
 from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parents[2]
 SET_BY_LAMBDA = {"AWS_REGION"}
+
+
+@pytest.fixture
+def automation_template() -> dict[str, Any]:
+    return infra_templates.automation_template()
+
+
+@pytest.fixture
+def workload_template() -> dict[str, Any]:
+    return infra_templates.workload_template()
+
+
+@pytest.fixture
+def templates() -> dict[str, dict[str, Any]]:
+    return infra_templates.templates()
 
 
 def test_every_required_setting_is_in_the_function_environment(automation_template: dict[str, Any]) -> None:
@@ -65,8 +82,15 @@ def test_functions_point_at_real_handlers_and_the_layer(automation_template: dic
 def test_layer_builds_the_lifecycle_package(automation_template: dict[str, Any]) -> None:
     layer = automation_template["Resources"]["LifecycleLayer"]
     content = ROOT / layer["Properties"]["ContentUri"]
-
-    # sam build (BuildMethod python3.13) copies ContentUri to python/ and installs its requirements.txt there
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
     assert (content / "lifecycle" / "__init__.py").is_file()
     assert (content / "requirements.txt").is_file()
+
+    # The built layer must hold python/lifecycle/ (Lambda puts /opt/python on sys.path)
+    build_method = layer["Metadata"]["BuildMethod"]
+    if build_method == "makefile":
+        makefile = (content / "Makefile").read_text(encoding="utf-8")
+        assert "build-LifecycleLayer:" in makefile
+        assert '"$(ARTIFACTS_DIR)/python/lifecycle"' in makefile
+    else:
+        # sam's python builder copies ContentUri to python/ and installs its requirements.txt there
+        assert build_method == "python3.13"

@@ -12,11 +12,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+import infra_templates
 import pytest
 from moto.events.models import EventPattern
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOT_EVENTS = {"manual"}
+
+
+@pytest.fixture
+def automation_template() -> dict[str, Any]:
+    return infra_templates.automation_template()
+
+
+@pytest.fixture
+def workload_template() -> dict[str, Any]:
+    return infra_templates.workload_template()
+
+
+@pytest.fixture
+def templates() -> dict[str, dict[str, Any]]:
+    return infra_templates.templates()
+
 
 # Sample file (relative to events/) -> logical ids of the template.yaml rules it must match, and no other.
 EXPECTED_RULES: dict[str, set[str]] = {
@@ -25,6 +42,9 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "training-stopped.json": {"TrainingJobStateRule"},
     # The bus rules do not filter accounts: the function refuses (and records) events from off the allow-list.
     "untrusted-account-training-completed.json": {"TrainingJobStateRule"},
+    "labeling-completed.json": {"LabelingJobStateRule"},
+    "labeling-failed.json": {"LabelingJobStateRule"},
+    "labeling-stopped.json": {"LabelingJobStateRule"},
     "debugger-issues-found.json": {"DebuggerRuleIssuesRule"},
     "profiler-issues-found.json": {"DebuggerRuleIssuesRule"},
 }

@@ -1,16 +1,19 @@
 """Infrastructure tests read the templates themselves: no AWS, no translation, no eyeballing.
 
+A helper module, not a conftest: other test folders import names from tests/conftest.py as `conftest`, and a
+second conftest.py would shadow it. Test modules here import it as `infra_templates` (pytest puts this folder on
+sys.path when it imports them).
+
 `load_template` parses CloudFormation YAML, short tags included (`!Ref X` -> `{"Ref": "X"}`,
 `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` -> `{"Fn::Sub": "s"}`, ...), into plain Python data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,31 +49,21 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # CfnLoader is a SafeLoader
 
 
-@pytest.fixture(scope="session")
+@cache
+def _cached(path: Path) -> dict[str, Any]:
+    return load_template(path)
+
+
 def automation_template() -> dict[str, Any]:
-    return load_template(AUTOMATION_TEMPLATE)
+    """template.yaml (cached: deep-copy before mutating)."""
+    return _cached(AUTOMATION_TEMPLATE)
 
 
-@pytest.fixture(scope="session")
 def workload_template() -> dict[str, Any]:
-    return load_template(WORKLOAD_TEMPLATE)
+    """accounts/workload-account.yaml (cached: deep-copy before mutating)."""
+    return _cached(WORKLOAD_TEMPLATE)
 
 
-@pytest.fixture(scope="session")
-def templates(automation_template: dict[str, Any], workload_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def templates() -> dict[str, dict[str, Any]]:
     """Both templates by file name, for checks that apply to each."""
-    return {"template.yaml": automation_template, "accounts/workload-account.yaml": workload_template}
-
-
-@pytest.fixture(scope="session")
-def resources_of() -> Callable[[dict[str, Any], str], dict[str, dict[str, Any]]]:
-    """`resources_of(template, type)`: logical id -> resource, for every resource of that type."""
-
-    def find(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in template.get("Resources", {}).items()
-            if resource.get("Type") == resource_type
-        }
-
-    return find
+    return {"template.yaml": automation_template(), "accounts/workload-account.yaml": workload_template()}
