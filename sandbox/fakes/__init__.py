@@ -81,6 +81,7 @@ def _responder(operation: str, fn: Fake) -> Callable[[SageMakerResponse], Action
 
 def install() -> list[str]:
     """Add every fake to moto's SageMaker API (idempotent); returns the operations faked."""
+    import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
     import sandbox.fakes.monitoring  # noqa: F401  (registers its fakes)
     from sandbox.fakes import training  # noqa: F401  (registers its fakes)

@@ -1,0 +1,15 @@
+"""The DeployModel state machine's Lambda task: runs the step its input names (see lifecycle.deploy_steps)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lifecycle.config import get_settings
+from lifecycle.deploy_steps import run_step
+from lifecycle.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="execution", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_step(event, get_settings())

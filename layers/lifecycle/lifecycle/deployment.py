@@ -1,0 +1,234 @@
+"""The DeployModel state machine's input, its plan, and how to start it.
+
+Four inputs start the same state machine:
+- `ApprovedInput`: started by the model package reaction when a package is approved;
+- `DeployInput`: a person deploys a package ARN to some of the policy's stages;
+- `RollbackInput`: a stage goes back to an earlier approved version (a person, the rejection reaction or Model
+  Monitor start it);
+- `PromoteInput`: the A/B challenger of a stage takes 100% of the traffic.
+
+The first Lambda step validates the input and turns it into a `Plan` (the policy's stages, snapshotted), so bad
+input fails before anything changes and every later step reads the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from lifecycle.accounts import client_for
+from lifecycle.aws import aws_errors, error_code
+from lifecycle.config import ConfigurationError, Settings
+from lifecycle.errors import InvalidDeploymentInput
+from lifecycle.policy import GroupName, Stage, describe_errors
+
+REACTION = "deploy-model"
+APPROVAL_REJECTED = "ApprovalRejected"  # the error name `send-task-failure` gives when a person rejects a stage
+EXECUTION_NAME_MAX = 80
+_EXECUTION_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+PACKAGE_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9]\d{0,9})$"
+)
+PackageArn = Annotated[str, Field(pattern=PACKAGE_ARN.pattern, max_length=2048)]
+StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+Reason = Annotated[str, Field(max_length=1000)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApprovedInput(_Input):
+    """A package was approved: deploy it through every stage of its group's policy."""
+
+    kind: Literal["approved"] = "approved"
+    model_package_arn: PackageArn
+    approved_at: datetime
+    event_id: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class DeployInput(_Input):
+    """Deploy this package to these stages (in the policy's order)."""
+
+    kind: Literal["deploy"] = "deploy"
+    model_package_arn: PackageArn
+    stages: list[StageName] = Field(min_length=1, max_length=10)
+    reason: Reason = ""
+
+
+class RollbackInput(_Input):
+    """Put `stage` back on `version` of `group` (which must be Approved)."""
+
+    kind: Literal["rollback"] = "rollback"
+    group: GroupName
+    stage: StageName
+    version: Annotated[int, Field(ge=1)]
+    reason: Reason = ""
+
+
+class PromoteInput(_Input):
+    """Give the A/B challenger of `stage` all the traffic (a single-variant config of the challenger)."""
+
+    kind: Literal["promote"] = "promote"
+    group: GroupName
+    stage: StageName
+    reason: Reason = ""
+
+
+DeploymentInput = Annotated[ApprovedInput | DeployInput | RollbackInput | PromoteInput, Field(discriminator="kind")]
+_INPUT = TypeAdapter(DeploymentInput)
+
+
+def parse_input(raw: Any) -> ApprovedInput | DeployInput | RollbackInput | PromoteInput:
+    """Validate a state machine input; `InvalidDeploymentInput` names every bad field."""
+    try:
+        return _INPUT.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidDeploymentInput("invalid DeployModel input: " + "; ".join(describe_errors(exc))) from exc
+
+
+class PackageRef(BaseModel):
+    """What a model package ARN says."""
+
+    arn: str
+    partition: str
+    region: str
+    account: str
+    group: str
+    version: int
+
+
+def package_ref(arn: str) -> PackageRef:
+    """Split a versioned model package ARN; `InvalidDeploymentInput` when it is not one."""
+    match = PACKAGE_ARN.match(arn)
+    if match is None:
+        raise InvalidDeploymentInput(f"{arn[:300]!r} is not a versioned model package ARN")
+    return PackageRef(
+        arn=arn,
+        partition=match["partition"],
+        region=match["region"],
+        account=match["account"],
+        group=match["group"],
+        version=int(match["version"]),
+    )
+
+
+def package_arn(partition: str, region: str, account: str, group: str, version: int) -> str:
+    """The ARN of version `version` of `group` in a registry."""
+    return f"arn:{partition}:sagemaker:{region}:{account}:model-package/{group}/{version}"
+
+
+class Plan(BaseModel):
+    """What one execution deploys: the package and the stages, snapshotted from the policy at the start."""
+
+    kind: Literal["approved", "deploy", "rollback", "promote"]
+    group: str
+    version: int
+    package_arn: str
+    reason: str
+    execution: str
+    topic_arn: str
+    subject: str = Field(description="a short subject prefix for notifications, at most 70 characters")
+    stages: list[Stage]
+    stage_count: int
+    approvers: list[str] = Field(default_factory=list)
+
+
+class StageState(BaseModel):
+    """The state machine's `$.stage`: where the current stage is. Each step returns the next one."""
+
+    index: int
+    name: str = ""
+    account: str = ""
+    region: str = ""
+    endpoint_name: str = ""
+    model_name: str = ""
+    config_name: str = ""
+    previous_config: str | None = None
+    changed: bool = False
+    status: str = ""
+    deadline: str = ""
+    poll_seconds: int = 1
+    approval_required: bool = False
+    approval_timeout_seconds: int = 1
+    smoke_test: str = ""
+    approval: dict[str, Any] | None = Field(default=None, description="the task output of the approval gate")
+    done: bool = False
+
+
+def first_state(plan: Plan, index: int) -> StageState:
+    """The state the state machine enters stage `index` with (`done` past the last stage)."""
+    if index >= plan.stage_count:
+        return StageState(index=index, done=True)
+    stage = plan.stages[index]
+    return StageState(
+        index=index,
+        name=stage.name,
+        account=stage.account,
+        region=stage.region,
+        endpoint_name=stage.endpoint_name,
+        poll_seconds=stage.poll_seconds,
+        approval_required=stage.approval_required,
+        approval_timeout_seconds=max(1, round(stage.approval_timeout_hours * 3600)),
+    )
+
+
+def execution_name(*parts: str) -> str:
+    """A valid, deterministic execution name (at most 80 of `[A-Za-z0-9_-]`), hashed when the parts are long."""
+    raw = "-".join(parts)
+    clean = _EXECUTION_UNSAFE.sub("-", raw).strip("-")
+    if len(clean) <= EXECUTION_NAME_MAX:
+        return clean
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return f"{clean[: EXECUTION_NAME_MAX - 17].rstrip('-')}-{digest}"
+
+
+def compact_time(when: datetime) -> str:
+    """A timestamp usable in names: 20261127T101502123 (UTC, milliseconds)."""
+    return when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}"
+
+
+def approved_execution_name(ref: PackageRef, approved_at: datetime) -> str:
+    """The execution of one approval: the same package approved at the same time always gets the same name."""
+    stamp = compact_time(approved_at)
+    digest = hashlib.sha256(f"{ref.arn}@{stamp}".encode()).hexdigest()[:8]
+    return execution_name(ref.group[:40], f"v{ref.version}", stamp, digest)
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of execution `name` of a state machine."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+class Started(BaseModel):
+    execution_arn: str
+    started: bool = Field(description="False when an execution of that name already existed (a duplicate)")
+
+
+def start_deployment(
+    settings: Settings, input_: ApprovedInput | DeployInput | RollbackInput | PromoteInput, *, name: str
+) -> Started:
+    """Start DeployModel with `input_` as execution `name`. An execution of that name already existing is done."""
+    if not settings.deploy_state_machine_arn:
+        raise ConfigurationError("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN is not set")
+    if len(name) > EXECUTION_NAME_MAX or _EXECUTION_UNSAFE.search(name):
+        raise InvalidDeploymentInput(f"execution name {name!r} is not a valid Step Functions name")
+    sfn = client_for(
+        "stepfunctions", settings.automation_account_id, settings.region, settings, reaction=REACTION, event_id=name
+    )
+    with aws_errors(f"states:StartExecution {name}"):
+        try:
+            arn = sfn.start_execution(
+                stateMachineArn=settings.deploy_state_machine_arn, name=name, input=input_.model_dump_json()
+            )["executionArn"]
+        except ClientError as exc:
+            if error_code(exc) != "ExecutionAlreadyExists":
+                raise
+            return Started(execution_arn=execution_arn(settings.deploy_state_machine_arn, name), started=False)
+    return Started(execution_arn=str(arn), started=True)

@@ -1,0 +1,224 @@
+"""Endpoints as SageMaker runs them: Creating/Updating → InService, blue/green with alarm auto-rollback, InvokeEndpoint.
+
+moto creates every endpoint `InService` and has no UpdateEndpoint. These fakes keep moto's endpoint objects (so
+DescribeEndpoint, monitoring schedules and the rest still find them) and add the transitions: each DescribeEndpoint
+moves an endpoint one step, as time would:
+- CreateEndpoint: `Creating` → `InService` (or `Failed` when scripted);
+- UpdateEndpoint: `Updating` → `InService` on the new config, or, when an alarm named in the request's
+  `AutoRollbackConfiguration` is in ALARM (moto's CloudWatch, in the endpoint's account), `RollingBack` →
+  `InService` on the previous config (or `Failed` when scripted).
+Every change emits the `SageMaker Endpoint State Change` (and, for blue/green, `SageMaker Endpoint Deployment State
+Change`) event. InvokeEndpoint answers what a scenario scripted for the endpoint, and refuses an endpoint that is
+not InService.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_types import TYPE_RESPONSE
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeEndpoint
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from sandbox.fakes import FakeCall, sagemaker_fake
+from sandbox.world import WORLD, epoch_millis
+
+STATE_CHANGE = "SageMaker Endpoint State Change"
+DEPLOYMENT_CHANGE = "SageMaker Endpoint Deployment State Change"
+_EVENT_STATUS = {
+    "Creating": "CREATING",
+    "Updating": "UPDATING",
+    "InService": "IN_SERVICE",
+    "RollingBack": "ROLLING_BACK",
+    "Failed": "FAILED",
+}
+DEFAULT_ANSWER = '{"predictions": [{"score": 0.5}]}'
+
+
+@dataclass
+class Progress:
+    """What an endpoint is doing and what it will do next."""
+
+    target_config: str
+    previous_config: str | None = None
+    alarms: list[str] = field(default_factory=list)
+    fail_with: str | None = None
+    blue_green: bool = False
+
+
+@dataclass
+class Script:
+    """Per-endpoint scripted behaviour: the next change fails, InvokeEndpoint answers."""
+
+    fail_next_with: str | None = None
+    answer: str = DEFAULT_ANSWER
+    model_error: str | None = None
+
+
+_progress: dict[tuple[str, str, str], Progress] = {}
+_scripts: dict[tuple[str, str, str], Script] = {}
+
+
+def script(account: str, region: str, name: str) -> Script:
+    """The script of endpoint `name` (created on first use); scenarios set its fields."""
+    return _scripts.setdefault((account, region, name), Script())
+
+
+def reset() -> None:
+    """Forget progress and scripts (between tests)."""
+    _progress.clear()
+    _scripts.clear()
+
+
+def _endpoint(call: FakeCall, name: str) -> FakeEndpoint:
+    endpoint = call.backend.endpoints.get(name)
+    if endpoint is None:
+        arn = FakeEndpoint.arn_formatter(name, call.account, call.region)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    return endpoint
+
+
+def _emit(account: str, region: str, endpoint: FakeEndpoint, *, blue_green: bool) -> None:
+    status = endpoint.endpoint_status
+    detail = {
+        "EndpointName": endpoint.endpoint_name,
+        "EndpointArn": endpoint.arn,
+        "EndpointConfigName": endpoint.endpoint_config_name,
+        "EndpointStatus": _EVENT_STATUS.get(status, status.upper()),
+        "LastModifiedTime": epoch_millis(endpoint.last_modified_time),
+        "Tags": {tag["Key"]: tag["Value"] for tag in endpoint.tags or []},
+    }
+    WORLD.emit(account=account, region=region, detail_type=STATE_CHANGE, detail=detail, resources=[endpoint.arn])
+    if blue_green:
+        deployment = {
+            "EndpointName": endpoint.endpoint_name,
+            "EndpointArn": endpoint.arn,
+            "State": _EVENT_STATUS.get(status, status.upper()),
+            "LastModifiedTime": epoch_millis(endpoint.last_modified_time),
+        }
+        WORLD.emit(
+            account=account, region=region, detail_type=DEPLOYMENT_CHANGE, detail=deployment, resources=[endpoint.arn]
+        )
+
+
+def _set(call: FakeCall, endpoint: FakeEndpoint, status: str, *, config: str | None = None, blue_green: bool) -> None:
+    endpoint.endpoint_status = status
+    endpoint.last_modified_time = datetime.now(UTC)
+    if config is not None and config != endpoint.endpoint_config_name:
+        described = call.backend.describe_endpoint_config(config)
+        endpoint.endpoint_config_name = config
+        endpoint.production_variants = endpoint._process_production_variants(described["ProductionVariants"])
+        endpoint.data_capture_config = described.get("DataCaptureConfig")
+    _emit(call.account, call.region, endpoint, blue_green=blue_green)
+
+
+def _alarming(account: str, region: str, names: list[str]) -> list[str]:
+    alarms = cloudwatch_backends[account][region].alarms
+    return [name for name in names if name in alarms and alarms[name].state_value == "ALARM"]
+
+
+@sagemaker_fake("CreateEndpoint")
+def create_endpoint(call: FakeCall) -> dict[str, Any]:
+    """A new endpoint starts `Creating`; a second endpoint of the same name is refused."""
+    name = call.params["EndpointName"]
+    if name in call.backend.endpoints:
+        arn = FakeEndpoint.arn_formatter(name, call.account, call.region)
+        raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+    config = call.params["EndpointConfigName"]
+    endpoint = call.backend.create_endpoint(name, config, call.params.get("Tags", []))
+    scripted = script(call.account, call.region, name)
+    _progress[(call.account, call.region, name)] = Progress(target_config=config, fail_with=scripted.fail_next_with)
+    scripted.fail_next_with = None
+    _set(call, endpoint, "Creating", blue_green=False)
+    return {"EndpointArn": endpoint.arn}
+
+
+@sagemaker_fake("UpdateEndpoint")
+def update_endpoint(call: FakeCall) -> dict[str, Any]:
+    """Blue/green to a new config. Only an InService (or Failed) endpoint can be updated, as in SageMaker."""
+    name = call.params["EndpointName"]
+    endpoint = _endpoint(call, name)
+    if endpoint.endpoint_status not in ("InService", "Failed"):
+        raise ValidationError(
+            message=f'Cannot update in-progress endpoint "{endpoint.arn}" (status {endpoint.endpoint_status}).'
+        )
+    config = call.params["EndpointConfigName"]
+    call.backend.describe_endpoint_config(config)  # an unknown config is refused
+    deployment = call.params.get("DeploymentConfig") or {}
+    alarms = [alarm["AlarmName"] for alarm in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
+    scripted = script(call.account, call.region, name)
+    _progress[(call.account, call.region, name)] = Progress(
+        target_config=config,
+        previous_config=endpoint.endpoint_config_name,
+        alarms=alarms,
+        fail_with=scripted.fail_next_with,
+        blue_green="BlueGreenUpdatePolicy" in deployment,
+    )
+    scripted.fail_next_with = None
+    _set(call, endpoint, "Updating", blue_green="BlueGreenUpdatePolicy" in deployment)
+    return {"EndpointArn": endpoint.arn}
+
+
+def _advance(call: FakeCall, endpoint: FakeEndpoint) -> None:
+    key = (call.account, call.region, endpoint.endpoint_name)
+    progress = _progress.get(key)
+    if progress is None:
+        return
+    status = endpoint.endpoint_status
+    if progress.fail_with:
+        endpoint.failure_reason = progress.fail_with
+        _set(call, endpoint, "Failed", blue_green=progress.blue_green)
+        del _progress[key]
+    elif status == "Updating" and _alarming(call.account, call.region, progress.alarms):
+        _set(call, endpoint, "RollingBack", blue_green=progress.blue_green)
+    elif status == "RollingBack":
+        _set(call, endpoint, "InService", config=progress.previous_config, blue_green=progress.blue_green)
+        del _progress[key]
+    elif status in ("Creating", "Updating"):
+        _set(call, endpoint, "InService", config=progress.target_config, blue_green=progress.blue_green)
+        del _progress[key]
+
+
+@sagemaker_fake("DescribeEndpoint")
+def describe_endpoint(call: FakeCall) -> dict[str, Any]:
+    """The endpoint as it is after one more step of its current change."""
+    endpoint = _endpoint(call, call.params["EndpointName"])
+    _advance(call, endpoint)
+    response = endpoint.response_object
+    if endpoint.endpoint_status != "Failed":
+        response.pop("FailureReason", None)
+    return response
+
+
+def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
+    """InvokeEndpoint: the scripted answer of an InService endpoint; ModelError when scripted; refused otherwise."""
+    name = self.path.split("/")[2]
+    from moto.sagemaker.models import sagemaker_backends
+
+    endpoint = sagemaker_backends[self.current_account][self.region].endpoints.get(name)
+    if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
+        error = {
+            "__type": "ValidationError",
+            "message": f"Endpoint {name} of account {self.current_account} not found.",
+        }
+        return 400, {"x-amzn-errortype": "ValidationError"}, json.dumps(error)
+    scripted = script(self.current_account, self.region, name)
+    if scripted.model_error is not None:
+        error = {"__type": "ModelError", "message": scripted.model_error, "OriginalStatusCode": 500}
+        return 424, {"x-amzn-errortype": "ModelError"}, json.dumps(error)
+    variant = endpoint.production_variants[0]["VariantName"] if endpoint.production_variants else "AllTraffic"
+    headers = {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant}
+    return 200, headers, scripted.answer
+
+
+def install_runtime() -> None:
+    """Route sagemaker-runtime InvokeEndpoint to `invoke_endpoint` (idempotent)."""
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
+
+
+install_runtime()

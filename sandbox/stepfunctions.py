@@ -1,0 +1,135 @@
+"""Run the real ASL on moto's executing Step Functions engine and read back what happened.
+
+moto ignores `DefinitionSubstitutions`, so `definition()` folds them in (every `${Name}` must be given). Executions
+always get a name (moto names unnamed ones `None`). `run()` polls until the execution ends or waits on a task token,
+and returns its status and the ordered names of the states it entered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY_MODEL = ROOT / "statemachines" / "deploy_model.asl.json"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_WAITING_RESOURCE = ".waitForTaskToken"
+
+
+def definition(path: Path, substitutions: dict[str, str]) -> str:
+    """The ASL text with `${Name}` replaced; refuses a placeholder without a value, as CloudFormation does."""
+    text = path.read_text()
+    missing = sorted(set(_PLACEHOLDER.findall(text)) - set(substitutions))
+    if missing:
+        raise ValueError(f"no DefinitionSubstitutions for {missing} in {path.name}")
+    return _PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], text)
+
+
+def create_state_machine(
+    name: str, path: Path, substitutions: dict[str, str], *, role_arn: str, region: str = "us-east-1"
+) -> str:
+    """Create the state machine in moto's executing backend; returns its ARN."""
+    sfn = boto3.client("stepfunctions", region_name=region)
+    return str(
+        sfn.create_state_machine(
+            name=name, definition=definition(path, substitutions), roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
+    )
+
+
+@dataclass
+class Run:
+    """An execution as far as it got."""
+
+    execution_arn: str
+    status: str
+    states: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """True while the execution waits on a task token (an approval gate)."""
+        return self.status == "RUNNING" and _waiting_on_token(self.events)
+
+    def count(self, event_type: str) -> int:
+        return sum(1 for event in self.events if event["type"] == event_type)
+
+
+def _waiting_on_token(events: list[dict[str, Any]]) -> bool:
+    open_tasks = 0
+    for event in events:
+        details = event.get("taskScheduledEventDetails", {})
+        if event["type"] == "TaskScheduled" and details.get("resource", "").endswith(_WAITING_RESOURCE[1:]):
+            open_tasks += 1
+        elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut") and open_tasks:
+            open_tasks -= 1
+    return open_tasks > 0
+
+
+def history(execution_arn: str, region: str = "us-east-1") -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions", region_name=region)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def entered_states(events: list[dict[str, Any]]) -> list[str]:
+    """The names of the states entered, in order."""
+    return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+
+
+def observe(execution_arn: str, region: str = "us-east-1") -> Run:
+    sfn = boto3.client("stepfunctions", region_name=region)
+    described = sfn.describe_execution(executionArn=execution_arn)
+    events = history(execution_arn, region)
+    output = described.get("output")
+    return Run(
+        execution_arn=execution_arn,
+        status=described["status"],
+        states=entered_states(events),
+        events=events,
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def wait(execution_arn: str, *, timeout: float = 30, region: str = "us-east-1") -> Run:
+    """Poll until the execution ends or waits on a task token (whichever comes first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = observe(execution_arn, region)
+        if run.status != "RUNNING" or run.waiting:
+            return run
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{execution_arn} still running after {timeout} s: {run.states}")
+        time.sleep(0.05)
+
+
+def start(state_machine_arn: str, name: str, payload: Any, *, timeout: float = 30, region: str = "us-east-1") -> Run:
+    """Start execution `name` with `payload` and `wait` for it."""
+    sfn = boto3.client("stepfunctions", region_name=region)
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))["executionArn"]
+    return wait(arn, timeout=timeout, region=region)
+
+
+def send_success(token: str, output: dict[str, Any], region: str = "us-east-1") -> None:
+    boto3.client("stepfunctions", region_name=region).send_task_success(taskToken=token, output=json.dumps(output))
+
+
+def send_failure(token: str, *, error: str, cause: str, region: str = "us-east-1") -> None:
+    boto3.client("stepfunctions", region_name=region).send_task_failure(taskToken=token, error=error, cause=cause)
