@@ -46,6 +46,12 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "labeling-failed.json": {"LabelingJobStateRule"},
     "labeling-stopped.json": {"LabelingJobStateRule"},
     "debugger-issues-found.json": {"DebuggerRuleIssuesRule"},
+    # A monitoring run is a processing job of a schedule: it ends Completed whatever it found (or Failed)
+    "monitor-violations.json": {"MonitoringJobStateRule"},
+    "monitor-no-violations.json": {"MonitoringJobStateRule"},
+    "monitor-failed.json": {"MonitoringJobStateRule"},
+    "monitor-alarm.json": {"ModelMonitorAlarmRule"},
+    "monitor-alarm-ok.json": {"ModelMonitorAlarmRule"},
     "profiler-issues-found.json": {"DebuggerRuleIssuesRule"},
 }
 
@@ -152,12 +158,16 @@ def test_sample_triggers_exactly_its_rules(sample: str, automation_template: dic
     assert matched == EXPECTED_RULES[sample]
 
 
-def test_workload_forwarding_rule_forwards_every_sagemaker_sample(workload_template: dict[str, Any]) -> None:
+def test_workload_forwarding_rule_forwards_every_sample(workload_template: dict[str, Any]) -> None:
     # Given the default-bus rule of the workload account
     patterns = rule_patterns(workload_template)
     assert set(patterns) == {"ForwardingRule"}
     sagemaker_samples = {name: load(path) for name, path in sample_files().items()}
-    sagemaker_samples = {name: event for name, event in sagemaker_samples.items() if event["source"] == "aws.sagemaker"}
+    sagemaker_samples = {
+        name: event
+        for name, event in sagemaker_samples.items()
+        if event["source"] in ("aws.sagemaker", "aws.cloudwatch")
+    }
     assert sagemaker_samples, "no aws.sagemaker sample in events/"
 
     # When each SageMaker sample is matched
@@ -248,6 +258,15 @@ def test_lookalike_events_match_no_rule(
     assert matched == set()
     if field == "source":
         assert matching_rules(rule_patterns(workload_template), event) == set()
+
+
+def test_processing_jobs_of_no_monitoring_schedule_match_no_rule(automation_template: dict[str, Any]) -> None:
+    # Given a processing job that no monitoring schedule started
+    event = copy.deepcopy(load(EVENTS / "monitor-violations.json"))
+    del event["detail"]["MonitoringScheduleArn"]
+
+    # Then no rule fires
+    assert matching_rules(rule_patterns(automation_template), event) == set()
 
 
 def test_debugger_rule_ignores_jobs_without_issues(automation_template: dict[str, Any]) -> None:
