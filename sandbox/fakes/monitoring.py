@@ -341,8 +341,8 @@ def run_execution(
     definition = found.config.get("MonitoringJobDefinition") or {}
     job = backend.create_processing_job(
         app_specification={"ImageUri": definition.get("MonitoringAppSpecification", {}).get("ImageUri", "")},
-        experiment_config={},
-        network_config=definition.get("NetworkConfig", {}),
+        experiment_config=None,  # type: ignore[arg-type]  (absent, as on a monitoring job)
+        network_config=definition.get("NetworkConfig"),  # type: ignore[arg-type]
         processing_inputs=[
             {
                 "InputName": "endpoint_input_1",

@@ -1,0 +1,14 @@
+"""Model Monitor violation (monitoring run's processing job, or drift alarm) → retrain, roll back or notify."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lifecycle.observability import logger, metrics, tracer
+from lifecycle.reactions.monitor import handle
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context)

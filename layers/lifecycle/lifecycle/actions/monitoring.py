@@ -1,0 +1,226 @@
+"""Model Monitor: which schedule a processing job ran for, how its execution ended, what it found.
+
+A monitoring run is a processing job that ends `Completed` even when it finds violations. The product
+identifies the schedule from the job (the monitoring container's `sagemaker_monitoring_schedule_name`
+environment variable, else the job's `MonitoringScheduleArn`), confirms the outcome with ListMonitoringExecutions
+(`CompletedWithViolations`), and reads `constraint_violations.json` from the job's output in the endpoint's account.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lifecycle.aws import aws_errors, error_code
+from lifecycle.deployment import PACKAGE_ARN
+from lifecycle.errors import ActionRefused, RetryableError
+from lifecycle.events import AlarmDetail, ProcessingJobDetail
+
+SCHEDULE_ENV = "sagemaker_monitoring_schedule_name"
+ENDPOINT_ENV = "sagemaker_endpoint_name"
+VIOLATIONS_FILE = "constraint_violations.json"
+# CloudWatch namespaces Model Monitor publishes to, with dimensions Endpoint and MonitoringSchedule.
+MONITOR_NAMESPACES = frozenset({"aws/sagemaker/Endpoints/data-metrics", "aws/sagemaker/Endpoints/model-metrics"})
+FINAL_EXECUTION_STATES = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
+MAX_EXECUTION_PAGES = 5
+_NOT_FOUND_S3 = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
+
+
+class ExecutionNotFinal(RetryableError):
+    """The processing job ended but its monitoring execution is not final (or not listed) yet: retry later."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One line of `constraint_violations.json`: a feature (or metric), the check it failed, the description."""
+
+    feature: str
+    check: str
+    description: str
+
+    def line(self) -> str:
+        return f"{self.feature}: {self.check}: {self.description}"
+
+
+@dataclass(frozen=True)
+class AlarmTarget:
+    """What a Model Monitor metric alarm watches."""
+
+    endpoint_name: str
+    schedule_name: str
+    namespace: str
+    metric_name: str
+
+
+def schedule_name_of(detail: ProcessingJobDetail) -> str | None:
+    """The monitoring schedule a processing job ran for; None for a processing job no schedule started."""
+    from_env = detail.Environment.get(SCHEDULE_ENV)
+    if from_env:
+        return from_env
+    if detail.MonitoringScheduleArn:
+        return detail.MonitoringScheduleArn.rsplit("/", 1)[-1]
+    return None
+
+
+def alarm_target(detail: AlarmDetail) -> AlarmTarget | None:
+    """The endpoint and schedule of an alarm on a Model Monitor metric; None for any other alarm."""
+    for query in detail.configuration.metrics:
+        metric = query.metricStat.metric if query.metricStat else None
+        if metric is None or metric.namespace not in MONITOR_NAMESPACES:
+            continue
+        endpoint, schedule = metric.dimensions.get("Endpoint"), metric.dimensions.get("MonitoringSchedule")
+        if endpoint and schedule:
+            return AlarmTarget(endpoint, schedule, metric.namespace, metric.name)
+    return None
+
+
+def describe_schedule(sagemaker: Any, name: str) -> dict[str, Any]:
+    """DescribeMonitoringSchedule; a schedule that no longer exists is refused."""
+    with aws_errors(
+        f"sagemaker:DescribeMonitoringSchedule {name}", missing=f"monitoring schedule {name} does not exist"
+    ):
+        return dict(sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name))
+
+
+def find_execution(sagemaker: Any, schedule_name: str, processing_job_arn: str) -> dict[str, Any]:
+    """The schedule's execution that ran `processing_job_arn` once it is final, newest executions first.
+
+    `ExecutionNotFinal` (retryable) while it is not listed yet or still Pending/InProgress.
+    """
+    request: dict[str, Any] = {
+        "MonitoringScheduleName": schedule_name,
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 100,
+    }
+    for _ in range(MAX_EXECUTION_PAGES):
+        with aws_errors(f"sagemaker:ListMonitoringExecutions {schedule_name}"):
+            page = sagemaker.list_monitoring_executions(**request)
+        for execution in page.get("MonitoringExecutionSummaries", []):
+            if execution.get("ProcessingJobArn") == processing_job_arn:
+                if execution["MonitoringExecutionStatus"] not in FINAL_EXECUTION_STATES:
+                    raise ExecutionNotFinal(
+                        f"execution of {schedule_name} for {processing_job_arn} is "
+                        f"{execution['MonitoringExecutionStatus']}"
+                    )
+                return dict(execution)
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    raise ExecutionNotFinal(f"no execution of {schedule_name} lists {processing_job_arn} yet")
+
+
+def violations_report_uri(sagemaker: Any, job_name: str) -> str:
+    """`<output S3Uri>/constraint_violations.json` of a monitoring job (DescribeProcessingJob)."""
+    with aws_errors(f"sagemaker:DescribeProcessingJob {job_name}", missing=f"processing job {job_name} does not exist"):
+        job = sagemaker.describe_processing_job(ProcessingJobName=job_name)
+    outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    uris = [o["S3Output"]["S3Uri"] for o in outputs if o.get("S3Output", {}).get("S3Uri")]
+    if not uris:
+        raise ActionRefused(f"monitoring job {job_name} has no S3 output, so no violations report")
+    return f"{uris[0].rstrip('/')}/{VIOLATIONS_FILE}"
+
+
+def read_violations(s3: Any, uri: str) -> list[Violation]:
+    """The violations in a `constraint_violations.json`; a missing or unreadable report is refused."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    with aws_errors(f"s3:GetObject {uri}"):
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in _NOT_FOUND_S3:
+                raise ActionRefused(f"violations report {uri} is missing") from exc
+            raise
+    try:
+        document = json.loads(body)
+        entries = document["violations"]
+        return [
+            Violation(
+                feature=str(entry.get("feature_name") or entry.get("metric_name") or "-")[:256],
+                check=str(entry.get("constraint_check_type", "-"))[:128],
+                description=str(entry.get("description", ""))[:1000],
+            )
+            for entry in entries
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ActionRefused(f"violations report {uri} is not a constraint_violations.json document") from exc
+
+
+def summarize(violations: list[Violation], *, limit: int = 20) -> list[str]:
+    """One line per violation (at most `limit`, then how many more)."""
+    lines = [violation.line() for violation in violations[:limit]]
+    if len(violations) > limit:
+        lines.append(f"... and {len(violations) - limit} more")
+    return lines
+
+
+# --- retraining ----------------------------------------------------------------------------------------------------
+def running_training_jobs(sagemaker: Any, name_prefix: str) -> list[str]:
+    """Names of InProgress training jobs whose name starts with `name_prefix` (a group's stage retrains)."""
+    with aws_errors(f"sagemaker:ListTrainingJobs {name_prefix}"):
+        summaries = sagemaker.list_training_jobs(NameContains=name_prefix, StatusEquals="InProgress", MaxResults=100)[
+            "TrainingJobSummaries"
+        ]
+    return [s["TrainingJobName"] for s in summaries if s["TrainingJobName"].startswith(name_prefix)]
+
+
+def running_pipeline_executions(sagemaker: Any, pipeline_name: str) -> list[str]:
+    """ARNs of the pipeline's executions that are still Executing."""
+    with aws_errors(
+        f"sagemaker:ListPipelineExecutions {pipeline_name}", missing=f"pipeline {pipeline_name} does not exist"
+    ):
+        summaries = sagemaker.list_pipeline_executions(
+            PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=100
+        )["PipelineExecutionSummaries"]
+    return [s["PipelineExecutionArn"] for s in summaries if s.get("PipelineExecutionStatus") == "Executing"]
+
+
+def start_pipeline_execution(sagemaker: Any, request: dict[str, Any]) -> str:
+    """StartPipelineExecution; its ClientRequestToken makes a retried start return the same execution."""
+    name = request["PipelineName"]
+    with aws_errors(f"sagemaker:StartPipelineExecution {name}", missing=f"pipeline {name} does not exist"):
+        return str(sagemaker.start_pipeline_execution(**request)["PipelineExecutionArn"])
+
+
+# --- rolling back ----------------------------------------------------------------------------------------------------
+def deployed_versions(sagemaker: Any, endpoint_name: str, group: str) -> list[int]:
+    """Versions of `group` the endpoint serves now (its variants' models made from model packages), ascending."""
+    with aws_errors(f"sagemaker:DescribeEndpoint {endpoint_name}", missing=f"endpoint {endpoint_name} does not exist"):
+        config_name = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    with aws_errors(
+        f"sagemaker:DescribeEndpointConfig {config_name}", missing=f"endpoint config {config_name} is gone"
+    ):
+        variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    versions: set[int] = set()
+    for variant in variants:
+        model_name = variant["ModelName"]
+        with aws_errors(f"sagemaker:DescribeModel {model_name}", missing=f"model {model_name} does not exist"):
+            model = sagemaker.describe_model(ModelName=model_name)
+        containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers", [])
+        for container in containers:
+            found = _package_version(str(container.get("ModelPackageName", "")), group)
+            if found is not None:
+                versions.add(found)
+    return sorted(versions)
+
+
+def _package_version(arn: str, group: str) -> int | None:
+    match = PACKAGE_ARN.match(arn)
+    return int(match["version"]) if match and match["group"] == group else None
+
+
+def previous_approved_version(sagemaker: Any, group: str, *, below: int) -> int | None:
+    """The newest Approved version of `group` older than `below` (None when there is none)."""
+    with aws_errors(f"sagemaker:ListModelPackages {group}"):
+        summaries = sagemaker.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=100,
+        )["ModelPackageSummaryList"]
+    versions = [v for s in summaries if (v := _package_version(s["ModelPackageArn"], group)) is not None and v < below]
+    return max(versions, default=None)

@@ -1,0 +1,108 @@
+"""The cool-down of a model's stage: after one corrective action (retrain, roll back), none for N hours.
+
+One item per model package group and stage in the lifecycle table (`pk = COOLDOWN#<group>#<stage>`,
+`sk = COOLDOWN`), claimed by a single conditional UpdateItem, never read-then-write, so of any number of
+concurrent violations exactly one wins:
+
+    attribute_not_exists(pk) OR until <= :now OR holder = :holder
+
+The holder is the signal that won (its semantic key): when that signal's action fails and is retried, the retry
+gets its own claim back, with the same window start, so its deterministic resource names do not change. A loser
+gets the current holder's window back from the failed write itself (`ReturnValuesOnConditionCheckFailure`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lifecycle.accounts import client_for
+from lifecycle.aws import aws_errors, error_code
+from lifecycle.config import Settings
+
+SORT_KEY = "COOLDOWN"
+# How long an expired cool-down item is kept (for people reading the table) before DynamoDB's TTL removes it.
+KEEP_AFTER_EXPIRY = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A cool-down window: who holds it, from when (the winning signal's time) until when."""
+
+    granted: bool
+    holder: str
+    started: datetime
+    until: datetime
+
+    def describe(self) -> str:
+        """`cooling down until 14:00 UTC on 2026-11-27 (since ...)` for a refused claim, for audit and logs."""
+        return (
+            f"cooling down until {self.until:%H:%M} UTC on {self.until:%Y-%m-%d} "
+            f"(window opened {self.started:%Y-%m-%d %H:%M} UTC by {self.holder})"
+        )
+
+
+def cooldown_key(group: str, stage: str) -> dict[str, dict[str, str]]:
+    """The table key of a group's stage cool-down."""
+    return {"pk": {"S": f"COOLDOWN#{group}#{stage}"}, "sk": {"S": SORT_KEY}}
+
+
+def claim(
+    settings: Settings,
+    *,
+    group: str,
+    stage: str,
+    hours: float,
+    holder: str,
+    started: datetime,
+    action: str,
+    now: datetime | None = None,
+) -> Window:
+    """Open the cool-down of `group`/`stage` for `holder` unless another holder's window is still open.
+
+    `started` is when the signal happened (it names what the action creates); the window lasts `hours` from `now`.
+    Returns the window: `granted` with this holder's, or not granted with the open window of the current holder.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    until = now + timedelta(hours=hours)
+    request: dict[str, Any] = {
+        "TableName": settings.table_name,
+        "Key": cooldown_key(group, stage),
+        "UpdateExpression": (
+            "SET #until = :until, holder = :holder, started = :started, #action = :action, expiration = :expiration"
+        ),
+        "ConditionExpression": "attribute_not_exists(pk) OR #until <= :now OR holder = :holder",
+        "ExpressionAttributeNames": {"#until": "until", "#action": "action"},
+        "ExpressionAttributeValues": {
+            ":until": {"N": str(int(until.timestamp()))},
+            ":now": {"N": str(int(now.timestamp()))},
+            ":holder": {"S": holder},
+            ":started": {"S": started.astimezone(UTC).isoformat()},
+            ":action": {"S": action},
+            ":expiration": {"N": str(int((until + KEEP_AFTER_EXPIRY).timestamp()))},
+        },
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    dynamodb = client_for(
+        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="cooldown", event_id=group
+    )
+    with aws_errors(f"dynamodb:UpdateItem cool-down {group}/{stage}"):
+        try:
+            dynamodb.update_item(**request)
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return _held(exc.response.get("Item", {}))
+    return Window(granted=True, holder=holder, started=started.astimezone(UTC), until=until)
+
+
+def _held(item: dict[str, Any]) -> Window:
+    return Window(
+        granted=False,
+        holder=item["holder"]["S"],
+        started=datetime.fromisoformat(item["started"]["S"]),
+        until=datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC),
+    )

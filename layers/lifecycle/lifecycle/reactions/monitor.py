@@ -1,0 +1,360 @@
+"""Model Monitor found a violation → the stage's `on_violation`: retrain, roll back or notify, with a cool-down.
+
+Two signals, whichever the user's setup has:
+- the processing job of a monitoring schedule ended: the schedule comes from the job, the outcome from
+  ListMonitoringExecutions (`CompletedWithViolations`), the findings from `constraint_violations.json`;
+- a CloudWatch alarm on a Model Monitor metric (dimensions Endpoint and MonitoringSchedule) went to ALARM; its
+  return to OK is recorded only.
+
+The endpoint names the model: the policy whose deployment stage runs that endpoint in that account and region.
+Retrain and roll back are corrective actions: a cool-down per group and stage (`lifecycle.cooldown`) lets one
+of any number of violations act and records every other as "skipped: cooling down until ...".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lifecycle.actions.monitoring import (
+    alarm_target,
+    deployed_versions,
+    describe_schedule,
+    find_execution,
+    previous_approved_version,
+    read_violations,
+    running_pipeline_executions,
+    running_training_jobs,
+    schedule_name_of,
+    start_pipeline_execution,
+    summarize,
+    violations_report_uri,
+)
+from lifecycle.actions.registry import EVENT_ID_KEY
+from lifecycle.actions.training import start_training_job, training_channel, training_job_request
+from lifecycle.cooldown import Window, claim
+from lifecycle.deployment import RollbackInput, compact_time, execution_name, start_deployment
+from lifecycle.errors import ActionRefused, IgnoredEvent, PolicyNotFound
+from lifecycle.events import AlarmEvent, ProcessingJobEvent
+from lifecycle.idempotency import SemanticKey
+from lifecycle.observability import count
+from lifecycle.policy import GROUP_TAG, POLICY_CACHE_SECONDS, Policy, Stage, StageMonitoring, load_policy
+from lifecycle.reaction import Reaction, run
+
+REACTION = "monitor-violation"
+SIGNAL_TAG = "lifecycle:monitor-signal"
+NAME_MAX = 63
+_STAMP = "%Y%m%d%H%M%S"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A confirmed violation on a stage's endpoint: what signalled it, when, and what it found."""
+
+    policy: Policy
+    stage: Stage
+    signal: str  # the monitoring job or alarm ARN
+    at: datetime
+    findings: list[str]
+    details: dict[str, str]
+    key: SemanticKey
+
+    @property
+    def holder(self) -> str:
+        """Who holds the cool-down when this violation wins it: its semantic key."""
+        return f"{self.key.resource_arn}@{self.key.state}@{self.key.changed_at}"
+
+
+# --- which model and stage ---------------------------------------------------------------------------------------
+def match_stage(documents: dict[str, Any], *, account: str, region: str, endpoint: str) -> tuple[str, str] | None:
+    """(group, stage name) of the policy whose deployment stage runs `endpoint` in `account`/`region`.
+
+    Pure: `documents` maps group name to the raw policy document (None for one that is not JSON). The first
+    group in name order wins; the chosen policy is validated by `load_policy`.
+    """
+    for group, document in sorted(documents.items()):
+        deployment = document.get("deployment") if isinstance(document, dict) else None
+        stages = deployment.get("stages", []) if isinstance(deployment, dict) else []
+        for stage in stages if isinstance(stages, list) else []:
+            if not isinstance(stage, dict):
+                continue
+            if (stage.get("account"), stage.get("region"), stage.get("endpoint_name")) == (account, region, endpoint):
+                return group, str(stage.get("name"))
+    return None
+
+
+def policy_for_endpoint(r: Reaction[Any], endpoint: str) -> tuple[Policy, Stage]:
+    """The validated policy and stage of an endpoint of the event's account; `PolicyNotFound` when none runs it."""
+    account, region = r.event.account, r.event.region
+    documents = parameters.get_parameters(r.settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
+    found = match_stage(documents, account=account, region=region, endpoint=endpoint)
+    if found is None:
+        raise PolicyNotFound(f"no policy deploys endpoint {endpoint} in account {account} ({region})")
+    policy = load_policy(found[0], r.settings)
+    stages = policy.deployment.stages if policy.deployment else []
+    stage = next((s for s in stages if s.name == found[1]), None)
+    if stage is None:
+        raise PolicyNotFound(f"policy of group {policy.group} no longer has stage {found[1]}")
+    return policy, stage
+
+
+# --- signal 1: the processing job of a monitoring schedule -------------------------------------------------------
+def on_monitoring_job(r: Reaction[ProcessingJobEvent]) -> dict[str, Any]:
+    """A monitoring run ended: confirm with its execution, then act on violations or tell of a failed run."""
+    detail = r.event.detail
+    if detail.ProcessingJobStatus not in ("Completed", "Failed"):
+        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} is {detail.ProcessingJobStatus}")
+    schedule = schedule_name_of(detail)
+    if schedule is None:
+        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
+    sagemaker = r.client("sagemaker", r.event.account, r.event.region)
+    endpoint = describe_schedule(sagemaker, schedule)["EndpointName"]
+    policy, stage = policy_for_endpoint(r, endpoint)
+    execution = find_execution(sagemaker, schedule, detail.ProcessingJobArn)
+    status = execution["MonitoringExecutionStatus"]
+    key = SemanticKey.of(REACTION, detail.ProcessingJobArn, status, detail.LastModifiedTime)
+    if status == "Failed":
+        return r.once(key, lambda: _monitoring_failed(r, policy, stage, schedule, execution))
+    if status != "CompletedWithViolations":
+        raise IgnoredEvent(f"monitoring run {detail.ProcessingJobName} of {schedule} is {status}: no violations")
+    uri = violations_report_uri(sagemaker, detail.ProcessingJobName)
+    violations = read_violations(r.client("s3", r.event.account, r.event.region), uri)
+    findings = [f"monitoring schedule {schedule} on {endpoint}: {len(violations)} violation(s)", *summarize(violations)]
+    details = {f"{v.feature}:{v.check}"[:128]: v.description[:1000] for v in violations[:50]} | {"report": uri}
+    at = detail.ProcessingEndTime or detail.LastModifiedTime
+    violation = Violation(policy, stage, detail.ProcessingJobArn, at, findings, details, key)
+    return r.once(key, lambda: apply(r, violation))
+
+
+def _monitoring_failed(
+    r: Reaction[ProcessingJobEvent], policy: Policy, stage: Stage, schedule: str, execution: dict[str, Any]
+) -> dict[str, Any]:
+    detail = r.event.detail
+    reason = execution.get("FailureReason") or detail.FailureReason or detail.ExitMessage or "no reason given"
+    line = f"monitoring run {detail.ProcessingJobName} of {schedule} on {stage.endpoint_name} failed: {reason}"
+    r.record(
+        policy.group,
+        action="monitoring-run-failed",
+        outcome="notified",
+        reason=line,
+        account=r.event.account,
+        region=r.event.region,
+        resource=detail.ProcessingJobArn,
+    )
+    r.tell(policy, subject=f"{policy.group}: monitoring failed on {stage.name}", lines=[line], kind="monitor-failed")
+    count("MonitoringRunsFailed")
+    return {"action": "notified-failure", "schedule": schedule}
+
+
+# --- signal 2: a CloudWatch alarm on a Model Monitor metric ------------------------------------------------------
+def on_alarm(r: Reaction[AlarmEvent]) -> dict[str, Any]:
+    """ALARM on a Model Monitor metric is a violation; back to OK is recorded only."""
+    detail = r.event.detail
+    state = detail.state.value
+    if state not in ("ALARM", "OK"):
+        raise IgnoredEvent(f"alarm {detail.alarmName} is {state}")
+    target = alarm_target(detail)
+    if target is None:
+        raise IgnoredEvent(
+            f"alarm {detail.alarmName} is not on a Model Monitor metric with Endpoint/MonitoringSchedule"
+        )
+    policy, stage = policy_for_endpoint(r, target.endpoint_name)
+    alarm = r.event.primary_arn or detail.alarmName
+    key = SemanticKey.of(REACTION, alarm, state, detail.state.timestamp)
+    finding = f"alarm {detail.alarmName} on {target.metric_name} ({target.namespace}): {detail.state.reason or state}"
+    if state == "OK":
+        return r.once(key, lambda: _alarm_ok(r, policy, alarm, finding))
+    details = {"metric": target.metric_name, "schedule": target.schedule_name, "alarm": detail.alarmName}
+    violation = Violation(policy, stage, alarm, detail.state.timestamp, [finding], details, key)
+    return r.once(key, lambda: apply(r, violation))
+
+
+def _alarm_ok(r: Reaction[AlarmEvent], policy: Policy, alarm: str, finding: str) -> dict[str, Any]:
+    r.record(
+        policy.group,
+        action="monitor-alarm-ok",
+        outcome="done",
+        reason=finding,
+        account=r.event.account,
+        region=r.event.region,
+        resource=alarm,
+    )
+    return {"action": "recorded-ok"}
+
+
+# --- the stage's on_violation ----------------------------------------------------------------------------------------
+def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
+    """Do what the stage's monitoring policy says; corrective actions only when the cool-down is won."""
+    monitoring = v.stage.monitoring or StageMonitoring()
+    if monitoring.on_violation == "notify":
+        _record(r, v, action="notify", outcome="notified", reason="policy says notify only")
+        _tell(r, v, "policy says notify only")
+        count("MonitorViolationsNotified")
+        return {"action": "notified", "group": v.policy.group, "stage": v.stage.name}
+    prepare: Callable[[], Callable[[Window], dict[str, Any]]] = (
+        (lambda: _retrain(r, v)) if monitoring.on_violation == "retrain" else (lambda: _rollback(r, v))
+    )
+    act = prepare()  # refuses (before the cool-down is claimed) what cannot be done
+    window = claim(
+        r.settings,
+        group=v.policy.group,
+        stage=v.stage.name,
+        hours=monitoring.cooldown_hours,
+        holder=v.holder,
+        started=v.at,
+        action=monitoring.on_violation,
+    )
+    if not window.granted:
+        _record(r, v, action=monitoring.on_violation, outcome="skipped", reason=window.describe())
+        count("MonitorViolationsCoolingDown")
+        return {"action": "cooling-down", "until": window.until.isoformat(), "holder": window.holder}
+    return act(window)
+
+
+def _record(r: Reaction[Any], v: Violation, *, action: str, outcome: Any, reason: str, resource: str = "") -> None:
+    r.record(
+        v.policy.group,
+        action=action,
+        outcome=outcome,
+        reason=f"{reason}; {'; '.join(v.findings)}"[:4000],
+        account=r.event.account,
+        region=r.event.region,
+        resource=resource or v.signal,
+        details={"stage": v.stage.name, "endpoint": v.stage.endpoint_name, **v.details},
+    )
+
+
+def _tell(r: Reaction[Any], v: Violation, decision: str) -> None:
+    r.tell(
+        v.policy,
+        subject=f"{v.policy.group}: Model Monitor violation on {v.stage.name}",
+        lines=[*v.findings, f"decision: {decision}", v.signal],
+        kind="monitor-violation",
+    )
+
+
+# --- retrain ---------------------------------------------------------------------------------------------------------
+def retrain_prefix(group: str, stage: str) -> str:
+    """The name prefix of every retrain of `group`'s `stage` (so running ones can be found), within AWS's limit."""
+    prefix = f"{group}-{stage}-retrain-"
+    room = NAME_MAX - len(f"{datetime.min:{_STAMP}}")
+    if len(prefix) <= room:
+        return prefix
+    digest = hashlib.sha256(f"{group}/{stage}".encode()).hexdigest()[:6]
+    tail = f"-{digest}-{stage}-retrain-"
+    return f"{group[: room - len(tail)]}{tail}"
+
+
+def retrain_name(group: str, stage: str, started: datetime) -> str:
+    """The deterministic training job (or pipeline execution display) name of the retrain of one window."""
+    return f"{retrain_prefix(group, stage)}{started:{_STAMP}}"
+
+
+def retrain_tags(v: Violation, event_id: str) -> dict[str, str]:
+    """Lineage tags: the group tag lets the training reaction register what the retrain produces."""
+    return {GROUP_TAG: v.policy.group, SIGNAL_TAG: v.signal, EVENT_ID_KEY: event_id}
+
+
+def pipeline_request(v: Violation, name: str) -> dict[str, Any]:
+    """The StartPipelineExecution request of a retrain through the policy's pipeline (pure: validated in tests)."""
+    template = v.policy.training
+    if template is None or template.pipeline_name is None or template.fresh_data_s3_uri is None:
+        raise ActionRefused(f"policy of group {v.policy.group} names no pipeline with fresh data")
+    request: dict[str, Any] = {
+        "PipelineName": template.pipeline_name,
+        "PipelineExecutionDisplayName": name,
+        "PipelineExecutionDescription": f"Retrain after Model Monitor violation on {v.stage.endpoint_name}"[:3072],
+        "ClientRequestToken": hashlib.sha256(name.encode()).hexdigest(),
+    }
+    if template.pipeline_data_parameter:
+        request["PipelineParameters"] = [
+            {"Name": template.pipeline_data_parameter, "Value": template.fresh_data_s3_uri}
+        ]
+    return request
+
+
+def _retrain(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
+    template = v.policy.training
+    if template is None or template.fresh_data_s3_uri is None:
+        raise ActionRefused(f"policy of group {v.policy.group} has no training template with fresh_data_s3_uri")
+    if template.account not in r.settings.allowed_accounts:
+        raise ActionRefused(f"training account {template.account} of group {v.policy.group} is not on the allow-list")
+    sagemaker = r.client("sagemaker", template.account, template.region)
+
+    def start(window: Window) -> dict[str, Any]:
+        name = retrain_name(v.policy.group, v.stage.name, window.started)
+        if template.pipeline_name:
+            running = running_pipeline_executions(sagemaker, template.pipeline_name)
+        else:
+            running = [
+                job
+                for job in running_training_jobs(sagemaker, retrain_prefix(v.policy.group, v.stage.name))
+                if job != name
+            ]
+        if running:
+            reason = f"previous retrain still running: {running[0]}"
+            _record(r, v, action="retrain", outcome="skipped", reason=reason)
+            return {"action": "retrain-running", "running": running[0]}
+        if template.pipeline_name:
+            arn, created = start_pipeline_execution(sagemaker, pipeline_request(v, name)), True
+        else:
+            channel = training_channel(template, template.fresh_data_s3_uri or "")
+            request = training_job_request(v.policy, name=name, channel=channel, tags=retrain_tags(v, r.event.id))
+            started = start_training_job(sagemaker, request)
+            arn, created = started.arn, started.created
+        decision = f"retrain started: {arn} (cool-down until {window.until:%Y-%m-%d %H:%M} UTC)"
+        _record(
+            r,
+            v,
+            action="retrain",
+            outcome="done",
+            reason=decision if created else f"retrain exists: {arn}",
+            resource=arn,
+        )
+        _tell(r, v, decision)
+        count("RetrainsStarted")
+        return {"action": "retrain", "resource": arn, "created": created}
+
+    return start
+
+
+# --- roll back -------------------------------------------------------------------------------------------------------
+def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
+    group, stage = v.policy.group, v.stage
+    if not r.settings.deploy_state_machine_arn:
+        raise ActionRefused(f"cannot roll back {group}/{stage.name}: the DeployModel state machine is not configured")
+    serving = deployed_versions(r.client("sagemaker", stage.account, stage.region), stage.endpoint_name, group)
+    if not serving:
+        raise ActionRefused(f"endpoint {stage.endpoint_name} serves no model package version of {group}")
+    registry = r.client("sagemaker", v.policy.registry.account, v.policy.registry.region)
+    target = previous_approved_version(registry, group, below=serving[-1])
+    if target is None:
+        raise ActionRefused(f"no Approved version of {group} older than v{serving[-1]} to roll {stage.name} back to")
+
+    def start(window: Window) -> dict[str, Any]:
+        reason = f"Model Monitor violation on {stage.endpoint_name}: back from v{serving[-1]} to v{target}"
+        request = RollbackInput(group=group, stage=stage.name, version=target, reason=reason)
+        name = execution_name("rollback", group[:40], stage.name, compact_time(window.started))
+        started = start_deployment(r.settings, request, name=name)
+        decision = f"rollback of {stage.name} from v{serving[-1]} to v{target} started: {started.execution_arn}"
+        _record(r, v, action="rollback", outcome="done", reason=decision, resource=started.execution_arn)
+        _tell(r, v, decision)
+        count("MonitorRollbacksStarted")
+        return {"action": "rollback", "resource": started.execution_arn, "version": target, "created": started.started}
+
+    return start
+
+
+# --- the handler's entry ---------------------------------------------------------------------------------------------
+def handle(raw: Any, context: LambdaContext | None) -> dict[str, Any]:
+    """Run the reaction of whichever signal `raw` is (a malformed event is refused by `run` either way)."""
+    is_alarm = isinstance(raw, dict) and raw.get("detail-type") == AlarmEvent.DETAIL_TYPE
+    if is_alarm:
+        return run(raw, context, reaction=REACTION, model=AlarmEvent, act=on_alarm)
+    return run(raw, context, reaction=REACTION, model=ProcessingJobEvent, act=on_monitoring_job)
