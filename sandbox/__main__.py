@@ -1,0 +1,75 @@
+"""`python -m sandbox demo | replay EVENT.json [--policy FILE ...] [--json] | serve [--port N]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sandbox.timeline import Timeline
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    replay = commands.add_parser("replay", help="deliver one event (e.g. events/training-completed.json)")
+    replay.add_argument("event", type=Path, help="an EventBridge event as JSON")
+    replay.add_argument(
+        "--policy",
+        type=Path,
+        action="append",
+        default=None,
+        help="policy file (YAML/JSON) to publish; repeatable; default: every sandbox/policies/*.yaml",
+    )
+    replay.add_argument("--json", action="store_true", help="print one JSON document instead of the timeline")
+    commands.add_parser("demo", help="run the whole lifecycle scenario with the sample policies")
+    serve = commands.add_parser("serve", help="run the sandbox as a moto server on 127.0.0.1 for other processes")
+    serve.add_argument("--port", type=int, default=None, help="default: a free port")
+    return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from sandbox.replay import InputError, read_event, read_policy, replay, sample_policies
+
+    try:
+        event = read_event(args.event)
+        policies = [read_policy(path) for path in args.policy or sample_policies()]
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    timeline = Timeline(echo=None if args.json else print)
+    report = replay(event, policies, timeline)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"\noutcome: {report['outcome']}" + (f" ({report['reason']})" if report["reason"] else ""))
+        print(f"rules: {', '.join(report['rules']) or 'none'}; {len(report['actions'])} write calls")
+    return 0
+
+
+def _demo() -> int:
+    from sandbox.scenario import run_demo
+
+    return run_demo(print)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sandbox.server import serve
+
+    return serve(args.port, print)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "replay":
+        return _replay(args)
+    if args.command == "demo":
+        return _demo()
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

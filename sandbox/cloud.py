@@ -1,0 +1,437 @@
+"""The local cloud: moto with four accounts, the real template.yaml deployed into it, and the workload stacks.
+
+`Sandbox` is a context manager. On entry it starts moto (in-process, or as a `ThreadedMotoServer` on 127.0.0.1),
+installs the SageMaker fakes and the call recorder, translates template.yaml with aws-sam-translator and creates it
+with moto's CloudFormation in the automation account, then creates accounts/workload-account.yaml in every workload
+account. What moto's CloudFormation skips (EventInvokeConfig, bus policy) is read back from the translated template
+by the router; nothing is created behind CloudFormation's back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.loaders import Loader, create_loader
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from sandbox import patterns
+from sandbox.fakes import install as install_fakes
+from sandbox.timeline import CallRecorder, Timeline
+from sandbox.world import WORLD
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+WORKLOAD_TEMPLATE = ROOT / "accounts" / "workload-account.yaml"
+
+AUTOMATION = "123456789012"  # moto's default account: the functions' own credentials land there
+DEV = "222222222222"
+STAGING = "333333333333"
+PROD = "444444444444"
+ACCOUNTS = {"automation": AUTOMATION, "dev": DEV, "staging": STAGING, "prod": PROD}
+REGION = "us-east-1"
+STACK = "sagemaker-lifecycle"
+WORKLOAD_STACK = "sagemaker-lifecycle-workload"
+EXTERNAL_ID = "sandbox-external-id"
+EXECUTION_ROLE = "sagemaker-lifecycle-execution"
+ADMIN_ROLE = "OrganizationAccountAccessRole"  # how the sandbox itself (not the product) acts in an account
+CODE_BUCKET = "sagemaker-lifecycle-sandbox-code"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass(frozen=True)
+class Function:
+    """A deployed Lambda function and where its code lives in this repository."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    max_retries: int
+    on_failure: str  # logical id of the on-failure destination (moto's CloudFormation skips EventInvokeConfig)
+
+    @property
+    def module(self) -> str:
+        """The importable module of the handler (`functions.training_state.app`)."""
+        package = ".".join(self.code_dir.relative_to(ROOT).parts)
+        return f"{package}.{self.handler.rsplit('.', 1)[0]}"
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass
+class Deployment:
+    """What the stacks created: functions by name, rule logical ids by rule ARN, the stack's outputs."""
+
+    outputs: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)
+    rule_ids: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, str] = field(default_factory=dict)
+    template: dict[str, Any] = field(default_factory=dict)
+
+
+class LocalSamLoader:
+    """The managed-policy loader samtranslator asks for; the template names no managed policies by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(template: Path = TEMPLATE, *, bucket: str = CODE_BUCKET) -> dict[str, Any]:
+    """template.yaml as plain CloudFormation: local CodeUri/ContentUri become s3:// zips, DefinitionUri is inlined."""
+    document = yaml_parse(template.read_text())
+    for resource in document.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        kind = resource.get("Type")
+        for key in ("CodeUri", "ContentUri"):
+            if kind in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion") and isinstance(
+                properties.get(key), str
+            ):
+                properties[key] = f"s3://{bucket}/{_code_key(properties[key])}"
+        if kind == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
+            properties["Definition"] = json.loads((template.parent / properties.pop("DefinitionUri")).read_text())
+    return transform(document, {"AWS::Region": REGION, "AWS::AccountId": AUTOMATION}, LocalSamLoader())
+
+
+def _code_key(local_path: str) -> str:
+    return local_path.strip("/") + ".zip"
+
+
+def _zip(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(directory))
+    return buffer.getvalue()
+
+
+_LOADERS: dict[str | None, Loader] = {}
+
+
+def _shared_loader(search_path_string: str | None = None) -> Loader:
+    """One botocore data loader for every session: each new session would otherwise parse the service models again
+    (the product makes a session per account; parsing SageMaker's model takes a quarter of a second)."""
+    if search_path_string not in _LOADERS:
+        _LOADERS[search_path_string] = create_loader(search_path_string)
+    return _LOADERS[search_path_string]
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _moto_log() -> Iterator[list[str]]:
+    """moto's log lines (e.g. the resource types its CloudFormation skips) collected instead of printed."""
+    logger = logging.getLogger("moto")
+    collect = _Collect()
+    propagate = logger.propagate
+    logger.addHandler(collect)
+    logger.propagate = False
+    try:
+        yield collect.messages
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+
+
+def mount_code() -> None:
+    """Make the functions' code and the layer importable, as the Lambda runtime mounts them (/var/task, /opt/python).
+
+    A no-op where the project is installed (`make dev` installs the layer package into the venv).
+    """
+    for path in (ROOT, ROOT / "layers" / "lifecycle"):
+        if str(path) not in sys.path:
+            sys.path.append(str(path))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Sandbox:
+    """moto + the deployed stacks, for the duration of a `with` block."""
+
+    def __init__(self, *, timeline: Timeline | None = None, server: bool = False, port: int | None = None) -> None:
+        self.timeline = timeline or Timeline()
+        self.recorder = CallRecorder(self.timeline)
+        self.server = server
+        self.port = port
+        self.endpoint_url = ""
+        self.deployment = Deployment()
+        self.workload_accounts = [AUTOMATION, DEV, STAGING, PROD]
+        self._saved_env: dict[str, str | None] = {}
+        self._mock: Any = None
+        self._moto_server: ThreadedMotoServer | None = None
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # lifecycle
+    # ---------------------------------------------------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        env = dict(_CREDENTIALS)
+        if self.server:
+            self.port = self.port or free_port()
+            self.endpoint_url = f"http://127.0.0.1:{self.port}"
+            env |= {"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)}
+        for key, value in env.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        mount_code()
+        install_fakes()
+        patterns.install()
+        WORLD.drain()
+        self.recorder.install()
+        botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
+        boto3.DEFAULT_SESSION = None  # a fresh default session picks up the recorder's hooks
+        reset_product_caches()
+        try:
+            self._start_moto()
+            self.deploy()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._moto_server is not None:
+            self._moto_server.stop()
+            self._moto_server = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self.recorder.uninstall()
+        patterns.uninstall()
+        botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
+        boto3.DEFAULT_SESSION = None
+        WORLD.drain()
+        reset_product_caches()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    def _start_moto(self) -> None:
+        if self.server:
+            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._moto_server.start()
+            import requests
+
+            requests.post(f"{self.endpoint_url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
+        else:
+            self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+            self._mock.start()
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # clients
+    # ---------------------------------------------------------------------------------------------------------------
+    def client(self, service: str, account: str = AUTOMATION, region: str = REGION) -> Any:
+        """A client acting in `account` as an administrator of that account (the sandbox's own calls)."""
+        if account == AUTOMATION:
+            return boto3.client(service, region_name=region)
+        credentials = boto3.client("sts", region_name=region).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{ADMIN_ROLE}", RoleSessionName="sandbox"
+        )["Credentials"]
+        return boto3.client(
+            service,
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # deployment
+    # ---------------------------------------------------------------------------------------------------------------
+    def deploy(self) -> Deployment:
+        """Create the automation stack (template.yaml) and the workload stack in every workload account."""
+        template = translate()
+        self._upload_code(template)
+        parameters = {"AllowedAccountIds": ",".join(self.workload_accounts), "ExternalId": EXTERNAL_ID}
+        with warnings.catch_warnings(), _moto_log() as skipped:
+            warnings.simplefilter("ignore")  # moto's deprecation notices about its own CloudFormation parser
+            outputs, resources = self._create_stack(AUTOMATION, STACK, template, parameters)
+            workload = yaml_parse(WORKLOAD_TEMPLATE.read_text())
+            workload_resources = {
+                account: self._create_stack(
+                    account, WORKLOAD_STACK, workload, self._workload_parameters(account, outputs)
+                )[1]
+                for account in self.workload_accounts
+            }
+        self.deployment = Deployment(outputs=outputs, resources=resources, template=template)
+        self._read_functions(template, resources)
+        for account, created in workload_resources.items():
+            rule = created["ForwardingRule"]
+            self.deployment.rule_ids[f"arn:aws:events:{REGION}:{account}:rule/{rule}"] = "ForwardingRule"
+        self.timeline.add(
+            "note",
+            AUTOMATION,
+            f"deployed {STACK} (template.yaml, {len(resources)} resources) and {WORKLOAD_STACK} "
+            f"(accounts/workload-account.yaml) in {', '.join(self.workload_accounts)}",
+        )
+        unsupported = sorted(
+            {kind for line in skipped for kind in re.findall(r"No Moto CloudFormation support for (\S+)", line)}
+        )
+        if unsupported:
+            self.timeline.add(
+                "note",
+                AUTOMATION,
+                f"moto's CloudFormation skipped {', '.join(unsupported)} (the router applies the EventInvokeConfigs)",
+            )
+        return self.deployment
+
+    def _workload_parameters(self, account: str, outputs: dict[str, str]) -> dict[str, str]:
+        return {
+            "AutomationAccountId": AUTOMATION,
+            "AutomationBusName": outputs["LifecycleBusName"],
+            "ExternalId": EXTERNAL_ID,
+            "SageMakerExecutionRoleArns": f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+            "AutomationFunctionRoleArns": outputs["AutomationFunctionRoleArns"],
+        }
+
+    def _upload_code(self, template: dict[str, Any]) -> None:
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=CODE_BUCKET)
+        for resource in template["Resources"].values():
+            properties = resource.get("Properties", {})
+            for location in (properties.get("Code"), properties.get("Content")):
+                if isinstance(location, dict) and location.get("S3Bucket") == CODE_BUCKET:
+                    directory = ROOT / location["S3Key"].removesuffix(".zip")
+                    s3.put_object(Bucket=CODE_BUCKET, Key=location["S3Key"], Body=_zip(directory))
+
+    def _create_stack(
+        self, account: str, name: str, template: dict[str, Any], parameters: dict[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        cloudformation = self.client("cloudformation", account)
+        cloudformation.create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"stack {name} in {account}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        summaries = cloudformation.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        resources = {summary["LogicalResourceId"]: summary["PhysicalResourceId"] for summary in summaries}
+        return outputs, resources
+
+    def _read_functions(self, template: dict[str, Any], resources: dict[str, str]) -> None:
+        lambda_ = self.client("lambda")
+        events = self.client("events")
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                configuration = lambda_.get_function_configuration(FunctionName=resources[logical_id])
+                code_key = resource["Properties"]["Code"]["S3Key"]
+                on_failure, retries = _invoke_config(template, logical_id)
+                self.deployment.functions[configuration["FunctionName"]] = Function(
+                    logical_id=logical_id,
+                    name=configuration["FunctionName"],
+                    arn=configuration["FunctionArn"],
+                    code_dir=ROOT / code_key.removesuffix(".zip"),
+                    handler=configuration["Handler"],
+                    environment=configuration.get("Environment", {}).get("Variables", {}),
+                    max_retries=retries,
+                    on_failure=on_failure,
+                )
+            elif resource["Type"] == "AWS::Events::Rule":
+                bus = self.deployment.outputs.get("LifecycleBusName", "default")
+                rule = events.describe_rule(Name=resources[logical_id], EventBusName=bus)
+                self.deployment.rule_ids[rule["Arn"]] = logical_id
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # what the product reads
+    # ---------------------------------------------------------------------------------------------------------------
+    @property
+    def bus_name(self) -> str:
+        return self.deployment.outputs["LifecycleBusName"]
+
+    @property
+    def table_name(self) -> str:
+        return self.deployment.outputs["LifecycleTableName"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.deployment.outputs["NotificationTopicArn"]
+
+    @property
+    def policy_path(self) -> str:
+        return self.deployment.outputs["PolicyParameterPath"]
+
+    def publish_policy(self, document: dict[str, Any]) -> str:
+        """Publish a policy document (already validated) the way `lifecycle policy publish` does."""
+        name = f"{self.policy_path}/{document['group']}"
+        self.client("ssm").put_parameter(Name=name, Value=json.dumps(document), Type="String", Overwrite=True)
+        reset_product_caches()
+        self.timeline.add("note", AUTOMATION, f"policy {document['group']!r} published at {name}")
+        return name
+
+
+def _invoke_config(template: dict[str, Any], function_logical_id: str) -> tuple[str, int]:
+    """The logical id of a function's on-failure destination and its retry count, from its EventInvokeConfig.
+
+    moto's CloudFormation skips AWS::Lambda::EventInvokeConfig, so the router applies it from the template.
+    """
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if (
+            resource["Type"] == "AWS::Lambda::EventInvokeConfig"
+            and properties.get("FunctionName", {}).get("Ref") == function_logical_id
+        ):
+            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
+            target = destination.get("Fn::GetAtt", [""])[0] if isinstance(destination, dict) else ""
+            return target, int(properties.get("MaximumRetryAttempts", 2))
+    return "", 2
+
+
+def reset_product_caches() -> None:
+    """Forget what warm Lambda containers would cache (settings, sessions, policies) across sandboxes."""
+    from aws_lambda_powertools.utilities import parameters
+    from lifecycle import accounts, idempotency
+    from lifecycle.config import get_settings
+
+    get_settings.cache_clear()
+    accounts.clear_session_cache()
+    idempotency.clear_persistence_cache()
+    parameters.clear_caches()

@@ -1,0 +1,370 @@
+"""EventBridge, as the deployed stacks configure it: rules matched with moto's own `EventPattern`, targets run here.
+
+moto's EventBridge delivers only to SQS, Logs and buses (and rewrites `account` when it forwards across accounts),
+so the router walks the deployed rules itself: an event SageMaker emits in a workload account meets that account's
+default bus (the forwarding rule of accounts/workload-account.yaml), is forwarded unchanged (`account` and `region`
+kept, as EventBridge does), and meets the automation bus rules of template.yaml. Lambda targets run the real handler
+in-process with the environment the template gave the function; failures are retried per the function's
+EventInvokeConfig and then sent to its on-failure queue. Step Functions executions the product starts run on moto's
+executing engine; the router waits for them and reports their states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.events.models import EventBus, EventTemplateParser, events_backends
+
+from sandbox.cloud import AUTOMATION, Function, Sandbox, reset_product_caches
+from sandbox.world import WORLD
+
+_QUIET_AFTER_SECONDS = 1.0  # an execution whose history stops growing this long is waiting for a callback
+_EXECUTION_TIMEOUT_SECONDS = 30.0
+_MAX_EVENTS = 500
+
+
+@dataclass
+class Invocation:
+    """One in-process run of a function for one event."""
+
+    function: str  # logical id
+    event_id: str
+    result: dict[str, Any] | None = None
+    error: str = ""
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.error:
+            return "failed"
+        return str((self.result or {}).get("outcome", "acted"))
+
+
+@dataclass
+class Execution:
+    """A Step Functions execution the product started, as moto's engine ran it."""
+
+    state_machine: str
+    name: str
+    arn: str
+    status: str = "RUNNING"
+    states: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Delivery:
+    """What one event did: the rules it matched (logical ids) and the invocations they caused."""
+
+    event: dict[str, Any]
+    rules: list[str] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+    forwarded: bool = True
+
+
+class LambdaContext:
+    """The context object the Lambda runtime passes to a handler."""
+
+    def __init__(self, function: Function, timeout_seconds: int) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"sandbox/{self.aws_request_id}"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Sink(io.StringIO):
+    """Where a handler's stdout (structured logs, EMF metrics) goes: the invocation's log, as CloudWatch Logs would."""
+
+
+@contextlib.contextmanager
+def _function_runtime(function: Function, sink: _Sink) -> Iterator[None]:
+    """The function's environment and log stream for the duration of one invocation."""
+    env = {
+        **function.environment,
+        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    handlers = [
+        handler
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        if isinstance(logger, logging.Logger)
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__)
+    ]
+    streams = [handler.setStream(sink) for handler in handlers]
+    reset_product_caches()  # the settings are read from this function's environment
+    try:
+        with contextlib.redirect_stdout(sink), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for warning in caught:
+            sink.write(f"WARNING {warning.category.__name__}: {warning.message}\n")
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)  # type: ignore[arg-type]
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Router:
+    """Delivers events through the deployed rules until nothing more happens."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.timeline = sandbox.timeline
+        self.deliveries: list[Delivery] = []
+        self.executions: list[Execution] = []
+        self._watched: set[str] = set()
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # delivery
+    # ---------------------------------------------------------------------------------------------------------------
+    def emit_and_settle(self, event: dict[str, Any]) -> list[Delivery]:
+        """Deliver `event`, then everything it causes; returns the deliveries of this run, in order."""
+        first = len(self.deliveries)
+        self.deliver(event)
+        self.settle()
+        return self.deliveries[first:]
+
+    def settle(self) -> None:
+        """Deliver what the world emitted, and wait for started executions, until quiet."""
+        delivered = 0
+        while True:
+            self._watch_executions()
+            pending = WORLD.drain()
+            if not pending:
+                return
+            for event in pending:
+                delivered += 1
+                if delivered > _MAX_EVENTS:
+                    raise RuntimeError(f"more than {_MAX_EVENTS} events without settling: a reaction loops")
+                self.deliver(event)
+
+    def deliver(self, event: dict[str, Any]) -> Delivery:
+        """One event SageMaker (or CloudWatch) published on the default bus of its account."""
+        delivery = Delivery(event)
+        self.deliveries.append(delivery)
+        account, region = str(event.get("account", "")), str(event.get("region", "us-east-1"))
+        self.timeline.add("event", account, summarize(event), event_id=event.get("id"))
+        if account in self.sandbox.workload_accounts:
+            self._bus(events_backends[account][region].event_buses["default"], event, delivery)
+        else:
+            delivery.forwarded = False
+            self.timeline.add(
+                "note",
+                account,
+                "no workload stack in this account: the event is put on the automation bus as is "
+                "(in AWS the bus policy refuses it; moto does not enforce bus policies)",
+            )
+            self._bus(self._automation_bus(region), event, delivery)
+        return delivery
+
+    def _automation_bus(self, region: str) -> EventBus:
+        return events_backends[AUTOMATION][region].event_buses[self.sandbox.bus_name]
+
+    def _bus(self, bus: EventBus, event: dict[str, Any], delivery: Delivery) -> None:
+        matched = False
+        for rule in list(bus.rules.values()):
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                continue
+            matched = True
+            logical_id = self.sandbox.deployment.rule_ids.get(rule.arn, rule.name)
+            delivery.rules.append(logical_id)
+            for target in rule.targets:
+                self._target(bus, logical_id, target, event, delivery)
+        if not matched:
+            self.timeline.add("rule", bus.account_id, f"no rule on bus {bus.name} matches")
+            if bus.name == "default":
+                delivery.forwarded = False
+
+    def _target(
+        self, bus: EventBus, logical_id: str, target: dict[str, Any], event: dict[str, Any], delivery: Delivery
+    ) -> None:
+        arn = str(target["Arn"])
+        service, account, region = arn.split(":")[2], arn.split(":")[4], arn.split(":")[3]
+        payload = _input(target, event)
+        self.timeline.add("rule", bus.account_id, f"{logical_id} (bus {bus.name}) -> {arn.split(':', 5)[5]}")
+        if service == "events" and ":event-bus/" in arn:
+            self._bus(events_backends[account][region].event_buses[arn.rsplit("/", 1)[1]], payload, delivery)
+        elif service == "lambda":
+            function = self.sandbox.deployment.functions[arn.split(":")[6]]
+            delivery.invocations.append(self.invoke(function, payload))
+        elif service == "states":
+            self._start_execution(arn, payload)
+        elif service == "sqs":
+            self.sandbox.client("sqs", account, region).send_message(
+                QueueUrl=self._queue_url(arn), MessageBody=json.dumps(payload)
+            )
+        else:
+            self.timeline.add("note", account, f"target {arn} is not supported by the sandbox: not delivered")
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # Lambda
+    # ---------------------------------------------------------------------------------------------------------------
+    def invoke(self, function: Function, payload: dict[str, Any]) -> Invocation:
+        """Run the function's handler in-process, retried per its EventInvokeConfig, then on-failure destination."""
+        handler = getattr(importlib.import_module(function.module), function.attribute)
+        invocation = Invocation(function.logical_id, str(payload.get("id", "")))
+        attempts = 1 + function.max_retries
+        for attempt in range(1, attempts + 1):
+            self.timeline.add("handler", AUTOMATION, f"{function.logical_id} invoked (attempt {attempt}/{attempts})")
+            sink = _Sink()
+            try:
+                with _function_runtime(function, sink), self.sandbox.recorder.recording():
+                    invocation.result = handler(payload, LambdaContext(function, _timeout(self.sandbox, function)))
+                invocation.error = ""
+            except Exception as exc:  # the Lambda runtime reports any unhandled error as a failed invocation
+                invocation.error = f"{type(exc).__name__}: {exc}"
+                invocation.logs.append(traceback.format_exc())
+            invocation.logs.append(sink.getvalue())
+            if not invocation.error:
+                break
+            self.timeline.add("handler", AUTOMATION, f"{function.logical_id} failed: {invocation.error}")
+        if invocation.error:
+            self._on_failure(function, payload, invocation)
+        else:
+            self.timeline.add("handler", AUTOMATION, f"{function.logical_id} -> {describe_result(invocation.result)}")
+        return invocation
+
+    def _on_failure(self, function: Function, payload: dict[str, Any], invocation: Invocation) -> None:
+        if not function.on_failure:
+            return
+        queue_url = self.sandbox.deployment.resources[function.on_failure]
+        record = {
+            "version": "1.0",
+            "requestContext": {
+                "functionArn": f"{function.arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 1 + function.max_retries,
+            },
+            "requestPayload": payload,
+            "responsePayload": {"errorMessage": invocation.error, "errorType": invocation.error.split(":", 1)[0]},
+        }
+        self.sandbox.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+        self.timeline.add("note", AUTOMATION, f"{function.logical_id}: retries exhausted, event sent to {queue_url}")
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # Step Functions
+    # ---------------------------------------------------------------------------------------------------------------
+    def _start_execution(self, state_machine_arn: str, payload: dict[str, Any]) -> None:
+        """A rule targeting a state machine: EventBridge starts an execution with the event as input."""
+        response = self.sandbox.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=str(payload.get("id") or uuid.uuid4()), input=json.dumps(payload)
+        )
+        self._follow(response["executionArn"])
+
+    def _watch_executions(self) -> None:
+        """Follow every execution the product started (its StartExecution calls) until it ends or waits."""
+        for call in list(self.sandbox.recorder.calls):
+            if call["call"] == "states:StartExecution" and call["resource"] not in self._watched:
+                self._follow(call["resource"])
+
+    def _follow(self, execution_arn: str) -> None:
+        self._watched.add(execution_arn)
+        stepfunctions = self.sandbox.client("stepfunctions")
+        state_machine, name = execution_arn.split(":")[6], execution_arn.split(":")[7]
+        execution = Execution(state_machine, name, execution_arn)
+        self.executions.append(execution)
+        seen = 0
+        deadline = time.monotonic() + _EXECUTION_TIMEOUT_SECONDS
+        last_progress = time.monotonic()
+        with self.sandbox.recorder.recording():  # the tasks run on the engine's threads: their calls are the product's
+            while True:
+                status = stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+                history = stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
+                for entry in history[seen:]:
+                    if entry["type"].endswith("StateEntered"):
+                        state = entry["stateEnteredEventDetails"]["name"]
+                        execution.states.append(state)
+                        self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {state}")
+                        last_progress = time.monotonic()
+                    elif entry["type"] in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+                        details = entry.get("executionFailedEventDetails", {})
+                        self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {entry['type']} {details}")
+                seen = len(history)
+                execution.status = status
+                now = time.monotonic()
+                if status != "RUNNING" or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:
+                    break
+                time.sleep(0.05)
+        self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {execution.status}")
+
+    def _queue_url(self, queue_arn: str) -> str:
+        account, name = queue_arn.split(":")[4], queue_arn.split(":")[5]
+        return str(self.sandbox.client("sqs", account).get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def _timeout(sandbox: Sandbox, function: Function) -> int:
+    properties = sandbox.deployment.template["Resources"][function.logical_id]["Properties"]
+    return int(properties.get("Timeout", 3))
+
+
+def _input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What the target receives: the event, or the target's Input / InputTransformer applied to it."""
+    if "Input" in target:
+        return dict(json.loads(target["Input"]))
+    transformer = target.get("InputTransformer")
+    if transformer:
+        parsed = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return dict(parsed) if isinstance(parsed, dict) else {"input": parsed}
+    return event
+
+
+def summarize(event: dict[str, Any]) -> str:
+    """`detail-type: resource-name Status (rule issues)` in one line."""
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    resources = event.get("resources") or [""]
+    name = str(resources[0]).rsplit("/", 1)[-1] if resources[0] else ""
+    status = next(
+        (str(value) for key, value in detail.items() if key.endswith("Status") and isinstance(value, str)), ""
+    )
+    issues = [
+        f"{rule.get('RuleConfigurationName')} IssuesFound"
+        for key in ("DebugRuleEvaluationStatuses", "ProfilerRuleEvaluationStatuses")
+        for rule in detail.get(key) or []
+        if isinstance(rule, dict) and rule.get("RuleEvaluationStatus") == "IssuesFound"
+    ]
+    metrics = [
+        f"{metric.get('MetricName')}={metric.get('Value')}"
+        for metric in detail.get("FinalMetricDataList") or []
+        if isinstance(metric, dict) and status == "Completed"
+    ]
+    extra = f" ({', '.join(issues + metrics)})" if issues or metrics else ""
+    return f"{event.get('detail-type')}: {name} {status}{extra}".rstrip()
+
+
+def describe_result(result: dict[str, Any] | None) -> str:
+    result = result or {}
+    outcome = result.get("outcome", "acted")
+    said = result.get("action") or ""
+    reason = result.get("reason") or ""
+    return " ".join(part for part in (outcome, said, f"({reason})" if reason else "") if part)
