@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
@@ -18,6 +19,9 @@ def _split_accounts(value: object) -> object:
 
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+_STACK_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):cloudformation:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):stack/"
+)
 
 
 class Settings(BaseModel):
@@ -36,6 +40,37 @@ class Settings(BaseModel):
     partition: str = Field(default="aws", alias="LIFECYCLE_PARTITION")
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0, alias="LIFECYCLE_IDEMPOTENCY_TTL_SECONDS")
     deploy_state_machine_arn: str = Field(default="", alias="LIFECYCLE_DEPLOY_STATE_MACHINE_ARN")
+
+    @classmethod
+    def from_stack(cls, stack: dict[str, Any], **overrides: str) -> Settings:
+        """The settings of a deployed automation stack, from its CloudFormation `DescribeStacks` entry.
+
+        For tools that act on the stack from outside Lambda (the `lifecycle` CLI). Region, partition and account come
+        from the stack id; table, topic and state machine from its Outputs; accounts and role from its Parameters.
+        `overrides` (by alias, e.g. `LIFECYCLE_EXTERNAL_ID`) win: a NoEcho parameter comes back masked.
+        """
+        arn = _STACK_ARN.match(str(stack.get("StackId", "")))
+        if arn is None:
+            raise ConfigurationError(f"stack id {stack.get('StackId')!r} is not a CloudFormation stack ARN")
+        outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+        parameters = {item["ParameterKey"]: item.get("ParameterValue", "") for item in stack.get("Parameters", [])}
+        values = {
+            "AWS_REGION": arn["region"],
+            "LIFECYCLE_PARTITION": arn["partition"],
+            "LIFECYCLE_AUTOMATION_ACCOUNT_ID": arn["account"],
+            "LIFECYCLE_STACK_NAME": stack.get("StackName", ""),
+            "LIFECYCLE_TABLE_NAME": outputs.get("LifecycleTableName", ""),
+            "LIFECYCLE_TOPIC_ARN": outputs.get("NotificationTopicArn", ""),
+            "LIFECYCLE_DEPLOY_STATE_MACHINE_ARN": outputs.get("DeployModelStateMachineArn", ""),
+            # A CommaDelimitedList parameter: read the ids whatever the separator (moto returns the list's repr).
+            "LIFECYCLE_ALLOWED_ACCOUNTS": re.findall(r"\d{12}", parameters.get("AllowedAccountIds", "")),
+            "LIFECYCLE_EXECUTION_ROLE_NAME": parameters.get("ExecutionRoleName", ""),
+            **overrides,
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(f"stack {stack.get('StackName')!r} is not a lifecycle stack: {exc}") from exc
 
     @property
     def policy_path(self) -> str:

@@ -1,0 +1,1 @@
+"""The `lifecycle` operator CLI (not part of the Lambda layer): see `cli.main`."""

@@ -1,0 +1,270 @@
+"""`lifecycle`: operate the SageMaker lifecycle automation from a terminal.
+
+Policies, status, history, approvals and manual deployments of model package groups, against the automation
+stack in AWS (the default boto3 session, or --profile/--region) or the local sandbox (--sandbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError
+from lifecycle.config import Settings
+from lifecycle.errors import LifecycleError
+from rich.console import Console
+from rich.prompt import Confirm
+from rich.text import Text
+
+from cli import policies, render, runs, state
+from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _common() -> argparse.ArgumentParser:
+    """The options every command that talks to AWS takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("where")
+    where.add_argument("--stack", default=DEFAULT_STACK, help=f"automation stack name (default: {DEFAULT_STACK})")
+    where.add_argument("--profile", help="AWS profile (default: the default boto3 session)")
+    where.add_argument("--region", help="AWS region of the stack (default: the session's region)")
+    where.add_argument(
+        "--sandbox",
+        action="store_true",
+        help=f"act on the local sandbox (`python -m sandbox serve`): its URL from ${SANDBOX_URL_VARIABLE} or "
+        "--endpoint-url",
+    )
+    where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a sandbox or another emulator)")
+    where.add_argument(
+        "--role-name",
+        help="role to assume in workload accounts to read their endpoints (default: the stack's ExecutionRoleName)",
+    )
+    where.add_argument("--external-id", help="ExternalId that role requires (the stack's ExternalId parameter)")
+    return common
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def _wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default: 5)")
+    parser.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+
+
+def parser() -> argparse.ArgumentParser:
+    common = _common()
+    top = argparse.ArgumentParser(
+        prog="lifecycle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    policy = commands.add_parser("policy", help="validate or publish policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    validate = policy_commands.add_parser(
+        "validate", help="check policy files (YAML or JSON) against the policy model; offline"
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _json_flag(validate)
+    publish = policy_commands.add_parser(
+        "publish", parents=[common], help="validate, show the diff against SSM, and write /<stack>/policies/<group>"
+    )
+    publish.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    publish.add_argument("--yes", "-y", action="store_true", help="overwrite without asking")
+
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="per stage: the version serving, variants and weights, last monitor run, cool-down; deployments in flight",
+    )
+    status.add_argument("group", metavar="GROUP", help="model package group")
+    status.add_argument("--watch", action="store_true", help="refresh while a deployment of the group is in flight")
+    _wait_flags(status)
+    _json_flag(status)
+
+    history = commands.add_parser("history", parents=[common], help="the audit trail of a group as a timeline")
+    history.add_argument("group", metavar="GROUP", help="model package group")
+    history.add_argument("--since", default="7d", help="30m, 12h, 7d, 2w or an ISO date (default: 7d)")
+    _json_flag(history)
+
+    for verb, what in (("approve", "approve"), ("reject", "reject")):
+        gate = commands.add_parser(verb, parents=[common], help=f"{what} the deployment waiting at its approval gate")
+        gate.add_argument("target", metavar="EXECUTION_OR_GROUP", help="execution name or ARN, or a group")
+        gate.add_argument("--stage", help="the stage whose gate to answer (when several wait)")
+        gate.add_argument("--reason", default="", help="why (recorded with the answer)")
+        gate.add_argument("--by", help="who answers (default: your IAM identity)")
+        _json_flag(gate)
+
+    for verb, what in (
+        ("deploy", "deploy an approved version to stages"),
+        ("rollback", "put a stage back on a version"),
+    ):
+        run = commands.add_parser(verb, parents=[common], help=f"{what} (starts the DeployModel state machine)")
+        run.add_argument("group", metavar="GROUP", help="model package group")
+        run.add_argument("--version", type=int, required=True, help="model package version (must be Approved)")
+        run.add_argument(
+            "--stage",
+            required=True,
+            action="append" if verb == "deploy" else "store",
+            help="stage name from the policy" + ("; repeatable" if verb == "deploy" else ""),
+        )
+        run.add_argument("--reason", default="", help="why (recorded in the audit trail)")
+        run.add_argument("--wait", action="store_true", help="follow the execution until it ends or waits for approval")
+        _wait_flags(run)
+        _json_flag(run)
+    return top
+
+
+def _target(args: argparse.Namespace) -> Target:
+    return Target(
+        stack=args.stack,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        sandbox=args.sandbox,
+        role_name=args.role_name,
+        external_id=args.external_id,
+    )
+
+
+def _validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    items = policies.check_all(args.files)
+    if args.json:
+        render.emit_json(out, [item.summary() for item in items])
+    else:
+        render.checked(out, err, items)
+    return EXIT_OK if all(item.valid for item in items) else EXIT_FAILED
+
+
+def _publish(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    items = policies.check_all(args.files)
+    if not all(item.valid for item in items):
+        render.checked(out, err, items)
+        err.print("nothing published: fix the errors above", style="red")
+        return EXIT_FAILED
+    failed = False
+    for change in policies.plan_publish(settings, items):
+        if change.unchanged:
+            out.print(f"unchanged {change.parameter} ({change.path})")
+            continue
+        out.print(change.diff(), markup=False, highlight=False, end="")
+        if change.current is not None and not args.yes:
+            if not sys.stdin.isatty():
+                err.print(f"not published {change.parameter}: it exists; pass --yes to overwrite", style="red")
+                failed = True
+                continue
+            if not Confirm.ask(f"overwrite {change.parameter}?", console=out, default=False):
+                out.print(f"skipped {change.parameter}")
+                failed = True
+                continue
+        policies.publish(settings, change)
+        out.print(f"published {change.parameter} ({change.tier} tier, {len(change.value.encode())} bytes)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    if args.watch and not args.json:
+        render.watch(
+            out, lambda: state.group_status(settings, args.group), interval=args.interval, timeout=args.timeout
+        )
+        return EXIT_OK
+    status = state.group_status(settings, args.group)
+    if args.json:
+        render.emit_json(out, status)
+    else:
+        out.print(render.status_view(status))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    start = state.since(args.since, datetime.now(UTC))
+    records = state.history(settings, args.group, start)
+    if args.json:
+        render.emit_json(out, records)
+    elif records:
+        out.print(render.history_table(args.group, records, start))
+    else:
+        out.print(f"no audit records of {args.group} since {start:%Y-%m-%d %H:%M} UTC")
+    return EXIT_OK
+
+
+def _gate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    gate = runs.pending_gate(settings, args.target, args.stage)
+    approve = args.command == "approve"
+    by = args.by or runs.caller(settings)
+    runs.answer(settings, gate, approve=approve, by=by, reason=args.reason)
+    verb = "approved" if approve else "rejected"
+    if args.json:
+        render.emit_json(out, {"execution": gate.execution.arn, "stage": gate.stage, "answer": verb, "by": by})
+    else:
+        out.print(
+            f"{verb} stage {gate.stage} of {gate.execution.name} ({gate.execution.group} v{gate.execution.version})"
+        )
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    if args.command == "deploy":
+        started = runs.deploy(settings, args.group, args.version, args.stage, args.reason)
+    else:
+        started = runs.rollback(settings, args.group, args.version, args.stage, args.reason)
+    if not args.wait:
+        if args.json:
+            render.emit_json(out, started)
+        else:
+            out.print(
+                f"started {started.execution_arn}" if started.started else f"already running {started.execution_arn}"
+            )
+        return EXIT_OK
+    progress = out if not args.json else err
+    progress.print(f"following {started.execution_arn}")
+    view = render.follow(
+        progress, lambda: state.execution(settings, started.execution_arn), interval=args.interval, timeout=args.timeout
+    )
+    if args.json:
+        render.emit_json(out, view)
+    elif view.pending_approvals:
+        out.print(f"waiting for approval of {', '.join(view.pending_approvals)}: lifecycle approve {view.name}")
+    else:
+        out.print(f"{view.name}: {view.status}" + (f" ({view.error})" if view.error else ""))
+    return EXIT_OK if view.status in ("RUNNING", "SUCCEEDED") else EXIT_FAILED
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Run one parsed command."""
+    if args.command == "policy" and args.policy_command == "validate":
+        return _validate(args, out, err)
+    with connected(_target(args)):
+        settings = discover(_target(args))
+        if args.command == "policy":
+            return _publish(args, settings, out, err)
+        if args.command == "status":
+            return _status(args, settings, out)
+        if args.command == "history":
+            return _history(args, settings, out)
+        if args.command in ("approve", "reject"):
+            return _gate(args, settings, out)
+        return _run(args, settings, out, err)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `lifecycle` console script."""
+    args = parser().parse_args(argv)
+    out, err = Console(), Console(stderr=True)
+    try:
+        return run(args, out, err)
+    except (CliError, LifecycleError, BotoCoreError) as exc:
+        err.print(Text(f"error: {exc}"), style="red")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

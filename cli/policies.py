@@ -1,0 +1,157 @@
+"""`lifecycle policy validate|publish`: policy files (YAML or JSON) checked by the layer's own policy model."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.exceptions import ClientError
+from lifecycle.aws import aws_errors, error_code
+from lifecycle.config import Settings
+from lifecycle.policy import Policy, describe_errors
+from pydantic import ValidationError
+
+from cli.connect import client
+
+STANDARD_TIER_MAX_BYTES = 4096
+
+
+@dataclass
+class Checked:
+    """One policy file after validation: the policy, or what is wrong with it (`file: field.path: expected`)."""
+
+    path: Path
+    policy: Policy | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.policy is not None
+
+    def summary(self) -> dict[str, Any]:
+        stages = self.policy.deployment.stages if self.policy and self.policy.deployment else []
+        return {
+            "file": str(self.path),
+            "valid": self.valid,
+            "group": self.policy.group if self.policy else None,
+            "stages": [stage.name for stage in stages],
+            "errors": self.errors,
+        }
+
+
+def _read(path: Path) -> Any:
+    """The document in a YAML or JSON file (JSON is YAML); a `ValueError` says why it cannot be read."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}") from exc
+
+
+def check(path: Path) -> Checked:
+    """Validate one policy file against the policy model."""
+    try:
+        document = _read(path)
+    except ValueError as exc:
+        return Checked(path, errors=[f"{path}: {exc}"])
+    if not isinstance(document, dict):
+        return Checked(
+            path, errors=[f"{path}: a policy is a mapping (group, registry, ...), got {type(document).__name__}"]
+        )
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        return Checked(path, errors=[f"{path}: {line}" for line in describe_errors(exc)])
+    return Checked(path, policy=policy)
+
+
+def check_all(paths: list[Path]) -> list[Checked]:
+    """Validate every file; two files claiming one group is an error too (the second would overwrite the first)."""
+    checked = [check(path) for path in paths]
+    owners: dict[str, Path] = {}
+    for item in checked:
+        if item.policy is None:
+            continue
+        first = owners.setdefault(item.policy.group, item.path)
+        if first != item.path:
+            item.errors.append(f"{item.path}: group: {item.policy.group!r} is also the group of {first}")
+            item.policy = None
+    return checked
+
+
+def stored_value(policy: Policy) -> str:
+    """What is published: the policy as written (defaults left to the model), compact JSON."""
+    return json.dumps(policy.model_dump(mode="json", exclude_unset=True), separators=(",", ":"), sort_keys=True)
+
+
+def _pretty(value: str) -> list[str]:
+    try:
+        return json.dumps(json.loads(value), indent=2, sort_keys=True).splitlines(keepends=True)
+    except json.JSONDecodeError:
+        return value.splitlines(keepends=True)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What publishing one policy would change."""
+
+    path: Path
+    group: str
+    parameter: str
+    value: str
+    current: str | None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.current is not None and _pretty(self.current) == _pretty(self.value)
+
+    @property
+    def tier(self) -> str:
+        return "Advanced" if len(self.value.encode()) > STANDARD_TIER_MAX_BYTES else "Standard"
+
+    def diff(self) -> str:
+        """A unified diff of the published policy (pretty JSON) against the file's."""
+        before = _pretty(self.current) if self.current is not None else []
+        published = f"{self.parameter} (published)" if self.current is not None else f"{self.parameter} (none)"
+        return "".join(difflib.unified_diff(before, _pretty(self.value), fromfile=published, tofile=str(self.path)))
+
+
+def plan_publish(settings: Settings, checked: list[Checked]) -> list[Change]:
+    """For each valid policy, the SSM parameter it goes to and what is there now."""
+    ssm = client("ssm", settings)
+    changes = []
+    for item in checked:
+        if item.policy is None:
+            continue
+        name = f"{settings.policy_path}/{item.policy.group}"
+        with aws_errors(f"ssm:GetParameter {name}"):
+            try:
+                current: str | None = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            except ClientError as exc:
+                if error_code(exc) != "ParameterNotFound":
+                    raise
+                current = None
+        changes.append(Change(item.path, item.policy.group, name, stored_value(item.policy), current))
+    return changes
+
+
+def publish(settings: Settings, change: Change) -> None:
+    """Write one policy to its parameter (Advanced tier past 4 KB)."""
+    with aws_errors(f"ssm:PutParameter {change.parameter}"):
+        client("ssm", settings).put_parameter(
+            Name=change.parameter,
+            Value=change.value,
+            Type="String",
+            Tier=change.tier,
+            Overwrite=True,
+            Description=f"lifecycle policy of model package group {change.group} (from {change.path.name})",
+        )

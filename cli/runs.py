@@ -1,0 +1,154 @@
+"""`lifecycle deploy|rollback|approve|reject`: start DeployModel with a manual-run input, answer its approval gate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
+from lifecycle.config import Settings
+from lifecycle.deploy_steps import approval_tokens
+from lifecycle.deployment import (
+    APPROVAL_REJECTED,
+    DeployInput,
+    RollbackInput,
+    Started,
+    compact_time,
+    execution_name,
+    package_arn,
+    start_deployment,
+)
+from lifecycle.policy import Policy
+
+from cli.connect import CliError, client
+from cli.state import ExecutionView, execution, policy_of, running, state_machine
+
+# What Step Functions answers for a token nobody waits on any more.
+_STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+_CAUSE_MAX = 32768
+
+
+def _stage_names(policy: Policy) -> list[str]:
+    return [stage.name for stage in policy.deployment.stages] if policy.deployment else []
+
+
+def _check_stages(policy: Policy, stages: list[str]) -> None:
+    known = _stage_names(policy)
+    unknown = [name for name in stages if name not in known]
+    if unknown:
+        raise CliError(
+            f"group {policy.group!r} has no stage {', '.join(unknown)}; its stages: {', '.join(known) or 'none'}"
+        )
+
+
+def _approved_package(settings: Settings, policy: Policy, version: int) -> str:
+    """The ARN of `version` in the group's registry; it must exist and be Approved."""
+    registry = policy.registry
+    arn = package_arn(settings.partition, registry.region, registry.account, policy.group, version)
+    sagemaker = client("sagemaker", settings, registry.account, registry.region)
+    with aws_errors(f"sagemaker:DescribeModelPackage {arn}"):
+        try:
+            package = sagemaker.describe_model_package(ModelPackageName=arn)
+        except ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise
+            raise CliError(f"{policy.group} has no version {version} in {registry.account}/{registry.region}") from exc
+    status = package.get("ModelApprovalStatus")
+    if status != "Approved":
+        raise CliError(f"{policy.group} version {version} is {status}, not Approved: approve the model package first")
+    return arn
+
+
+def deploy(settings: Settings, group: str, version: int, stages: list[str], reason: str) -> Started:
+    """Deploy an approved version of `group` to `stages` (the policy's order applies)."""
+    state_machine(settings)
+    policy = policy_of(group, settings)
+    _check_stages(policy, stages)
+    arn = _approved_package(settings, policy, version)
+    name = execution_name(group, "deploy", f"v{version}", *stages, compact_time(datetime.now(UTC)))
+    return start_deployment(settings, DeployInput(model_package_arn=arn, stages=stages, reason=reason), name=name)
+
+
+def rollback(settings: Settings, group: str, version: int, stage: str, reason: str) -> Started:
+    """Put `stage` back on `version` of `group` (which must be Approved)."""
+    state_machine(settings)
+    policy = policy_of(group, settings)
+    _check_stages(policy, [stage])
+    _approved_package(settings, policy, version)
+    name = execution_name(group, "rollback", stage, f"v{version}", compact_time(datetime.now(UTC)))
+    input_ = RollbackInput(group=group, stage=stage, version=version, reason=reason)
+    return start_deployment(settings, input_, name=name)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One approval gate an execution waits on."""
+
+    execution: ExecutionView
+    stage: str
+
+
+def pending_gate(settings: Settings, target: str, stage: str | None) -> Gate:
+    """The one approval gate `target` (an execution ARN or name, or a group) waits on."""
+    if target.startswith("arn:"):
+        views = [execution(settings, target)]
+    else:
+        in_flight = running(settings)
+        views = [view for view in in_flight if view.name == target] or [
+            view for view in in_flight if view.group == target
+        ]
+        if not views:
+            policy_of(target, settings)  # an unknown group says so
+    gates = [
+        Gate(view, name)
+        for view in views
+        for name in view.pending_approvals
+        if view.status == "RUNNING" and (stage is None or name == stage)
+    ]
+    if not gates:
+        where = f" at stage {stage!r}" if stage else ""
+        raise CliError(f"no pending approval for {target!r}{where}: no deployment of it waits for one")
+    if len(gates) > 1:
+        listed = "; ".join(f"{gate.execution.name} (stage {gate.stage})" for gate in gates)
+        raise CliError(f"{len(gates)} approvals pending for {target!r}: {listed}. Name the execution and --stage.")
+    return gates[0]
+
+
+def caller(settings: Settings) -> str:
+    """Who is answering: the caller's IAM identity."""
+    with aws_errors("sts:GetCallerIdentity"):
+        return str(client("sts", settings).get_caller_identity()["Arn"])
+
+
+def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: str) -> None:
+    """Approve or reject the gate; its token is then forgotten, so it is no longer pending."""
+    token = approval_tokens(settings, gate.execution.name).get(gate.stage)
+    if token is None:
+        raise CliError(f"no pending approval for {gate.execution.name} at stage {gate.stage!r}")
+    sfn = client("stepfunctions", settings)
+    with aws_errors(f"states:SendTask{'Success' if approve else 'Failure'} {gate.execution.name}"):
+        try:
+            if approve:
+                sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by, "reason": reason}))
+            else:
+                cause = f"rejected by {by}: {reason or 'no reason given'}"[:_CAUSE_MAX]
+                sfn.send_task_failure(taskToken=token, error=APPROVAL_REJECTED, cause=cause)
+        except ClientError as exc:
+            if error_code(exc) not in _STALE_TOKEN_CODES:
+                raise
+            _forget(settings, gate)
+            raise CliError(
+                f"no pending approval for {gate.execution.name} at stage {gate.stage!r}: "
+                f"the gate was already answered or timed out ({error_code(exc)})"
+            ) from exc
+    _forget(settings, gate)
+
+
+def _forget(settings: Settings, gate: Gate) -> None:
+    with aws_errors("dynamodb:DeleteItem approval token"):
+        client("dynamodb", settings).delete_item(
+            TableName=settings.table_name,
+            Key={"pk": {"S": f"APPROVAL#{gate.execution.name}"}, "sk": {"S": f"STAGE#{gate.stage}"}},
+        )

@@ -1,0 +1,252 @@
+"""What the CLI reads: a group's stages as SageMaker serves them, its deployments in flight, approvals, history."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from lifecycle import audit
+from lifecycle.actions import deploy
+from lifecycle.actions.monitor_schedule import schedule_name
+from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
+from lifecycle.config import Settings
+from lifecycle.cooldown import cooldown_key
+from lifecycle.deploy_steps import approval_tokens
+from lifecycle.deployment import ApprovedInput, DeployInput, RollbackInput, package_ref, parse_input
+from lifecycle.errors import InvalidDeploymentInput, LifecycleError, PolicyNotFound
+from lifecycle.policy import Policy, Stage, load_policy
+from pydantic import BaseModel, Field
+
+from cli.connect import CliError, client
+
+_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class VariantView(BaseModel):
+    name: str
+    version: int | None
+    package_arn: str
+    weight: float
+
+
+class StageView(BaseModel):
+    """One stage of a group's policy, as its endpoint is now."""
+
+    name: str
+    account: str
+    region: str
+    endpoint: str
+    endpoint_status: str | None = None
+    config: str | None = None
+    variants: list[VariantView] = Field(default_factory=list)
+    monitor: str | None = Field(default=None, description="last Model Monitor run: status, or why there is none")
+    monitor_at: datetime | None = None
+    cooldown_until: datetime | None = None
+    cooldown_action: str | None = None
+    error: str | None = Field(default=None, description="why the stage could not be read")
+
+    @property
+    def serving_version(self) -> int | None:
+        """The version with the most traffic."""
+        ranked = sorted(self.variants, key=lambda variant: variant.weight, reverse=True)
+        return ranked[0].version if ranked else None
+
+
+class ExecutionView(BaseModel):
+    """One DeployModel execution."""
+
+    name: str
+    arn: str
+    kind: str
+    group: str
+    version: int | None
+    stages: list[str]
+    status: str
+    state: str = Field(default="", description="the state it is in (or ended in)")
+    started: datetime
+    stopped: datetime | None = None
+    pending_approvals: list[str] = Field(default_factory=list, description="stages waiting for approve|reject")
+    error: str | None = None
+
+
+class GroupStatus(BaseModel):
+    group: str
+    stack: str
+    stages: list[StageView]
+    deployments: list[ExecutionView]
+    note: str | None = None
+
+
+def policy_of(group: str, settings: Settings) -> Policy:
+    """The group's published policy; an unknown group is a `CliError` naming where it was looked for."""
+    try:
+        return load_policy(group, settings)
+    except PolicyNotFound as exc:
+        raise CliError(
+            f"unknown group {group!r}: no policy at {settings.policy_path}/{group} "
+            f"(publish one with `lifecycle policy publish FILE --stack {settings.stack_name}`)"
+        ) from exc
+
+
+# --- stages ----------------------------------------------------------------------------------------------------------
+def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> StageView:
+    """Read one stage's endpoint, last monitor run and cool-down; a stage that cannot be read says why."""
+    view = StageView(name=stage.name, account=stage.account, region=stage.region, endpoint=stage.endpoint_name)
+    try:
+        sagemaker = client("sagemaker", settings, stage.account, stage.region)
+        endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+        if endpoint is None:
+            view.endpoint_status = "not deployed"
+        else:
+            view.endpoint_status = str(endpoint["EndpointStatus"])
+            view.config = str(endpoint["EndpointConfigName"])
+            view.variants = [
+                VariantView(name=v.name, version=v.version, package_arn=v.package_arn, weight=v.weight)
+                for v in deploy.serving(sagemaker, endpoint)
+            ]
+        if stage.monitoring is not None:
+            view.monitor, view.monitor_at = _last_monitor_run(sagemaker, stage.endpoint_name)
+    except LifecycleError as exc:
+        view.error = str(exc)
+    view.cooldown_until, view.cooldown_action = _cooldown(settings, group, stage.name, now)
+    return view
+
+
+def _last_monitor_run(sagemaker: Any, endpoint: str) -> tuple[str, datetime | None]:
+    name = schedule_name(endpoint)
+    with aws_errors(f"sagemaker:DescribeMonitoringSchedule {name}"):
+        try:
+            schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+        except ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise
+            return "no monitoring schedule", None
+    last = schedule.get("LastMonitoringExecutionSummary")
+    if not last:
+        return f"schedule {schedule.get('MonitoringScheduleStatus', '')}, no run yet", None
+    status = str(last.get("MonitoringExecutionStatus", ""))
+    reason = last.get("FailureReason")
+    return (f"{status}: {reason}" if reason else status), last.get("ScheduledTime")
+
+
+def _cooldown(settings: Settings, group: str, stage: str, now: datetime) -> tuple[datetime | None, str | None]:
+    with aws_errors("dynamodb:GetItem cool-down"):
+        item = client("dynamodb", settings).get_item(TableName=settings.table_name, Key=cooldown_key(group, stage))
+    found = item.get("Item")
+    if not found:
+        return None, None
+    until = datetime.fromtimestamp(int(found["until"]["N"]), tz=UTC)
+    return (until, found.get("action", {}).get("S")) if until > now else (None, None)
+
+
+# --- executions ------------------------------------------------------------------------------------------------------
+def state_machine(settings: Settings) -> str:
+    if not settings.deploy_state_machine_arn:
+        raise CliError(f"stack {settings.stack_name!r} has no DeployModelStateMachineArn output (an older template?)")
+    return settings.deploy_state_machine_arn
+
+
+def execution(settings: Settings, arn: str) -> ExecutionView:
+    """One execution: what it deploys, its status, the state it is in, and the approvals it waits for."""
+    sfn = client("stepfunctions", settings)
+    with aws_errors(f"states:DescribeExecution {arn}"):
+        described = sfn.describe_execution(executionArn=arn)
+    kind, group, version, stages = _what(described.get("input", "{}"))
+    view = ExecutionView(
+        name=described["name"],
+        arn=arn,
+        kind=kind,
+        group=group,
+        version=version,
+        stages=stages,
+        status=described["status"],
+        state=_current_state(sfn, arn),
+        started=described["startDate"],
+        stopped=described.get("stopDate"),
+        error=": ".join(str(described[key]) for key in ("error", "cause") if described.get(key)) or None,
+    )
+    if view.status == "RUNNING":
+        view.pending_approvals = sorted(approval_tokens(settings, view.name))
+    return view
+
+
+def _what(raw: str) -> tuple[str, str, int | None, list[str]]:
+    """Kind, group, version and stages of an execution input (the layer's own input model)."""
+    try:
+        input_ = parse_input(json.loads(raw))
+    except (InvalidDeploymentInput, json.JSONDecodeError):
+        return "unknown", "", None, []
+    if isinstance(input_, ApprovedInput | DeployInput):
+        ref = package_ref(input_.model_package_arn)
+        return input_.kind, ref.group, ref.version, list(input_.stages) if isinstance(input_, DeployInput) else []
+    version = input_.version if isinstance(input_, RollbackInput) else None
+    return input_.kind, input_.group, version, [input_.stage]
+
+
+def _current_state(sfn: Any, arn: str) -> str:
+    """The last state the execution entered (the history's last `stateEnteredEventDetails`)."""
+    name = ""
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    with aws_errors(f"states:GetExecutionHistory {arn}"):
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            for event in page["events"]:
+                entered = event.get("stateEnteredEventDetails")
+                if entered:
+                    name = str(entered["name"])
+            if not page.get("nextToken"):
+                return name
+            kwargs["nextToken"] = page["nextToken"]
+
+
+def running(settings: Settings, group: str | None = None) -> list[ExecutionView]:
+    """The DeployModel executions in flight (of `group` when given), oldest first."""
+    sfn = client("stepfunctions", settings)
+    arns: list[str] = []
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine(settings), "statusFilter": "RUNNING"}
+    with aws_errors("states:ListExecutions"):
+        while True:
+            page = sfn.list_executions(**kwargs)
+            arns += [item["executionArn"] for item in page["executions"]]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    views = [execution(settings, arn) for arn in arns]
+    return sorted((v for v in views if group is None or v.group == group), key=lambda v: v.started)
+
+
+def group_status(settings: Settings, group: str) -> GroupStatus:
+    policy = policy_of(group, settings)
+    now = datetime.now(UTC)
+    stages = policy.deployment.stages if policy.deployment else []
+    views = [stage_view(settings, group, stage, now) for stage in stages]
+    note = None if stages else "the policy has no deployment stages"
+    deployments = running(settings, group) if settings.deploy_state_machine_arn else []
+    if not settings.deploy_state_machine_arn:
+        note = "the stack has no DeployModel state machine: deployments are not shown"
+    return GroupStatus(group=group, stack=settings.stack_name, stages=views, deployments=deployments, note=note)
+
+
+# --- history ---------------------------------------------------------------------------------------------------------
+def since(text: str, now: datetime) -> datetime:
+    """`30m`, `12h`, `7d`, `2w` before now, or an ISO date/time (UTC unless it says)."""
+    match = _DURATION.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match["unit"]]: int(match["amount"])})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise CliError(f"--since {text!r}: expected a duration like 30m, 12h, 7d, 2w or an ISO date") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def history(settings: Settings, group: str, start: datetime) -> list[audit.AuditRecord]:
+    """The group's audit trail since `start`; an unknown group (no policy, no records) is an error."""
+    records = audit.history(group, settings, since=start)
+    if not records:
+        policy_of(group, settings)
+    return records
