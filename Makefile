@@ -48,5 +48,8 @@ build: dev ## sam build without Docker (needs python3.13)
 
 test: lint unit cfn-lint validate build ## everything CI runs
 
+demo: dev ## run the whole lifecycle locally (moto, four accounts, no AWS, no Docker)
+	$(PY) -m sandbox demo
+
 clean: ## remove build output and the venv
 	rm -rf .aws-sam $(VENV)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sandbox.timeline import Timeline
+from sandbox.timeline import Timeline, printer
 
 EXIT_BAD_INPUT = 2
 
@@ -40,7 +40,7 @@ def _replay(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    timeline = Timeline(echo=None if args.json else print)
+    timeline = Timeline(echo=None if args.json else printer())
     report = replay(event, policies, timeline)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -53,7 +53,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _demo() -> int:
     from sandbox.scenario import run_demo
 
-    return run_demo(print)
+    return run_demo(printer())
 
 
 def _serve(args: argparse.Namespace) -> int:

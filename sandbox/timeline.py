@@ -6,6 +6,7 @@ every session made while the sandbox runs (the way moto itself hooks botocore), 
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +59,16 @@ class Timeline:
 
     def render(self) -> str:
         return "\n".join(line.render(self.start) for line in self.lines)
+
+
+def printer() -> Callable[[str], None]:
+    """Echo to the stdout of now: handlers run with stdout redirected to their log, the timeline must not follow."""
+    stream = sys.stdout
+
+    def echo(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    return echo
 
 
 def is_write(operation: str) -> bool:

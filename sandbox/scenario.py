@@ -1,0 +1,249 @@
+"""The demo scenario: the whole lifecycle of the `churn` model, scripted world and all, on the local sandbox.
+
+The world is scripted (what people and SageMaker do: start a job, a Debugger rule finds issues, a job ends with
+`validation:auc = 0.91`, a drift alarm fires); everything else is the product reacting through the deployed rules.
+An act runs only when the reaction it shows is deployed (its rule is in template.yaml), so the demo grows with the
+product: add an act here when a reaction lands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sandbox.cloud import AUTOMATION, DEV, PROD, REGION, STAGING, Sandbox
+from sandbox.fakes import training as fake_training
+from sandbox.replay import read_policy, sample_policies
+from sandbox.router import Router
+from sandbox.timeline import Timeline
+from sandbox.world import WORLD
+
+GROUP = "churn"
+GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+@dataclass(frozen=True)
+class Act:
+    title: str
+    needs_rule: str
+    run: Callable[[World], None]
+
+
+class World:
+    """What people and SageMaker do in the scenario; each change emits SageMaker's event and the product reacts."""
+
+    def __init__(self, sandbox: Sandbox, router: Router) -> None:
+        self.sandbox = sandbox
+        self.router = router
+
+    def settle(self) -> None:
+        self.router.settle()
+
+    def start_training_job(self, name: str, *, account: str = DEV) -> None:
+        """A data scientist starts a training job (tagged with its model package group)."""
+        self.sandbox.client("sagemaker", account).create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
+            OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
+            ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 86400},
+            Tags=[{"Key": "lifecycle:model-package-group", "Value": GROUP}],
+        )
+        fake_training.set_state(account, REGION, name, status="InProgress", secondary="Training")
+        self.settle()
+
+    def training_job_ends(self, name: str, *, auc: float, account: str = DEV) -> None:
+        """The job reaches Completed with `validation:auc = auc`."""
+        fake_training.set_state(account, REGION, name, status="Completed", metrics={"validation:auc": auc})
+        self.settle()
+
+    def rule_finds_issues(self, name: str, rule: str, *, account: str = DEV) -> None:
+        fake_training.set_rule_status(
+            account,
+            REGION,
+            name,
+            rule=rule,
+            status="IssuesFound",
+            details=f"RuleEvaluationConditionMet: Evaluation of the rule {rule} at step 500 resulted in the condition "
+            "being met",
+        )
+        self.settle()
+
+    def labeling_job_completes(self, name: str, *, account: str = DEV) -> None:
+        """A Ground Truth job labels the churn data set (120 by people, 380 by the model)."""
+        from sandbox.fakes import labeling
+
+        self.sandbox.client("sagemaker", account).create_labeling_job(
+            LabelingJobName=name,
+            LabelAttributeName="churn-label",
+            InputConfig={
+                "DataSource": {"S3DataSource": {"ManifestS3Uri": "s3://example-dev-ml-data/churn/in.manifest"}}
+            },
+            OutputConfig={"S3OutputPath": "s3://example-dev-ml-labels/churn/"},
+            RoleArn=f"arn:aws:iam::{account}:role/GroundTruthRole",
+            HumanTaskConfig={
+                "WorkteamArn": f"arn:aws:sagemaker:{REGION}:{account}:workteam/private-crowd/churn-team",
+                "UiConfig": {"UiTemplateS3Uri": "s3://example-dev-ml-data/churn/template.liquid"},
+                "PreHumanTaskLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:PRE-TextMultiClass",
+                "TaskTitle": "Will this customer churn?",
+                "TaskDescription": "Read the account history and choose churn or stay",
+                "NumberOfHumanWorkersPerDataObject": 3,
+                "TaskTimeLimitInSeconds": 300,
+                "AnnotationConsolidationConfig": {
+                    "AnnotationConsolidationLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:ACS-TextMultiClass"
+                },
+            },
+        )
+        self.settle()
+        labeling.complete_labeling_job(account, REGION, name, human=120, machine=380)
+        self.settle()
+
+    def drift_alarm_fires(self, *, endpoint: str, account: str = PROD) -> None:
+        """The Model Monitor drift alarm of the prod endpoint goes to ALARM."""
+        from sandbox.fakes import monitoring
+
+        monitoring.set_alarm(
+            account,
+            REGION,
+            alarm_name=f"{endpoint}-feature-drift",
+            endpoint_name=endpoint,
+            schedule_name=f"{endpoint}-data-quality",
+            state="ALARM",
+        )
+        self.settle()
+
+    def jobs_started_by_product(self) -> list[str]:
+        """Names of the training jobs the product created (its CreateTrainingJob calls), oldest first."""
+        return [
+            call["resource"].rsplit("/", 1)[1]
+            for call in self.sandbox.recorder.calls
+            if call["call"] == "sagemaker:CreateTrainingJob"
+        ]
+
+
+def _debugger(world: World) -> None:
+    world.start_training_job("churn-xgb-20261127-0900")
+    world.rule_finds_issues("churn-xgb-20261127-0900", "LossNotDecreasing")
+
+
+def _labeling_to_registration(world: World) -> None:
+    world.labeling_job_completes("churn-labels-20261127")
+    started = world.jobs_started_by_product()
+    if started:  # the product started training from the labels: that job now runs and ends well
+        fake_training.set_state(DEV, REGION, started[-1], status="InProgress", secondary="Training")
+        world.training_job_ends(started[-1], auc=0.91)
+
+
+def _registration(world: World) -> None:
+    world.start_training_job("churn-xgb-20261127-1100")
+    world.training_job_ends("churn-xgb-20261127-1100", auc=0.91)
+
+
+def _gate_fails(world: World) -> None:
+    world.start_training_job("churn-xgb-20261127-1300")
+    world.training_job_ends("churn-xgb-20261127-1300", auc=0.71)
+
+
+def _drift_retrains(world: World) -> None:
+    before = len(world.jobs_started_by_product())
+    world.drift_alarm_fires(endpoint="churn-prod")
+    started = world.jobs_started_by_product()[before:]
+    if started:  # the retraining job runs on fresh data and ends better
+        fake_training.set_state(DEV, REGION, started[-1], status="InProgress", secondary="Training")
+        world.training_job_ends(started[-1], auc=0.93)
+
+
+ACTS = [
+    Act(
+        "A Debugger rule finds issues in a dev training job -> stopped, people told",
+        "DebuggerRuleIssuesRule",
+        _debugger,
+    ),
+    Act(
+        "Labeling completes -> training starts -> it ends with validation:auc 0.91 -> registered",
+        "LabelingJobStateRule",
+        _labeling_to_registration,
+    ),
+    Act(
+        "A training job ends with validation:auc 0.91 -> registered in the registry",
+        "TrainingJobStateRule",
+        _registration,
+    ),
+    Act("A training job ends with validation:auc 0.71 -> the metric gate fails", "TrainingJobStateRule", _gate_fails),
+    Act("The prod drift alarm fires -> retraining -> registered again", "ModelMonitorAlarmRule", _drift_retrains),
+]
+
+
+def summary(sandbox: Sandbox) -> list[str]:
+    """What was registered and deployed where, and what the audit table recorded."""
+    lines = []
+    sagemaker = sandbox.client("sagemaker", AUTOMATION)
+    for group in sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]:
+        name = group["ModelPackageGroupName"]
+        packages = sagemaker.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"]
+        versions = ", ".join(f"v{p['ModelPackageVersion']} {p['ModelApprovalStatus']}" for p in packages)
+        lines.append(f"registry {AUTOMATION}: group {name}: {versions}")
+    for account in (DEV, STAGING, PROD):
+        client = sandbox.client("sagemaker", account)
+        jobs = client.list_training_jobs()["TrainingJobSummaries"]
+        if jobs:
+            lines.append(
+                f"training jobs {account}: "
+                + ", ".join(f"{j['TrainingJobName']} {j['TrainingJobStatus']}" for j in jobs)
+            )
+        endpoints = client.list_endpoints()["Endpoints"]
+        if endpoints:
+            lines.append(
+                f"endpoints {account}: " + ", ".join(f"{e['EndpointName']} {e['EndpointStatus']}" for e in endpoints)
+            )
+    items = sandbox.client("dynamodb").query(
+        TableName=sandbox.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+        ExpressionAttributeValues={":pk": {"S": f"GROUP#{GROUP}"}, ":audit": {"S": "AUDIT#"}},
+    )["Items"]
+    lines.append(f"audit table ({len(items)} records for {GROUP}):")
+    lines += [
+        f"  {item['account']['S']}  {item['action']['S']}: {item['outcome']['S']}: {item['reason']['S'][:110]}"
+        for item in items
+    ]
+    return lines
+
+
+def run_scenario(sandbox: Sandbox, echo: Callable[[str], None]) -> Router:
+    """Publish the sample policies and play every act whose reaction is deployed."""
+    for path in sample_policies():
+        sandbox.publish_policy(read_policy(path))
+    router = Router(sandbox)
+    world = World(sandbox, router)
+    deployed = set(sandbox.deployment.rule_ids.values())
+    for number, act in enumerate(ACTS, 1):
+        if act.needs_rule not in deployed:
+            echo(f"\n== {number}. {act.title}: skipped ({act.needs_rule} is not in template.yaml yet)")
+            continue
+        echo(f"\n== {number}. {act.title}")
+        act.run(world)
+    WORLD.drain()
+    return router
+
+
+def run_demo(echo: Callable[[str], None]) -> int:
+    """`make demo`: the scenario with a live timeline and a summary."""
+    started = time.monotonic()
+    timeline = Timeline(echo=echo)
+    echo("sagemaker-lifecycle sandbox: moto, four accounts, the real template.yaml; no AWS, no Docker")
+    echo(f"accounts: automation {AUTOMATION}, dev {DEV}, staging {STAGING}, prod {PROD}\n")
+    with Sandbox(timeline=timeline) as sandbox:
+        router = run_scenario(sandbox, echo)
+        echo("\n== Summary")
+        for line in summary(sandbox):
+            echo(line)
+        failed = [i for d in router.deliveries for i in d.invocations if i.error]
+        echo(
+            f"{len(router.deliveries)} events, {len(timeline.of('handler'))} handler lines, "
+            f"{len(sandbox.recorder.calls)} write calls, {len(failed)} failed invocations, "
+            f"{time.monotonic() - started:.1f} s"
+        )
+    return 1 if failed else 0
