@@ -1,0 +1,210 @@
+"""`lifecycle policy validate|publish` against the policy model and the sandbox's SSM."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+STACK_PATH = "/sagemaker-lifecycle/policies"
+
+
+def _canary(percent: int):
+    def edit(document: dict) -> None:
+        document["deployment"]["stages"][1]["strategy"]["percent"] = percent
+
+    return edit
+
+
+class _Terminal(io.StringIO):
+    """A stdin that is a terminal and answers the prompt."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+# --- validate --------------------------------------------------------------------------------------------------------
+def test_validate_accepts_the_sample_policy(lifecycle, policy_file):
+    path = policy_file("churn.yaml")
+
+    result = lifecycle("policy", "validate", path)
+
+    assert result.code == 0
+    assert f"ok    {path}: group churn, stages staging, prod" in result.out
+
+
+def test_validate_names_file_field_path_and_expectation(lifecycle, policy_file):
+    # Given a canary of 80 % in the second stage
+    path = policy_file("churn.yaml", _canary(80))
+
+    # When
+    result = lifecycle("policy", "validate", path)
+
+    # Then
+    assert result.code == 1
+    assert (
+        "policies/churn.yaml: deployment.stages[1].strategy.canary.percent: "
+        "Input should be less than or equal to 50, got 80"
+    ) in result.err
+
+
+def test_validate_reports_every_file_and_fails_if_any_is_bad(lifecycle, policy_file):
+    good = policy_file("churn.yaml")
+    typo = policy_file("fraud.yaml", lambda d: d.update(group="fraud", gates={"metric": "auc"}))
+    broken = policy_file("broken.yaml", text="group: churn\nregistry: [unclosed\n")
+    listed = policy_file("list.json", text="[1, 2]")
+
+    result = lifecycle("policy", "validate", good, typo, broken, listed)
+
+    assert result.code == 1
+    assert f"ok    {good}" in result.out
+    assert "policies/fraud.yaml: gates: Extra inputs are not permitted" in result.err
+    assert "policies/broken.yaml: not valid YAML/JSON at line 3, column 1" in result.err
+    assert "policies/list.json: a policy is a mapping (group, registry, ...), got list" in result.err
+
+
+def test_validate_refuses_two_files_for_one_group(lifecycle, policy_file):
+    first, second = policy_file("churn.yaml"), policy_file("churn-copy.yaml")
+
+    result = lifecycle("policy", "validate", first, second)
+
+    assert result.code == 1
+    assert "policies/churn-copy.yaml: group: 'churn' is also the group of policies/churn.yaml" in result.err
+
+
+def test_validate_json_output(lifecycle, policy_file):
+    good, bad = policy_file("churn.yaml"), policy_file("bad.yaml", _canary(0))
+
+    result = lifecycle("policy", "validate", good, bad, "--json")
+
+    assert result.code == 1
+    assert result.json() == [
+        {"file": good, "valid": True, "group": "churn", "stages": ["staging", "prod"], "errors": []},
+        {
+            "file": bad,
+            "valid": False,
+            "group": None,
+            "stages": [],
+            "errors": [
+                "policies/bad.yaml: deployment.stages[1].strategy.canary.percent: "
+                "Input should be greater than or equal to 1, got 0"
+            ],
+        },
+    ]
+
+
+def test_validate_a_missing_file(lifecycle):
+    result = lifecycle("policy", "validate", "policies/nope.yaml")
+
+    assert result.code == 1
+    assert "policies/nope.yaml: cannot read: No such file or directory" in result.err
+
+
+# --- publish ---------------------------------------------------------------------------------------------------------
+def _published(sandbox, group: str) -> dict:
+    ssm, name = sandbox.client("ssm"), f"{STACK_PATH}/{group}"
+    value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    return {"value": value, "tier": described[0]["Tier"]}
+
+
+def test_publish_new_then_unchanged_then_changed(lifecycle, policy_file, sandbox, monkeypatch):
+    group = "publish-flow"
+    path = policy_file("flow.yaml", lambda d: d.update(group=group))
+
+    # When published the first time: no question asked, nothing to overwrite
+    first = lifecycle("policy", "publish", path, "--sandbox")
+    # Then
+    assert first.code == 0, first.err
+    assert f"--- {STACK_PATH}/{group} (none)" in first.out
+    assert f"published {STACK_PATH}/{group} (Standard tier" in first.out
+    assert _published(sandbox, group)["value"]["deployment"]["stages"][1]["strategy"] == {
+        "type": "canary",
+        "percent": 10,
+        "wait_seconds": 600,
+    }
+
+    # When published again unchanged
+    again = lifecycle("policy", "publish", path, "--sandbox")
+    assert again.code == 0
+    assert f"unchanged {STACK_PATH}/{group}" in again.out
+
+    # When changed, without --yes and no terminal to ask on: the diff, and nothing written
+    policy_file("flow.yaml", lambda d: (d.update(group=group), _canary(20)(d)))
+    refused = lifecycle("policy", "publish", path, "--sandbox")
+    assert refused.code == 1
+    assert '-          "percent": 10,' in refused.out
+    assert '+          "percent": 20,' in refused.out
+    assert f"not published {STACK_PATH}/{group}: it exists; pass --yes to overwrite" in refused.err
+    assert _published(sandbox, group)["value"]["deployment"]["stages"][1]["strategy"]["percent"] == 10
+
+    # When the person answers "n" at the prompt
+    monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
+    declined = lifecycle("policy", "publish", path, "--sandbox")
+    assert declined.code == 1
+    assert f"skipped {STACK_PATH}/{group}" in declined.out
+    assert _published(sandbox, group)["value"]["deployment"]["stages"][1]["strategy"]["percent"] == 10
+
+    # When the person answers "y"
+    monkeypatch.setattr("sys.stdin", _Terminal("y\n"))
+    confirmed = lifecycle("policy", "publish", path, "--sandbox")
+    assert confirmed.code == 0
+    assert f"overwrite {STACK_PATH}/{group}?" in confirmed.out
+    assert _published(sandbox, group)["value"]["deployment"]["stages"][1]["strategy"]["percent"] == 20
+
+
+def test_publish_with_yes_overwrites_without_asking(lifecycle, policy_file, sandbox):
+    group = "publish-yes"
+    policy_file("yes.yaml", lambda d: d.update(group=group))
+    assert lifecycle("policy", "publish", "policies/yes.yaml", "--sandbox").code == 0
+    policy_file("yes.yaml", lambda d: (d.update(group=group), d["gate"].update(threshold=0.9)))
+
+    result = lifecycle("policy", "publish", "policies/yes.yaml", "--sandbox", "--yes")
+
+    assert result.code == 0
+    assert '-    "threshold": 0.8' in result.out
+    assert '+    "threshold": 0.9' in result.out
+    assert _published(sandbox, group)["value"]["gate"]["threshold"] == 0.9
+
+
+def test_publish_a_large_policy_uses_the_advanced_tier(lifecycle, policy_file, sandbox):
+    group = "publish-large"
+    hyperparameters = {f"feature_weight_{n}": "0." + "7" * 60 for n in range(60)}
+    policy_file(
+        "large.yaml", lambda d: (d.update(group=group), d["training"]["hyperparameters"].update(hyperparameters))
+    )
+
+    result = lifecycle("policy", "publish", "policies/large.yaml", "--sandbox")
+
+    assert result.code == 0, result.err
+    assert f"published {STACK_PATH}/{group} (Advanced tier" in result.out
+    assert _published(sandbox, group)["tier"] == "Advanced"
+
+
+def test_publish_an_invalid_policy_writes_nothing(lifecycle, policy_file, sandbox):
+    path = policy_file("invalid.yaml", lambda d: (d.update(group="publish-invalid"), _canary(80)(d)))
+
+    result = lifecycle("policy", "publish", path, "--sandbox", "--yes")
+
+    assert result.code == 1
+    assert "policies/invalid.yaml: deployment.stages[1].strategy.canary.percent" in result.err
+    assert "nothing published" in result.err
+    with pytest.raises(sandbox.client("ssm").exceptions.ParameterNotFound):
+        sandbox.client("ssm").get_parameter(Name=f"{STACK_PATH}/publish-invalid")
+
+
+def test_publish_to_a_stack_that_does_not_exist(lifecycle, policy_file):
+    result = lifecycle("policy", "publish", policy_file("churn.yaml"), "--sandbox", "--stack", "no-such-stack")
+
+    assert result.code == 1
+    assert "error: stack 'no-such-stack' not found in us-east-1" in result.err
+
+
+def test_sandbox_without_an_endpoint_is_a_clear_error(lifecycle, policy_file, monkeypatch):
+    monkeypatch.delenv("LIFECYCLE_SANDBOX_URL")
+
+    result = lifecycle("policy", "publish", policy_file("churn.yaml"), "--sandbox")
+
+    assert result.code == 1
+    assert "--sandbox needs the sandbox's endpoint" in result.err
