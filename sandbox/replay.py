@@ -19,6 +19,7 @@ from moto.sagemaker.models import sagemaker_backends
 from sandbox.cloud import ROOT, Sandbox, mount_code
 from sandbox.router import Delivery, Router
 from sandbox.timeline import Timeline
+from sandbox.world import WORLD
 
 POLICIES = ROOT / "sandbox" / "policies"
 Seeder = Callable[[Sandbox, dict[str, Any]], str]
@@ -87,6 +88,53 @@ def seed_training_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
         detail.get("ProfilerRuleEvaluationStatuses"), "LastModifiedTime"
     )
     return f"training job {name} ({job.training_job_status})"
+
+
+GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions
+
+
+def labeling_job_request(name: str, account: str, region: str = "us-east-1") -> dict[str, Any]:
+    """A CreateLabelingJob request for the churn data set (label attribute `churn-label`)."""
+    return {
+        "LabelingJobName": name,
+        "LabelAttributeName": "churn-label",
+        "InputConfig": {
+            "DataSource": {"S3DataSource": {"ManifestS3Uri": "s3://example-dev-ml-data/churn/in.manifest"}}
+        },
+        "OutputConfig": {"S3OutputPath": "s3://example-dev-ml-labels/churn/"},
+        "RoleArn": f"arn:aws:iam::{account}:role/GroundTruthRole",
+        "HumanTaskConfig": {
+            "WorkteamArn": f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/churn-team",
+            "UiConfig": {"UiTemplateS3Uri": "s3://example-dev-ml-data/churn/template.liquid"},
+            "PreHumanTaskLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:PRE-TextMultiClass",
+            "TaskTitle": "Will this customer churn?",
+            "TaskDescription": "Read the account history and choose churn or stay",
+            "NumberOfHumanWorkersPerDataObject": 3,
+            "TaskTimeLimitInSeconds": 300,
+            "AnnotationConsolidationConfig": {
+                "AnnotationConsolidationLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:ACS-TextMultiClass"
+            },
+        },
+    }
+
+
+@seeder("SageMaker Ground Truth Labeling Job State Change")
+def seed_labeling_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The labeling job named in `resources`, ended the way the event says (labels written for Completed)."""
+    from sandbox.fakes import labeling
+
+    account, region = event["account"], event["region"]
+    name = str(event["resources"][0]).rsplit("/", 1)[1]
+    status = event["detail"]["LabelingJobStatus"]
+    sandbox.client("sagemaker", account, region).create_labeling_job(**labeling_job_request(name, account, region))
+    if status == "Completed":
+        labeling.complete_labeling_job(account, region, name, human=120, machine=380)
+    elif status == "Failed":
+        labeling.fail_labeling_job(account, region, name, reason="ClientError: the input manifest is not readable")
+    elif status in ("Stopping", "Stopped"):
+        labeling.stop_labeling_job(account, region, name, reason="stopped by a person", human=40)
+    WORLD.drain()  # the seeding's own events: the replayed event is the one delivered
+    return f"labeling job {name} ({status})"
 
 
 def seed(sandbox: Sandbox, event: dict[str, Any]) -> None:

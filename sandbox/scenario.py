@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from sandbox.cloud import AUTOMATION, DEV, PROD, REGION, STAGING, Sandbox
 from sandbox.fakes import training as fake_training
-from sandbox.replay import read_policy, sample_policies
+from sandbox.replay import labeling_job_request, read_policy, sample_policies
 from sandbox.router import Router
 from sandbox.timeline import Timeline
 from sandbox.world import WORLD
 
 GROUP = "churn"
-GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
@@ -76,27 +75,7 @@ class World:
         """A Ground Truth job labels the churn data set (120 by people, 380 by the model)."""
         from sandbox.fakes import labeling
 
-        self.sandbox.client("sagemaker", account).create_labeling_job(
-            LabelingJobName=name,
-            LabelAttributeName="churn-label",
-            InputConfig={
-                "DataSource": {"S3DataSource": {"ManifestS3Uri": "s3://example-dev-ml-data/churn/in.manifest"}}
-            },
-            OutputConfig={"S3OutputPath": "s3://example-dev-ml-labels/churn/"},
-            RoleArn=f"arn:aws:iam::{account}:role/GroundTruthRole",
-            HumanTaskConfig={
-                "WorkteamArn": f"arn:aws:sagemaker:{REGION}:{account}:workteam/private-crowd/churn-team",
-                "UiConfig": {"UiTemplateS3Uri": "s3://example-dev-ml-data/churn/template.liquid"},
-                "PreHumanTaskLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:PRE-TextMultiClass",
-                "TaskTitle": "Will this customer churn?",
-                "TaskDescription": "Read the account history and choose churn or stay",
-                "NumberOfHumanWorkersPerDataObject": 3,
-                "TaskTimeLimitInSeconds": 300,
-                "AnnotationConsolidationConfig": {
-                    "AnnotationConsolidationLambdaArn": f"{GROUND_TRUTH_LAMBDAS}:ACS-TextMultiClass"
-                },
-            },
-        )
+        self.sandbox.client("sagemaker", account).create_labeling_job(**labeling_job_request(name, account))
         self.settle()
         labeling.complete_labeling_job(account, REGION, name, human=120, machine=380)
         self.settle()
