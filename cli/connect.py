@@ -54,11 +54,11 @@ class Target:
         env: dict[str, str] = {}
         endpoint = self.endpoint_url
         if self.sandbox:
-            endpoint = endpoint or os.environ.get(SANDBOX_URL_VARIABLE)
+            endpoint = endpoint or os.environ.get(SANDBOX_URL_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL")
             if not endpoint:
                 raise CliError(
-                    f"--sandbox needs the sandbox's endpoint: start it with `python -m sandbox serve` and set "
-                    f"{SANDBOX_URL_VARIABLE} to the URL it prints, or pass --endpoint-url"
+                    f"--sandbox needs the sandbox's endpoint: start it with `python -m sandbox serve` and export "
+                    f"the AWS_ENDPOINT_URL it prints (or {SANDBOX_URL_VARIABLE}), or pass --endpoint-url"
                 )
             env |= _SANDBOX_CREDENTIALS | {"AWS_DEFAULT_REGION": self.region or SANDBOX_REGION}
         elif self.profile:

@@ -123,7 +123,7 @@ def caller(settings: Settings) -> str:
 
 
 def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: str) -> None:
-    """Approve or reject the gate; its token is then forgotten, so it is no longer pending."""
+    """Approve or reject the gate with the task token the state machine's approval step kept."""
     token = approval_tokens(settings, gate.execution.name).get(gate.stage)
     if token is None:
         raise CliError(f"no pending approval for {gate.execution.name} at stage {gate.stage!r}")
@@ -138,17 +138,7 @@ def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: st
         except ClientError as exc:
             if error_code(exc) not in _STALE_TOKEN_CODES:
                 raise
-            _forget(settings, gate)
             raise CliError(
                 f"no pending approval for {gate.execution.name} at stage {gate.stage!r}: "
                 f"the gate was already answered or timed out ({error_code(exc)})"
             ) from exc
-    _forget(settings, gate)
-
-
-def _forget(settings: Settings, gate: Gate) -> None:
-    with aws_errors("dynamodb:DeleteItem approval token"):
-        client("dynamodb", settings).delete_item(
-            TableName=settings.table_name,
-            Key={"pk": {"S": f"APPROVAL#{gate.execution.name}"}, "sk": {"S": f"STAGE#{gate.stage}"}},
-        )

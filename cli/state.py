@@ -24,6 +24,8 @@ from cli.connect import CliError, client
 
 _DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_WAIT_FOR_TOKEN = "waitForTaskToken"
+_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitFailed"})
 
 
 class VariantView(BaseModel):
@@ -156,6 +158,7 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
     with aws_errors(f"states:DescribeExecution {arn}"):
         described = sfn.describe_execution(executionArn=arn)
     kind, group, version, stages = _what(described.get("input", "{}"))
+    state, waiting = _progress(sfn, arn)
     view = ExecutionView(
         name=described["name"],
         arn=arn,
@@ -164,13 +167,13 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
         version=version,
         stages=stages,
         status=described["status"],
-        state=_current_state(sfn, arn),
+        state=state,
         started=described["startDate"],
         stopped=described.get("stopDate"),
         error=": ".join(str(described[key]) for key in ("error", "cause") if described.get(key)) or None,
     )
-    if view.status == "RUNNING":
-        view.pending_approvals = sorted(approval_tokens(settings, view.name))
+    if view.status == "RUNNING" and waiting and waiting in approval_tokens(settings, view.name):
+        view.pending_approvals = [waiting]
     return view
 
 
@@ -187,19 +190,27 @@ def _what(raw: str) -> tuple[str, str, int | None, list[str]]:
     return input_.kind, input_.group, version, [input_.stage]
 
 
-def _current_state(sfn: Any, arn: str) -> str:
-    """The last state the execution entered (the history's last `stateEnteredEventDetails`)."""
-    name = ""
+def _progress(sfn: Any, arn: str) -> tuple[str, str | None]:
+    """The last state the execution entered, and the stage whose approval task token it waits on (if any).
+
+    Waiting = a `.waitForTaskToken` task was scheduled and has not succeeded, failed or timed out since.
+    """
+    state, waiting = "", None
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     with aws_errors(f"states:GetExecutionHistory {arn}"):
         while True:
             page = sfn.get_execution_history(**kwargs)
             for event in page["events"]:
-                entered = event.get("stateEnteredEventDetails")
-                if entered:
-                    name = str(entered["name"])
+                if "stateEnteredEventDetails" in event:
+                    state = str(event["stateEnteredEventDetails"]["name"])
+                scheduled = event.get("taskScheduledEventDetails", {})
+                if event["type"] == "TaskScheduled" and scheduled.get("resource", "").endswith(_WAIT_FOR_TOKEN):
+                    payload = json.loads(scheduled.get("parameters") or "{}").get("Payload", {})
+                    waiting = str(payload.get("stage", {}).get("name", ""))
+                elif event["type"] in _TASK_ENDED:
+                    waiting = None
             if not page.get("nextToken"):
-                return name
+                return state, waiting
             kwargs["nextToken"] = page["nextToken"]
 
 

@@ -203,6 +203,7 @@ def test_publish_to_a_stack_that_does_not_exist(lifecycle, policy_file):
 
 def test_sandbox_without_an_endpoint_is_a_clear_error(lifecycle, policy_file, monkeypatch):
     monkeypatch.delenv("LIFECYCLE_SANDBOX_URL")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the in-process sandbox sets it for this process
 
     result = lifecycle("policy", "publish", policy_file("churn.yaml"), "--sandbox")
 
