@@ -204,7 +204,12 @@ class Sandbox:
     # ---------------------------------------------------------------------------------------------------------------
     # lifecycle
     # ---------------------------------------------------------------------------------------------------------------
+    _running = False  # moto's state is process-wide: one sandbox at a time
+
     def __enter__(self) -> Sandbox:
+        if Sandbox._running:
+            raise RuntimeError("a Sandbox is already running in this process (moto's state is process-wide)")
+        Sandbox._running = True
         env = dict(_CREDENTIALS)
         if self.server:
             self.port = self.port or free_port()
@@ -250,6 +255,7 @@ class Sandbox:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        Sandbox._running = False
 
     def _start_moto(self) -> None:
         if self.server:

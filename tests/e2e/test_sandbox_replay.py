@@ -1,0 +1,108 @@
+"""`python -m sandbox replay` over every sample in events/, and the CLI's contract (exit codes, one JSON document)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox.__main__ import EXIT_BAD_INPUT, main
+from sandbox.cloud import ACCOUNTS, AUTOMATION, DEV
+from sandbox.replay import read_event, read_policy, replay, sample_policies
+from sandbox.timeline import Timeline
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SAMPLES = sorted(EVENTS.glob("*.json"))
+
+# What some samples must do: outcome, and (call, account) pairs that must be among the product's write calls.
+EXPECTED: dict[str, tuple[str, set[tuple[str, str]]]] = {
+    "training-completed.json": ("acted", {("sagemaker:CreateModelPackage", AUTOMATION), ("sns:Publish", AUTOMATION)}),
+    "training-failed.json": ("acted", {("sns:Publish", AUTOMATION)}),
+    "training-stopped.json": ("acted", {("sns:Publish", AUTOMATION)}),
+    "debugger-issues-found.json": ("acted", {("sagemaker:StopTrainingJob", DEV), ("sagemaker:AddTags", DEV)}),
+    "profiler-issues-found.json": ("acted", {("sns:Publish", AUTOMATION)}),
+    "labeling-completed.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
+    "untrusted-account-training-completed.json": ("rejected", set()),
+}
+
+
+def run(sample: Path) -> dict:
+    policies = [read_policy(path) for path in sample_policies()]
+    return replay(read_event(sample), policies, Timeline())
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
+def test_every_sample_replays_to_an_outcome_with_actions_in_sandbox_accounts(sample: Path) -> None:
+    # When
+    report = run(sample)
+
+    # Then
+    assert report["outcome"] in ("acted", "ignored", "rejected"), report
+    assert report["outcome"] == "acted" or report["reason"]
+    assert {action["account"] for action in report["actions"]} <= set(ACCOUNTS.values())
+    assert all(action["call"].split(":")[1][:4] not in ("Desc", "List", "Get") for action in report["actions"])
+    expected = EXPECTED.get(sample.name)
+    if expected is not None:
+        outcome, calls = expected
+        assert report["outcome"] == outcome, report
+        assert calls <= {(action["call"], action["account"]) for action in report["actions"]}
+
+
+def test_stop_by_debugger_rule_chains_into_the_stopped_notification() -> None:
+    report = run(EVENTS / "debugger-issues-found.json")
+
+    assert report["rules"] == ["DebuggerRuleIssuesRule", "TrainingJobStateRule"]
+    assert [event["detail-type"] for event in report["events"]] == ["SageMaker Training Job State Change"] * 3
+    stop = next(a for a in report["actions"] if a["call"] == "sagemaker:StopTrainingJob")
+    assert stop == {
+        "account": DEV,
+        "region": "us-east-1",
+        "call": "sagemaker:StopTrainingJob",
+        "resource": "churn-xgb-20261127-0900",
+    }
+
+
+def test_untrusted_account_is_rejected_without_any_write() -> None:
+    report = run(EVENTS / "untrusted-account-training-completed.json")
+
+    assert report["outcome"] == "rejected"
+    assert "999999999999" in report["reason"] and "allow-list" in report["reason"]
+    assert report["actions"] == []
+
+
+def test_cli_json_prints_one_document_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["replay", str(EVENTS / "training-failed.json"), "--json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["outcome"] == "acted"
+    assert set(document) >= {"outcome", "reason", "rules", "actions", "executions"}
+
+
+def test_cli_refuses_an_unreadable_event_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["replay", str(tmp_path / "missing.json")])
+
+    assert code == EXIT_BAD_INPUT
+    assert "cannot read event file" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_event_file_that_is_not_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+
+    assert main(["replay", str(bad)]) == EXIT_BAD_INPUT
+    assert "is not JSON" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_invalid_policy_naming_the_field(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    policy = tmp_path / "churn.yaml"
+    policy.write_text(
+        "group: churn\nregistry: {account: '12', region: us-east-1}\ngate: {metric: auc, threshold: high}\n"
+    )
+
+    code = main(["replay", str(EVENTS / "training-completed.json"), "--policy", str(policy)])
+
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "invalid policy" in err and "registry.account" in err and "gate.threshold" in err

@@ -1,0 +1,80 @@
+"""The demo scenario end to end: every reaction deployed today, happy and failure paths, across accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.cloud import AUTOMATION, DEV, PROD, Sandbox
+from sandbox.router import Router
+from sandbox.scenario import run_scenario, summary
+
+
+@pytest.fixture(scope="module")
+def played() -> Iterator[tuple[Sandbox, Router]]:
+    with Sandbox() as sandbox:
+        router = run_scenario(sandbox, lambda line: None)
+        yield sandbox, router
+
+
+def calls(sandbox: Sandbox, name: str) -> list[dict[str, str]]:
+    return [call for call in sandbox.recorder.calls if call["call"] == name]
+
+
+def results(router: Router, function: str) -> list[dict]:
+    return [i.result or {} for d in router.deliveries for i in d.invocations if i.function == function]
+
+
+def test_no_invocation_failed(played: tuple[Sandbox, Router]) -> None:
+    _, router = played
+    assert [i.error for d in router.deliveries for i in d.invocations if i.error] == []
+
+
+def test_debugger_issues_stop_the_dev_job_and_the_stop_is_reported(played: tuple[Sandbox, Router]) -> None:
+    sandbox, router = played
+    [stop] = calls(sandbox, "sagemaker:StopTrainingJob")
+    assert (stop["account"], stop["resource"]) == (DEV, "churn-xgb-20261127-0900")
+    stopped = [r for r in results(router, "TrainingStateFunction") if r.get("stopped_by_product")]
+    assert len(stopped) == 1 and "LossNotDecreasing" in stopped[0]["reason"]
+
+
+def test_passing_jobs_are_registered_in_the_registry_account_and_the_gate_stops_the_weak_one(
+    played: tuple[Sandbox, Router],
+) -> None:
+    sandbox, router = played
+    registered = calls(sandbox, "sagemaker:CreateModelPackage")
+    assert registered and {call["account"] for call in registered} == {AUTOMATION}
+    actions = [r.get("action") for r in results(router, "TrainingStateFunction")]
+    assert actions.count("gate-failed") == 1
+    assert actions.count("registered") == len(registered)
+    packages = sandbox.client("sagemaker").list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"]
+    assert len(packages) == len(registered)
+
+
+def test_labeling_starts_training_in_the_policy_training_account(played: tuple[Sandbox, Router]) -> None:
+    sandbox, router = played
+    if "LabelingStateFunction" not in {f.logical_id for f in sandbox.deployment.functions.values()}:
+        pytest.skip("the labeling reaction is not in template.yaml")
+    [started] = [r for r in results(router, "LabelingStateFunction") if r.get("action") == "training-started"]
+    created = {
+        call["resource"].rsplit("/", 1)[1]: call["account"] for call in calls(sandbox, "sagemaker:CreateTrainingJob")
+    }
+    assert any(created.get(name) == DEV for name in created if name.startswith("churn-labels-20261127-train"))
+    assert "churn-labels-20261127" in started["reason"]
+
+
+def test_drift_alarm_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> None:
+    sandbox, router = played
+    if "MonitorViolationFunction" not in {f.logical_id for f in sandbox.deployment.functions.values()}:
+        pytest.skip("the monitor violation reaction is not in template.yaml")
+    assert any(d.event.get("account") == PROD for d in router.deliveries)
+    retrains = [c for c in calls(sandbox, "sagemaker:CreateTrainingJob") if "retrain" in c["resource"]]
+    assert [c["account"] for c in retrains] == [DEV]
+
+
+def test_summary_names_the_registry_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:
+    sandbox, _ = played
+    lines = summary(sandbox)
+    assert any(line.startswith(f"registry {AUTOMATION}: group churn: v1") for line in lines)
+    assert any("register-model-package: skipped: validation:auc 0.71 < 0.8" in line for line in lines)
