@@ -30,7 +30,9 @@ import botocore.session
 from botocore.loaders import Loader, create_loader
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from samtranslator.translator.transform import transform
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
 from sandbox import patterns
@@ -119,7 +121,11 @@ def translate(template: Path = TEMPLATE, *, bucket: str = CODE_BUCKET) -> dict[s
                 properties[key] = f"s3://{bucket}/{_code_key(properties[key])}"
         if kind == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
             properties["Definition"] = json.loads((template.parent / properties.pop("DefinitionUri")).read_text())
-    return transform(document, {"AWS::Region": REGION, "AWS::AccountId": AUTOMATION}, LocalSamLoader())
+    parameters = {"AWS::Region": REGION, "AWS::AccountId": AUTOMATION}
+    to_py27_compatible_template(document, parameters)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    translated = translator.translate(document, parameters, get_managed_policy_map=LocalSamLoader().load)
+    return dict(undo_mark_unicode_str_in_template(translated))
 
 
 def _code_key(local_path: str) -> str:
