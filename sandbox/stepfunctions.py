@@ -55,24 +55,23 @@ class Run:
     error: str | None = None
     cause: str | None = None
 
-    @property
-    def waiting(self) -> bool:
-        """True while the execution waits on a task token (an approval gate)."""
-        return self.status == "RUNNING" and _waiting_on_token(self.events)
+    def waiting(self, since: int = 0) -> bool:
+        """True while the execution waits on a task token (an approval gate) scheduled at event `since` or later."""
+        return self.status == "RUNNING" and _waiting_on_token(self.events, since)
 
     def count(self, event_type: str) -> int:
         return sum(1 for event in self.events if event["type"] == event_type)
 
 
-def _waiting_on_token(events: list[dict[str, Any]]) -> bool:
-    open_tasks = 0
-    for event in events:
+def _waiting_on_token(events: list[dict[str, Any]], since: int) -> bool:
+    scheduled: int | None = None
+    for index, event in enumerate(events):
         details = event.get("taskScheduledEventDetails", {})
         if event["type"] == "TaskScheduled" and details.get("resource", "").endswith(_WAITING_RESOURCE[1:]):
-            open_tasks += 1
-        elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut") and open_tasks:
-            open_tasks -= 1
-    return open_tasks > 0
+            scheduled = index
+        elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitFailed"):
+            scheduled = None
+    return scheduled is not None and scheduled >= since
 
 
 def history(execution_arn: str, region: str = "us-east-1") -> list[dict[str, Any]]:
@@ -108,16 +107,16 @@ def observe(execution_arn: str, region: str = "us-east-1") -> Run:
     )
 
 
-def wait(execution_arn: str, *, timeout: float = 30, region: str = "us-east-1") -> Run:
-    """Poll until the execution ends or waits on a task token (whichever comes first)."""
+def wait(execution_arn: str, *, since: int = 0, timeout: float = 30, region: str = "us-east-1") -> Run:
+    """Poll until the execution ends or waits on a task token scheduled after history event `since`."""
     deadline = time.monotonic() + timeout
     while True:
         run = observe(execution_arn, region)
-        if run.status != "RUNNING" or run.waiting:
+        if run.status != "RUNNING" or run.waiting(since):
             return run
         if time.monotonic() > deadline:
             raise TimeoutError(f"{execution_arn} still running after {timeout} s: {run.states}")
-        time.sleep(0.05)
+        time.sleep(0.25)
 
 
 def start(state_machine_arn: str, name: str, payload: Any, *, timeout: float = 30, region: str = "us-east-1") -> Run:
@@ -133,3 +132,30 @@ def send_success(token: str, output: dict[str, Any], region: str = "us-east-1") 
 
 def send_failure(token: str, *, error: str, cause: str, region: str = "us-east-1") -> None:
     boto3.client("stepfunctions", region_name=region).send_task_failure(taskToken=token, error=error, cause=cause)
+
+
+def install_deploy_model(
+    *, table_name: str, topic_arn: str, env: dict[str, str] | None = None, region: str = "us-east-1"
+) -> str:
+    """Create DeployModel from the real ASL, its Lambda task running `functions/deploy_step` in-process.
+
+    The substitutions are the ones template.yaml passes (`DeployStepFunctionArn`, `LifecycleTableName`,
+    `NotificationTopicArn`); the model package reaction is registered too, with the state machine's ARN.
+    """
+    from sandbox import lambdas
+
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    function_arn = f"arn:aws:lambda:{region}:{account}:function:deploy-step"
+    lambdas.install()
+    lambdas.register("deploy-step", "deploy_step", env)
+    arn = create_state_machine(
+        "deploy-model",
+        DEPLOY_MODEL,
+        {"DeployStepFunctionArn": function_arn, "LifecycleTableName": table_name, "NotificationTopicArn": topic_arn},
+        role_arn=f"arn:aws:iam::{account}:role/deploy-model-state-machine",
+        region=region,
+    )
+    lambdas.register(
+        "model-package-state", "model_package_state", {**(env or {}), "LIFECYCLE_DEPLOY_STATE_MACHINE_ARN": arn}
+    )
+    return arn
