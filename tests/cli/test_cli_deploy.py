@@ -1,0 +1,230 @@
+"""`lifecycle deploy|rollback|approve|reject` driving the real DeployModel ASL on the served sandbox.
+
+template.yaml does not deploy DeployModel yet, so this module installs it from statemachines/deploy_model.asl.json
+(`sandbox.stepfunctions.install_deploy_model`, the deploy step Lambda run in-process) and describes it in a stack of
+its own whose outputs name the sandbox's table and topic, as the automation stack's will.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from sandbox import stepfunctions as harness
+from sandbox.cloud import ACCOUNTS, AUTOMATION, PROD, REGION, STAGING, Sandbox
+
+STACK = "sagemaker-lifecycle-cli"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+FAST = {"poll_seconds": 1, "wait_timeout_minutes": 5}
+
+
+def _policy() -> dict:
+    stage = {"region": REGION, "instance_type": "ml.m5.large", **FAST}
+    return {
+        "group": "churn",
+        "registry": {"account": AUTOMATION, "region": REGION, "approvers": ["ml-leads@example.com"]},
+        "deployment": {
+            "stages": [
+                {
+                    **stage,
+                    "name": "staging",
+                    "account": STAGING,
+                    "endpoint_name": "churn-staging",
+                    "execution_role_arn": f"arn:aws:iam::{STAGING}:role/SageMakerExecutionRole",
+                },
+                {
+                    **stage,
+                    "name": "prod",
+                    "account": PROD,
+                    "endpoint_name": "churn-prod",
+                    "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecutionRole",
+                    "strategy": {"type": "canary", "percent": 10, "wait_seconds": 0},
+                    "approval_required": True,
+                },
+            ]
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def deploy_stack(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DeployModel installed, its stack described, churn v1 and v2 Approved and v3 pending, the policy file."""
+    outputs = sandbox.deployment.outputs
+    env = {
+        "AWS_REGION": REGION,
+        "LIFECYCLE_STACK_NAME": STACK,
+        "LIFECYCLE_TABLE_NAME": outputs["LifecycleTableName"],
+        "LIFECYCLE_TOPIC_ARN": outputs["NotificationTopicArn"],
+        "LIFECYCLE_AUTOMATION_ACCOUNT_ID": AUTOMATION,
+        "LIFECYCLE_ALLOWED_ACCOUNTS": ",".join(ACCOUNTS.values()),
+        "LIFECYCLE_EXECUTION_ROLE_NAME": "sagemaker-lifecycle-execution",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "SageMakerLifecycle",
+    }
+    machine = harness.install_deploy_model(
+        table_name=outputs["LifecycleTableName"], topic_arn=outputs["NotificationTopicArn"], env=env
+    )
+    template = {
+        "Parameters": {"AllowedAccountIds": {"Type": "CommaDelimitedList"}, "ExecutionRoleName": {"Type": "String"}},
+        "Resources": {
+            "Marker": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": f"/{STACK}/marker", "Type": "String", "Value": "cli tests"},
+            }
+        },
+        "Outputs": {
+            "LifecycleTableName": {"Value": outputs["LifecycleTableName"]},
+            "NotificationTopicArn": {"Value": outputs["NotificationTopicArn"]},
+            "DeployModelStateMachineArn": {"Value": machine},
+        },
+    }
+    sandbox.client("cloudformation").create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": "AllowedAccountIds", "ParameterValue": ",".join(ACCOUNTS.values())},
+            {"ParameterKey": "ExecutionRoleName", "ParameterValue": "sagemaker-lifecycle-execution"},
+        ],
+    )
+    sagemaker = sandbox.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="churn")
+    for version in (1, 2, 3):
+        sagemaker.create_model_package(
+            ModelPackageGroupName="churn",
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://example-ml/churn/v{version}/model.tar.gz"}],
+                "SupportedContentTypes": ["application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+            ModelApprovalStatus="Approved" if version < 3 else "PendingManualApproval",
+        )
+    policy = tmp_path_factory.mktemp("policies") / "churn.yaml"
+    policy.write_text(yaml.safe_dump(_policy(), sort_keys=False))
+    return str(policy)
+
+
+def _serving(sandbox: Sandbox, account: str, endpoint: str) -> str:
+    described = sandbox.client("sagemaker", account).describe_endpoint(EndpointName=endpoint)
+    return str(described["EndpointConfigName"])
+
+
+def _until_done(lifecycle, execution: str) -> dict:
+    """Poll `lifecycle status` until the execution is no longer in flight; its last view."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = lifecycle("status", "churn", "--sandbox", "--stack", STACK, "--json").json()
+        if execution not in [view["name"] for view in status["deployments"]]:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"{execution} still in flight")
+
+
+def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
+    where = ("--sandbox", "--stack", STACK)
+    published = lifecycle("policy", "publish", deploy_stack, *where, "--yes")
+    assert published.code == 0, published.err
+
+    # When v1 goes to staging (no approval there) and the CLI follows it
+    staged = lifecycle("deploy", "churn", "--version", "1", "--stage", "staging", *where, "--wait", "--interval", "0.2")
+    # Then it ran the state machine's states to the end
+    assert staged.code == 0, staged.err
+    assert "Validate Input" in staged.out and "Wait For Endpoint In Service" in staged.out
+    assert ": SUCCEEDED" in staged.out
+    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v1-staging"
+
+    # When v1 goes to prod, which needs an approval: --wait stops at the gate
+    waiting = lifecycle("deploy", "churn", "--version", "1", "--stage", "prod", *where, "--wait", "--interval", "0.2")
+    assert waiting.code == 0, waiting.err
+    assert "waiting for approval of prod: lifecycle approve churn-deploy-v1-prod-" in waiting.out
+    status = lifecycle("status", "churn", *where, "--json").json()
+    [in_flight] = status["deployments"]
+    assert (in_flight["kind"], in_flight["version"], in_flight["pending_approvals"]) == ("deploy", 1, ["prod"])
+    assert in_flight["state"] == "Wait For Approval"
+    table = lifecycle("status", "churn", *where)
+    assert f"approval pending: {in_flight['name']} stage prod" in table.out
+
+    # When someone approves it by group
+    approved = lifecycle("approve", "churn", *where, "--by", "ml-lead@example.com", "--reason", "canary metrics fine")
+    # Then the deployment finishes and prod serves v1
+    assert approved.code == 0, approved.err
+    assert f"approved stage prod of {in_flight['name']} (churn v1)" in approved.out
+    after = _until_done(lifecycle, in_flight["name"])
+    prod = next(stage for stage in after["stages"] if stage["name"] == "prod")
+    assert [(v["version"], v["weight"]) for v in prod["variants"]] == [(1, 1.0)]
+    history = lifecycle("history", "churn", *where, "--json").json()
+    assert any(
+        record["action"] == "deploy-stage" and "approved by ml-lead@example.com" in record["reason"]
+        for record in history
+    )
+
+    # When nothing waits: approve is an error
+    nothing = lifecycle("approve", "churn", *where)
+    assert nothing.code == 1
+    assert "error: no pending approval for 'churn': no deployment of it waits for one" in nothing.err
+
+    # When v2 goes to prod and is rejected by execution name
+    second = lifecycle("deploy", "churn", "--version", "2", "--stage", "prod", *where, "--wait", "--interval", "0.2")
+    name = second.out.split("lifecycle approve ")[1].split()[0]
+    rejected = lifecycle("reject", name, *where, "--reason", "p99 latency doubled", "--json")
+    # Then the execution fails and prod goes back to v1
+    assert rejected.code == 0, rejected.err
+    assert rejected.json()["answer"] == "rejected"
+    _until_done(lifecycle, name)
+    described = sandbox.client("stepfunctions").describe_execution(executionArn=rejected.json()["execution"])
+    assert described["status"] == "FAILED"
+    trail = [(r["action"], r["reason"]) for r in lifecycle("history", "churn", *where, "--json").json()]
+    assert ("restore-endpoint", "ApprovalRejected: back to churn-v1-prod") in trail
+    assert _serving(sandbox, PROD, "churn-prod") == "churn-v1-prod"
+
+
+def test_rollback_starts_the_manual_rollback_input(lifecycle, sandbox, deploy_stack):
+    where = ("--sandbox", "--stack", STACK)
+    assert lifecycle("policy", "publish", deploy_stack, *where, "--yes").code == 0
+    assert lifecycle("deploy", "churn", "--version", "2", "--stage", "staging", *where, "--wait").code == 0
+    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v2-staging"
+
+    result = lifecycle("rollback", "churn", "--version", "1", "--stage", "staging", *where, "--wait", "--json")
+
+    assert result.code == 0, result.err
+    view = result.json()
+    assert (view["kind"], view["version"], view["stages"], view["status"]) == ("rollback", 1, ["staging"], "SUCCEEDED")
+    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v1-staging"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("deploy", "fraud", "--version", "1", "--stage", "prod"), "error: unknown group 'fraud'"),
+        (
+            ("deploy", "churn", "--version", "1", "--stage", "qa"),
+            "group 'churn' has no stage qa; its stages: staging, prod",
+        ),
+        (
+            ("deploy", "churn", "--version", "3", "--stage", "prod"),
+            "churn version 3 is PendingManualApproval, not Approved",
+        ),
+        (
+            ("rollback", "churn", "--version", "9", "--stage", "prod"),
+            f"churn has no version 9 in {AUTOMATION}/us-east-1",
+        ),
+        (("reject", "churn-deploy-v9-prod-none"), "error: unknown group 'churn-deploy-v9-prod-none'"),
+        (("approve", "churn", "--stage", "staging"), "no pending approval for 'churn' at stage 'staging'"),
+    ],
+)
+def test_refusals(lifecycle, deploy_stack, args, message):
+    assert lifecycle("policy", "publish", deploy_stack, "--sandbox", "--stack", STACK, "--yes").code == 0
+
+    result = lifecycle(*args, "--sandbox", "--stack", STACK)
+
+    assert result.code == 1
+    assert message in result.err
+
+
+def test_deploy_on_a_stack_without_deploy_model(lifecycle, deploy_stack):
+    result = lifecycle("deploy", "churn", "--version", "1", "--stage", "prod", "--sandbox")
+
+    assert result.code == 1
+    assert "stack 'sagemaker-lifecycle' has no DeployModelStateMachineArn output" in result.err
