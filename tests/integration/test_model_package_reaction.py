@@ -1,0 +1,134 @@
+"""Model package state change through the handler: approval starts DeployModel once, rejection rolls back, pending asks.
+
+The started executions run on moto's Step Functions engine with the deploy step Lambda in-process.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AUTOMATION, PROD, REGION
+from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
+from lifecycle.audit import history
+from lifecycle.config import get_settings
+
+from sandbox import lambdas
+from sandbox import stepfunctions as harness
+
+world_fixture = pytest.fixture(name="world")(deploy_world)
+
+
+def handle(event: dict) -> dict:
+    """Invoke the model package function as EventBridge would (through the in-process Lambda)."""
+    module = lambdas.handler_module("model_package_state")
+    return module.lambda_handler(event, lambdas.Context("model-package-state", "arn", "req-1"))
+
+
+def executions(world: DeployWorld) -> list[dict]:
+    sfn = world.cloud.client("stepfunctions")
+    return sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
+
+
+def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, load_event) -> None:
+    # Given v2 approved, and its approval event delivered twice (a second time with another event id)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    event = load_event("model-package-approved.json")
+    duplicate = dict(event, id="another-id-for-the-same-approval")
+
+    # When
+    first = handle(event)
+    second = handle(duplicate)
+
+    # Then one execution, named from the package and the approval time, and it deploys v2
+    assert first["outcome"] == second["outcome"] == "acted"
+    [execution] = executions(world)
+    assert execution["name"] == first["execution_arn"].rsplit(":", 1)[1] == second["execution_arn"].rsplit(":", 1)[1]
+    assert execution["name"].startswith("churn-v2-20261127T110203000-")
+    run = harness.wait(execution["executionArn"])
+    assert run.status == "SUCCEEDED", run.cause
+    assert world.endpoint(staging_stage())["config"] == "churn-v2-staging"
+
+
+def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> None:
+    from lifecycle.deployment import RollbackInput, start_deployment
+
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    rollback = RollbackInput(group="churn", stage="staging", version=1)
+
+    first = start_deployment(get_settings(), rollback, name="rollback-once")
+    second = start_deployment(get_settings(), rollback.model_copy(update={"reason": "again"}), name="rollback-once")
+
+    assert (first.started, second.started) == (True, False)
+    assert first.execution_arn == second.execution_arn
+    assert len(executions(world)) == 1
+    harness.wait(first.execution_arn)
+
+
+def test_rejection_of_the_serving_version_rolls_back_to_the_previous_approved_one(
+    world: DeployWorld, load_event
+) -> None:
+    # Given v1 and v2 approved (v3 pending), prod serving v2; then v2 is rejected
+    world.cloud.publish_policy(deploy_policy(staging_stage(), prod_stage()))
+    world.register(3, approved=(1, 2))
+    world.serve(prod_stage(), 2)
+    registry = world.cloud.client("sagemaker", AUTOMATION)
+    registry.update_model_package(
+        ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/2", ModelApprovalStatus="Rejected"
+    )
+
+    # When
+    result = handle(load_event("model-package-rejected.json"))
+
+    # Then only prod (the stage serving v2) goes back to v1, the newest other approved version
+    assert result["rollbacks"] == [{"stage": "prod", "started": True, "version": 1}]
+    [execution] = executions(world)
+    run = harness.wait(execution["executionArn"])
+    assert run.status == "SUCCEEDED", run.cause
+    assert "Wait For Approval" not in run.states
+    assert world.endpoint(prod_stage()) == {"config": "churn-v1-prod", "status": "InService"}
+    assert world.cloud.client("sagemaker", PROD).describe_endpoint_config(EndpointConfigName="churn-v1-prod")
+    kinds = [note["kind"] for note in world.cloud.notifications()]
+    assert kinds == ["rollback-started", "deployed"]
+
+
+def test_rejection_with_no_other_approved_version_notifies_and_leaves_the_endpoint(
+    world: DeployWorld, load_event
+) -> None:
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(2, approved=(2,))
+    world.serve(prod_stage(), 2)
+    world.cloud.client("sagemaker", AUTOMATION).update_model_package(
+        ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/2", ModelApprovalStatus="Rejected"
+    )
+
+    result = handle(load_event("model-package-rejected.json"))
+
+    assert result["rollbacks"] == [{"stage": "prod", "started": False}]
+    assert executions(world) == []
+    assert world.endpoint(prod_stage())["config"] == "churn-v2-prod"
+    [note] = world.cloud.notifications()
+    assert note["kind"] == "rollback-impossible" and "no other version is approved" in note["message"]
+
+
+def test_pending_package_asks_the_approvers_with_metrics_lineage_and_the_command(
+    world: DeployWorld, load_event
+) -> None:
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register(2, approved=(1,))
+
+    result = handle(load_event("model-package-pending.json"))
+
+    assert result["action"] == "approval-requested"
+    assert result["approvers"] == ["ml-leads@example.com"]
+    [note] = world.cloud.notifications()
+    assert note["kind"] == "approval-needed"
+    assert "validation:auc = 0.82" in note["message"]
+    assert "model data: s3://example-ml/churn/v2/model.tar.gz" in note["message"]
+    arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/2"
+    assert (
+        f"aws sagemaker update-model-package --model-package-arn {arn} --model-approval-status Approved"
+        in (note["message"])
+    )
+    assert [r.action for r in history("churn", get_settings())] == ["request-approval"]
+    assert executions(world) == []
