@@ -53,6 +53,9 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "monitor-alarm.json": {"ModelMonitorAlarmRule"},
     "monitor-alarm-ok.json": {"ModelMonitorAlarmRule"},
     "profiler-issues-found.json": {"DebuggerRuleIssuesRule"},
+    "model-package-approved.json": {"ModelPackageStateRule"},
+    "model-package-rejected.json": {"ModelPackageStateRule"},
+    "model-package-pending.json": {"ModelPackageStateRule"},
 }
 
 

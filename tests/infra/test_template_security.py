@@ -29,10 +29,15 @@ Check = Callable[[Template], list[str]]
 
 READ_VERBS = ("Describe", "List", "Get", "BatchGet", "Search", "Query", "Scan", "Lookup")
 
+LOG_DELIVERY = "Step Functions log delivery (vended logs) supports no resource-level scoping: AWS requires Resource '*'"
 # Write actions that may be allowed on Resource "*", with the reason. Keep this short.
 WRITE_ON_STAR_ALLOWED: dict[str, str] = {
     "xray:PutTraceSegments": "X-Ray has no resource types: AWS requires Resource '*'",
     "xray:PutTelemetryRecords": "X-Ray has no resource types: AWS requires Resource '*'",
+    "logs:CreateLogDelivery": LOG_DELIVERY,
+    "logs:UpdateLogDelivery": LOG_DELIVERY,
+    "logs:DeleteLogDelivery": LOG_DELIVERY,
+    "logs:PutResourcePolicy": LOG_DELIVERY,
 }
 
 # Managed policy names/ARNs or SAM policy templates allowed in a function's `Policies` (their statements are not
