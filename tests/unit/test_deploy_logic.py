@@ -191,6 +191,9 @@ def test_every_task_of_the_asl_has_an_explicit_retry_and_a_catch() -> None:
         assert task.get("Retry"), f"{name} has no Retry"
         assert task.get("Catch"), f"{name} has no Catch"
         assert "arn:aws:" not in task["Resource"] or task["Resource"].startswith("arn:aws:states:::"), name
+    targets = {state.get("Next") for state in states.values()} | {state.get("Default") for state in states.values()}
+    targets |= {c["Next"] for state in states.values() for c in state.get("Catch", []) + state.get("Choices", [])}
+    assert targets - {None} <= set(states), "a transition names a state that does not exist"
     throttling = [r for task in tasks.values() for r in task["Retry"] if "ThrottlingError" in r["ErrorEquals"]]
     assert all(r["BackoffRate"] >= 2 for r in throttling)
 
@@ -205,7 +208,7 @@ def test_the_asl_passes_cfn_lint_state_machine_checks() -> None:
                 "Type": "AWS::StepFunctions::StateMachine",
                 "Properties": {
                     "RoleArn": "arn:aws:iam::123456789012:role/deploy-model",
-                    "DefinitionString": ASL.read_text(),
+                    "Definition": json.loads(ASL.read_text()),
                     "DefinitionSubstitutions": {
                         "DeployStepFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:deploy-step",
                         "LifecycleTableName": "lifecycle",
