@@ -206,11 +206,11 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
             "__type": "ValidationError",
             "message": f"Endpoint {name} of account {self.current_account} not found.",
         }
-        return 400, {"x-amzn-errortype": "ValidationError"}, json.dumps(error)
+        return 400, {"status": "400", "x-amzn-errortype": "ValidationError"}, json.dumps(error)
     scripted = script(self.current_account, self.region, name)
     if scripted.model_error is not None:
         error = {"__type": "ModelError", "message": scripted.model_error, "OriginalStatusCode": 500}
-        return 424, {"x-amzn-errortype": "ModelError"}, json.dumps(error)
+        return 424, {"status": "424", "x-amzn-errortype": "ModelError"}, json.dumps(error)
     variant = endpoint.production_variants[0]["VariantName"] if endpoint.production_variants else "AllTraffic"
     headers = {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant}
     return 200, headers, scripted.answer
