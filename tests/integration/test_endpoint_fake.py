@@ -123,6 +123,8 @@ def test_update_is_validated_against_botocores_model_and_sagemakers_rules(sagema
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName="missing")
     # botocore's model, as every fake request is checked: a canary size needs its Type
+    from moto.sagemaker.exceptions import ValidationError
+
     from sandbox.fakes import validate_request
 
     with pytest.raises(ValidationError, match="Missing required parameter"):
