@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 
+import cli_fixtures
 import pytest
 import yaml
 
@@ -19,6 +20,9 @@ from sandbox.cloud import ACCOUNTS, AUTOMATION, PROD, REGION, STAGING, Sandbox
 STACK = "sagemaker-lifecycle-cli"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FAST = {"poll_seconds": 1, "wait_timeout_minutes": 5}
+
+# The shared fixtures (a conftest.py here would shadow tests/conftest.py's module name).
+lifecycle, policy_file, sandbox = cli_fixtures.lifecycle, cli_fixtures.policy_file, cli_fixtures.sandbox
 
 
 def _policy() -> dict:

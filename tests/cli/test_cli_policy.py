@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 
+import cli_fixtures
 import pytest
 
 STACK_PATH = "/sagemaker-lifecycle/policies"
+
+# The shared fixtures (a conftest.py here would shadow tests/conftest.py's module name).
+lifecycle, policy_file, sandbox = cli_fixtures.lifecycle, cli_fixtures.policy_file, cli_fixtures.sandbox
 
 
 def _canary(percent: int):

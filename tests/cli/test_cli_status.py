@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import cli_fixtures
 import pytest
-from conftest import CHURN, ROOT
 from lifecycle import cooldown
 from lifecycle.config import Settings
 
@@ -21,6 +21,10 @@ from sandbox.router import Router
 
 EVENT_ID = "5b7a2a5e-1c39-4a0e-9d43-7d1f2f0e0a01"  # events/training-completed.json
 PACKAGE = f"arn:aws:sagemaker:us-east-1:{AUTOMATION}:model-package/churn/1"
+
+# The shared fixtures (a conftest.py here would shadow tests/conftest.py's module name).
+lifecycle, policy_file, sandbox = cli_fixtures.lifecycle, cli_fixtures.policy_file, cli_fixtures.sandbox
+CHURN, ROOT = cli_fixtures.CHURN, cli_fixtures.ROOT
 
 
 @pytest.fixture(scope="module")
