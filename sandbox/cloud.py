@@ -125,7 +125,21 @@ def translate(template: Path = TEMPLATE, *, bucket: str = CODE_BUCKET) -> dict[s
     to_py27_compatible_template(document, parameters)
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
     translated = translator.translate(document, parameters, get_managed_policy_map=LocalSamLoader().load)
+    for resource in translated["Resources"].values():
+        _fold_substitutions(resource)
     return dict(undo_mark_unicode_str_in_template(translated))
+
+
+def _fold_substitutions(resource: dict[str, Any]) -> None:
+    """moto's CloudFormation ignores DefinitionSubstitutions: fold them into an `Fn::Sub` of the definition."""
+    properties = resource.get("Properties", {})
+    if resource.get("Type") != "AWS::StepFunctions::StateMachine" or "DefinitionSubstitutions" not in properties:
+        return
+    definition = properties["DefinitionString"]
+    if isinstance(definition, dict) and "Fn::Join" in definition:
+        separator, parts = definition["Fn::Join"]
+        definition = separator.join(parts)
+    properties["DefinitionString"] = {"Fn::Sub": [definition, properties.pop("DefinitionSubstitutions")]}
 
 
 def _code_key(local_path: str) -> str:
@@ -312,6 +326,7 @@ class Sandbox:
             }
         self.deployment = Deployment(outputs=outputs, resources=resources, template=template)
         self._read_functions(template, resources)
+        self._executable_state_machines(template, resources)
         for account, created in workload_resources.items():
             rule = created["ForwardingRule"]
             self.deployment.rule_ids[f"arn:aws:events:{REGION}:{account}:rule/{rule}"] = "ForwardingRule"
@@ -391,6 +406,25 @@ class Sandbox:
                 bus = self.deployment.outputs.get("LifecycleBusName", "default")
                 rule = events.describe_rule(Name=resources[logical_id], EventBusName=bus)
                 self.deployment.rule_ids[rule["Arn"]] = logical_id
+
+    def _executable_state_machines(self, template: dict[str, Any], resources: dict[str, str]) -> None:
+        """Re-create CloudFormation's state machines in moto's executing engine (CloudFormation puts them in the
+        non-executing backend), same name and so same ARN; their Lambda tasks run in-process (sandbox.lambdas)."""
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        from sandbox import lambdas
+
+        lambdas.install()
+        for function in self.deployment.functions.values():
+            runtime = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": function.name}
+            lambdas.register(function.name, function.code_dir.name, {**function.environment, **runtime})
+        stepfunctions = self.client("stepfunctions")
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                made = stepfunctions_backends[AUTOMATION][REGION].describe_state_machine(resources[logical_id])
+                stepfunctions.create_state_machine(
+                    name=made.name, definition=made.definition, roleArn=made.roleArn, type="STANDARD"
+                )
 
     # ---------------------------------------------------------------------------------------------------------------
     # what the product reads

@@ -90,6 +90,31 @@ def seed_training_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
     return f"training job {name} ({job.training_job_status})"
 
 
+@seeder("SageMaker Model Package State Change")
+def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The group and its versions up to the event's: earlier versions Approved (the group's history), the event's
+    version with the event's approval status, inference specification, metadata and tags."""
+    detail, account, region = event["detail"], event["account"], event["region"]
+    group, version = detail["ModelPackageGroupName"], int(detail["ModelPackageVersion"])
+    sagemaker = sandbox.client("sagemaker", account, region)
+    tags = [{"Key": key, "Value": value} for key, value in (detail.get("Tags") or {}).items()]
+    existing = sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
+    if not any(summary["ModelPackageGroupName"] == group for summary in existing):
+        sagemaker.create_model_package_group(ModelPackageGroupName=group, Tags=tags)
+    count = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
+    for number in range(count + 1, version + 1):
+        last = number == version
+        sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=detail.get("ModelPackageDescription", "") if last else f"version {number}",
+            InferenceSpecification=detail["InferenceSpecification"],
+            ModelApprovalStatus=detail["ModelApprovalStatus"] if last else "Approved",
+            CustomerMetadataProperties=detail.get("CustomerMetadataProperties", {}) if last else {},
+            Tags=tags,
+        )
+    return f"model package group {group} with versions 1..{version} (v{version} {detail['ModelApprovalStatus']})"
+
+
 GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions
 
 

@@ -31,7 +31,7 @@ from moto.events.models import EventBus, EventTemplateParser, events_backends
 from sandbox.cloud import AUTOMATION, Function, Sandbox, reset_product_caches
 from sandbox.world import WORLD
 
-_QUIET_AFTER_SECONDS = 1.0  # an execution whose history stops growing this long is waiting for a callback
+_QUIET_AFTER_SECONDS = 3.0  # an execution whose history stops growing this long is waiting for a callback
 _EXECUTION_TIMEOUT_SECONDS = 30.0
 _MAX_EVENTS = 500
 
