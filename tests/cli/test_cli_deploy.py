@@ -1,8 +1,10 @@
 """`lifecycle deploy|rollback|approve|reject` driving the real DeployModel ASL on the served sandbox.
 
-template.yaml does not deploy DeployModel yet, so this module installs it from statemachines/deploy_model.asl.json
-(`sandbox.stepfunctions.install_deploy_model`, the deploy step Lambda run in-process) and describes it in a stack of
-its own whose outputs name the sandbox's table and topic, as the automation stack's will.
+The sandbox's own DeployModel (made from template.yaml) fails its first state on moto: `$$.Execution.Name` reaches the
+engine as `$.Execution.Name` (the DefinitionSubstitutions folded into Fn::Sub lose a `$`). Until that is fixed this
+module installs DeployModel from statemachines/deploy_model.asl.json (`sandbox.stepfunctions.install_deploy_model`,
+the deploy step Lambda run in-process) and describes it in a stack of its own whose outputs name the sandbox's table
+and topic, as the automation stack's do.
 """
 
 from __future__ import annotations
@@ -225,10 +227,3 @@ def test_refusals(lifecycle, deploy_stack, args, message):
 
     assert result.code == 1
     assert message in result.err
-
-
-def test_deploy_on_a_stack_without_deploy_model(lifecycle, deploy_stack):
-    result = lifecycle("deploy", "churn", "--version", "1", "--stage", "prod", "--sandbox")
-
-    assert result.code == 1
-    assert "stack 'sagemaker-lifecycle' has no DeployModelStateMachineArn output" in result.err
