@@ -1,0 +1,80 @@
+"""Section 3: an HPO sweep ends 1,000 training jobs at once; a tenth pass the metric gate; duplicates mixed in.
+
+Every event goes through the sandbox's router: the workload account's forwarding rule, the automation bus rules of
+template.yaml, the real handler in-process. The router gives each invocation a fresh container's caches (it resets
+settings, sessions and policies per invocation), so every event also pays AssumeRole and client creation: the rate is
+a floor for warm containers.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from benchmarks.warm import quiet, training_job
+from sandbox.cloud import AUTOMATION, DEV, REGION, Sandbox
+from sandbox.fakes import training as fake_training
+from sandbox.router import Router
+from sandbox.world import WORLD
+
+FUNCTION = "TrainingStateFunction"
+
+
+@dataclass(frozen=True)
+class Burst:
+    jobs: int
+    deliveries: int
+    seconds: float
+    registered: int
+    actions: dict[str, int]  # what the training reaction did, over all deliveries
+    failed_invocations: int
+    peak_rss_mb: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.deliveries / self.seconds
+
+
+def measure(sandbox: Sandbox, jobs: int = 1000, pass_every: int = 10, duplicate_every: int = 10) -> Burst:
+    """`jobs` Completed events (every `pass_every`-th passes the gate), every `duplicate_every`-th sent twice."""
+    events = []
+    for index in range(jobs):
+        name = f"churn-hpo-sweep-{index:04d}"
+        training_job(sandbox, name)
+        auc = 0.91 if index % pass_every == 0 else 0.71
+        events.append(fake_training.set_state(DEV, REGION, name, status="Completed", metrics={"validation:auc": auc}))
+    stream = []
+    for index, event in enumerate(events):
+        stream.append(event)
+        if index % duplicate_every == duplicate_every - 1:
+            stream.append(dict(copy.deepcopy(events[index - duplicate_every // 2]), id=f"duplicate-{index}"))
+    WORLD.drain()
+    router = Router(sandbox)
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink, quiet(sink):
+        for event in stream:
+            router.deliver(event)
+    seconds = time.perf_counter() - started
+    WORLD.drain()
+    invocations = [i for d in router.deliveries for i in d.invocations]
+    sagemaker = sandbox.client("sagemaker", AUTOMATION)
+    registered = len(
+        [
+            package
+            for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName="churn")
+            for package in page["ModelPackageSummaryList"]
+        ]
+    )
+    return Burst(
+        jobs=jobs,
+        deliveries=len(stream),
+        seconds=seconds,
+        registered=registered,
+        actions=dict(Counter(str((i.result or {}).get("action")) for i in invocations if i.function == FUNCTION)),
+        failed_invocations=sum(1 for i in invocations if i.error),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
