@@ -158,7 +158,7 @@ def _zip(directory: Path) -> bytes:
 _LOADERS: dict[str | None, Loader] = {}
 
 
-def _shared_loader(search_path_string: str | None = None) -> Loader:
+def shared_loader(search_path_string: str | None = None) -> Loader:
     """One botocore data loader for every session: each new session would otherwise parse the service models again
     (the product makes a session per account; parsing SageMaker's model takes a quarter of a second)."""
     if search_path_string not in _LOADERS:
@@ -243,7 +243,7 @@ class Sandbox:
         patterns.install()
         WORLD.drain()
         self.recorder.install()
-        botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
+        botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None  # a fresh default session picks up the recorder's hooks
         reset_product_caches()
         try:

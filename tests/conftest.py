@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from lifecycle import accounts, idempotency
@@ -106,7 +107,11 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    from sandbox.cloud import shared_loader
     from sandbox.fakes import install
+
+    # Every session the product makes would parse botocore's service models again: share one loader, as the sandbox does.
+    monkeypatch.setattr(botocore.session, "create_loader", shared_loader)
 
     install()
     _reset_caches()
