@@ -110,7 +110,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     from sandbox.cloud import shared_loader
     from sandbox.fakes import install
 
-    # Every session the product makes would parse botocore's service models again: share one loader, as the sandbox does.
+    # Each session the product makes would parse botocore's service models again: share one loader (as the sandbox)
     monkeypatch.setattr(botocore.session, "create_loader", shared_loader)
 
     install()
