@@ -122,7 +122,8 @@ class Change:
         """A unified diff of the published policy (pretty JSON) against the file's."""
         before = _pretty(self.current) if self.current is not None else []
         published = f"{self.parameter} (published)" if self.current is not None else f"{self.parameter} (none)"
-        return "".join(difflib.unified_diff(before, _pretty(self.value), fromfile=published, tofile=str(self.path)))
+        lines = difflib.unified_diff(before, _pretty(self.value), fromfile=published, tofile=str(self.path))
+        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def plan_publish(settings: Settings, checked: list[Checked]) -> list[Change]:

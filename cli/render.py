@@ -135,8 +135,9 @@ def watch(console: Console, read: Callable[[], GroupStatus], *, interval: float,
 # --- history ---------------------------------------------------------------------------------------------------------
 def history_table(group: str, records: list[AuditRecord], start: datetime) -> Table:
     table = Table(title=f"{group}: audit trail since {_when(start)} UTC", title_justify="left")
-    for column in ("time (UTC)", "event", "account", "reaction", "action", "outcome", "version", "reason"):
-        table.add_column(column, overflow="fold")
+    for column in ("time (UTC)", "event", "account", "reaction", "action", "outcome", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", overflow="fold")
     for entry in records:
         table.add_row(
             _when(entry.at),
@@ -157,14 +158,14 @@ def follow(
 ) -> ExecutionView:
     """Poll an execution until it ends, waits for an approval, or `timeout`: a spinner with its state and time."""
     start = time.monotonic()
-    seen = ""
+    shown = 0
     with console.status("starting", spinner="dots") as status:
         while True:
             view = read()
             waited = time.monotonic() - start
-            if view.state and view.state != seen:
-                console.print(f"  {elapsed(waited):>7}  {view.state}")
-                seen = view.state
+            for state in view.states[shown:]:
+                console.print(f"  {elapsed(waited):>7}  {state}")
+            shown = len(view.states)
             status.update(f"{view.name}: {view.status} · {view.state or 'starting'} · {elapsed(waited)} elapsed")
             if view.status != "RUNNING" or view.pending_approvals or (timeout is not None and waited >= timeout):
                 return view

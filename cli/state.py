@@ -69,6 +69,7 @@ class ExecutionView(BaseModel):
     stages: list[str]
     status: str
     state: str = Field(default="", description="the state it is in (or ended in)")
+    states: list[str] = Field(default_factory=list, description="the states it entered, in order")
     started: datetime
     stopped: datetime | None = None
     pending_approvals: list[str] = Field(default_factory=list, description="stages waiting for approve|reject")
@@ -158,7 +159,7 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
     with aws_errors(f"states:DescribeExecution {arn}"):
         described = sfn.describe_execution(executionArn=arn)
     kind, group, version, stages = _what(described.get("input", "{}"))
-    state, waiting = _progress(sfn, arn)
+    states, waiting = _progress(sfn, arn)
     view = ExecutionView(
         name=described["name"],
         arn=arn,
@@ -167,7 +168,8 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
         version=version,
         stages=stages,
         status=described["status"],
-        state=state,
+        state=states[-1] if states else "",
+        states=states,
         started=described["startDate"],
         stopped=described.get("stopDate"),
         error=": ".join(str(described[key]) for key in ("error", "cause") if described.get(key)) or None,
@@ -190,19 +192,20 @@ def _what(raw: str) -> tuple[str, str, int | None, list[str]]:
     return input_.kind, input_.group, version, [input_.stage]
 
 
-def _progress(sfn: Any, arn: str) -> tuple[str, str | None]:
-    """The last state the execution entered, and the stage whose approval task token it waits on (if any).
+def _progress(sfn: Any, arn: str) -> tuple[list[str], str | None]:
+    """The states the execution entered, and the stage whose approval task token it waits on (if any).
 
     Waiting = a `.waitForTaskToken` task was scheduled and has not succeeded, failed or timed out since.
     """
-    state, waiting = "", None
+    states: list[str] = []
+    waiting: str | None = None
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     with aws_errors(f"states:GetExecutionHistory {arn}"):
         while True:
             page = sfn.get_execution_history(**kwargs)
             for event in page["events"]:
                 if "stateEnteredEventDetails" in event:
-                    state = str(event["stateEnteredEventDetails"]["name"])
+                    states.append(str(event["stateEnteredEventDetails"]["name"]))
                 scheduled = event.get("taskScheduledEventDetails", {})
                 if event["type"] == "TaskScheduled" and scheduled.get("resource", "").endswith(_WAIT_FOR_TOKEN):
                     payload = json.loads(scheduled.get("parameters") or "{}").get("Payload", {})
@@ -210,7 +213,7 @@ def _progress(sfn: Any, arn: str) -> tuple[str, str | None]:
                 elif event["type"] in _TASK_ENDED:
                     waiting = None
             if not page.get("nextToken"):
-                return state, waiting
+                return states, waiting
             kwargs["nextToken"] = page["nextToken"]
 
 

@@ -137,7 +137,14 @@ def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
     staged = lifecycle("deploy", "churn", "--version", "1", "--stage", "staging", *where, "--wait", "--interval", "0.2")
     # Then it ran the state machine's states to the end
     assert staged.code == 0, staged.err
-    assert "Validate Input" in staged.out and "Wait For Endpoint In Service" in staged.out
+    states = (
+        "Validate Input",
+        "Create Model",
+        "Create Endpoint Config",
+        "Wait For Endpoint In Service",
+        "Finish Stage",
+    )
+    assert all(f"  {state}\n" in staged.out for state in states), staged.out
     assert ": SUCCEEDED" in staged.out
     assert _serving(sandbox, STAGING, "churn-staging") == "churn-v1-staging"
 
