@@ -9,6 +9,7 @@ sandbox replaces moto's flattening with one that walks arrays; every other part 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from moto.events.models import EventPattern
@@ -45,7 +46,19 @@ def flatten_event(node: Any, prefix: str = "", result: dict[str, Any] | None = N
     return result
 
 
+class EventBridgePattern(EventPattern):
+    """moto's matcher with EventBridge's array semantics, for code that matches patterns itself (tests)."""
+
+    _flatten_dict = staticmethod(flatten_event)  # type: ignore[assignment]
+
+
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether EventBridge would deliver `event` to a rule with `pattern`."""
+    return bool(EventBridgePattern.load(json.dumps(pattern)).matches_event(event))
+
+
 def install() -> None:
+    """Give moto's own rules (the deployed ones the sandbox routes by) the same array semantics."""
     EventPattern._flatten_dict = staticmethod(flatten_event)  # type: ignore[method-assign,assignment]
 
 

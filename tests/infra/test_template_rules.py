@@ -16,6 +16,8 @@ import infra_templates
 import pytest
 from moto.events.models import EventPattern
 
+from sandbox.patterns import matches
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOT_EVENTS = {"manual"}
 
@@ -84,40 +86,9 @@ def rule_patterns(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return patterns
 
 
-def eventbridge_view(node: Any) -> Any:
-    """`node` with every array of objects folded into one object of arrays, as EventBridge matches it.
-
-    EventBridge matches a pattern path through an array of objects against the values of all its elements
-    (`detail.DebugRuleEvaluationStatuses.RuleEvaluationStatus` matches if any rule has that status). moto 5.2.5's
-    matcher does not descend into arrays (its flattening stops at lists), so such a pattern never matches there.
-    Folding `[{"a": 1}, {"a": 2, "b": 3}]` into `{"a": [1, 2], "b": [3]}` gives moto's matcher the same
-    any-element semantics (and, like EventBridge, no correlation between fields of one element).
-    """
-    if isinstance(node, dict):
-        return {key: eventbridge_view(value) for key, value in node.items()}
-    if isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-        folded: dict[str, list[Any]] = {}
-        for item in node:
-            for key, value in eventbridge_view(item).items():
-                folded.setdefault(key, []).extend(value if isinstance(value, list) else [value])
-        return {key: _fold_nested(values) for key, values in folded.items()}
-    return node
-
-
-def _fold_nested(values: list[Any]) -> Any:
-    if values and all(isinstance(value, dict) for value in values):
-        return eventbridge_view(values)
-    return values
-
-
 def matching_rules(patterns: dict[str, dict[str, Any]], event: dict[str, Any]) -> set[str]:
     """The logical ids of the rules whose pattern matches `event` (moto's matcher, EventBridge array semantics)."""
-    view = eventbridge_view(event)
-    return {
-        logical_id
-        for logical_id, pattern in patterns.items()
-        if EventPattern.load(json.dumps(pattern)).matches_event(view)
-    }
+    return {logical_id for logical_id, pattern in patterns.items() if matches(pattern, event)}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -296,7 +267,7 @@ def test_array_folding_matches_like_eventbridge() -> None:
 
 
 def test_moto_matcher_still_needs_the_array_folding() -> None:
-    # moto 5.2.5 does not match through arrays of objects; when an upgrade fixes it, the folding can go.
+    # moto 5.2.5 does not match through arrays of objects; when an upgrade fixes it, sandbox/patterns.py can go.
     event = {"detail": {"rules": [{"status": "IssuesFound"}]}}
     pattern = EventPattern.load(json.dumps({"detail": {"rules": {"status": ["IssuesFound"]}}}))
 
