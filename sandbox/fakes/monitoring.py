@@ -15,11 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any, Literal
 
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.dynamodb.models import DynamoDBBackend
 from moto.s3.models import s3_backends
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeProcessingJob, SageMakerModelBackend, sagemaker_backends
@@ -39,6 +43,31 @@ CONTAINER_INPUT = "/opt/ml/processing/input/endpoint"
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 Outcome = Literal["violations", "no-violations", "failed"]
+
+
+# --- DynamoDB: conditional writes are atomic -------------------------------------------------------------------------
+# The cool-down relies on DynamoDB evaluating a write's condition and applying it atomically. moto 5.2.5 checks the
+# condition, then writes, with no lock: two threads can both pass `attribute_not_exists(pk)`, and a reader can see an
+# item an UpdateItem has created but not yet filled. Serializing moto's item writes gives the guarantee back.
+_ITEM_WRITES = threading.RLock()
+ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _serialized(write: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(write, "lifecycle_atomic", False):
+        return write
+
+    @wraps(write)
+    def atomic(*args: Any, **kwargs: Any) -> Any:
+        with _ITEM_WRITES:
+            return write(*args, **kwargs)
+
+    atomic.lifecycle_atomic = True  # type: ignore[attr-defined]
+    return atomic
+
+
+for _write in ATOMIC_WRITES:
+    setattr(DynamoDBBackend, _write, _serialized(getattr(DynamoDBBackend, _write)))
 
 
 @dataclass

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import PROD, REGION, Cloud
+from moto.dynamodb.models import DynamoDBBackend
 
 from sandbox.fakes import monitoring as fake_monitoring
 from sandbox.fakes import validate_request
@@ -234,3 +236,37 @@ def test_an_alarm_change_emits_the_cloudwatch_event_of_a_model_monitor_metric(cl
     assert back["detail"]["previousState"]["value"] == "ALARM"
     [alarm] = cloud.client("cloudwatch", PROD).describe_alarms(AlarmNames=["churn-prod-drift"])["MetricAlarms"]
     assert alarm["StateValue"] == "OK"
+
+
+def test_conditional_writes_on_one_item_are_atomic_under_threads(cloud: Cloud) -> None:
+    # Given 40 writers racing for one item with attribute_not_exists (DynamoDB lets exactly one win)
+    dynamodb = cloud.client("dynamodb")
+
+    def write(i: int) -> bool:
+        try:
+            dynamodb.update_item(
+                TableName="sagemaker-lifecycle-test-table",
+                Key={"pk": {"S": "RACE"}, "sk": {"S": "RACE"}},
+                UpdateExpression="SET holder = :h",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeValues={":h": {"S": str(i)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            # and every loser sees the winner's whole item, never one half-written
+            assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            assert "holder" in exc.response["Item"]
+            return False
+        return True
+
+    # When
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        wins = list(pool.map(write, range(40)))
+
+    # Then
+    assert wins.count(True) == 1
+    assert [
+        name
+        for name in fake_monitoring.ATOMIC_WRITES
+        if not getattr(getattr(DynamoDBBackend, name), "lifecycle_atomic", False)
+    ] == []
