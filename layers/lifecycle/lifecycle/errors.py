@@ -62,6 +62,10 @@ class AwsCallFailed(RetryableError):
     """An AWS call failed for a reason other than throttling (5xx, timeout, access denied, ...)."""
 
 
+class DuplicateInProgress(RetryableError):
+    """The same state change is being handled right now by another invocation; retrying later finds its result."""
+
+
 class AssumeRoleFailed(RetryableError):
     """STS AssumeRole of the workload execution role failed."""
 

@@ -16,11 +16,18 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceConnectionError,
+    IdempotencyPersistenceLayerError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from lifecycle.accounts import client_for
 from lifecycle.config import Settings
+from lifecycle.errors import AwsCallFailed, DuplicateInProgress
 
 
 class SemanticKey(BaseModel):
@@ -85,4 +92,15 @@ def once(
     def run(*, key: SemanticKey) -> dict[str, Any]:
         return action()
 
-    return run(key=key)
+    try:
+        return run(key=key)
+    except IdempotencyAlreadyInProgressError as exc:
+        raise DuplicateInProgress(
+            f"{key.resource_arn} {key.state}: the same state change is being handled by another invocation"
+        ) from exc
+    except (
+        IdempotencyPersistenceLayerError,
+        IdempotencyPersistenceConnectionError,
+        IdempotencyInconsistentStateError,
+    ) as exc:
+        raise AwsCallFailed(f"idempotency record in {settings.table_name}: {exc}") from exc
