@@ -36,8 +36,8 @@ def _common() -> argparse.ArgumentParser:
     where.add_argument(
         "--sandbox",
         action="store_true",
-        help=f"act on the local sandbox (`python -m sandbox serve`): its URL from ${SANDBOX_URL_VARIABLE} or "
-        "--endpoint-url",
+        help="act on the local sandbox (`python -m sandbox serve`) with dummy credentials; its URL from "
+        f"--endpoint-url, ${SANDBOX_URL_VARIABLE} or $AWS_ENDPOINT_URL",
     )
     where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a sandbox or another emulator)")
     where.add_argument(
