@@ -10,13 +10,30 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend, sagemaker_backends
 
 from sandbox.fakes import FakeCall, sagemaker_fake
 from sandbox.world import WORLD, epoch_millis
 
 DETAIL_TYPE = "SageMaker Training Job State Change"
+_MOTO_CREATE_TRAINING_JOB = SageMakerModelBackend.create_training_job
+
+
+def _create_training_job(self: SageMakerModelBackend, training_job_name: str, *args: Any, **kwargs: Any) -> Any:
+    """moto silently replaces a training job of the same name; SageMaker refuses, and so does the sandbox."""
+    if training_job_name in self.training_jobs:
+        arn = FakeTrainingJob.arn_formatter(training_job_name, self.account_id, self.region_name)
+        raise ResourceInUseException(
+            message=f"Training job names must be unique within an AWS account and region, and a training job with "
+            f"this name already exists ({arn})"
+        )
+    return _MOTO_CREATE_TRAINING_JOB(self, training_job_name, *args, **kwargs)
+
+
+def refuse_duplicate_names() -> None:
+    """Make moto's CreateTrainingJob refuse an existing name, as SageMaker does (idempotent)."""
+    SageMakerModelBackend.create_training_job = _create_training_job  # type: ignore[method-assign]
 
 
 def _job(account: str, region: str, name: str) -> FakeTrainingJob:

@@ -79,3 +79,11 @@ def test_emitted_events_have_the_shape_of_the_samples(cloud: Cloud, status: str)
     )
     assert isinstance(event["detail"]["LastModifiedTime"], int)
     assert parse_event(event, TrainingJobEvent).status == status
+
+
+def test_a_second_training_job_with_the_same_name_is_refused_like_sagemaker_does(cloud: Cloud) -> None:
+    first = create_job(cloud, "churn-1")
+
+    with pytest.raises(ClientError, match="ResourceInUse"):
+        create_job(cloud, "churn-1")
+    assert create_job(cloud, "churn-2")["TrainingJobArn"] != first["TrainingJobArn"]
