@@ -51,5 +51,8 @@ test: lint unit cfn-lint validate build ## everything CI runs
 demo: dev ## run the whole lifecycle locally (moto, four accounts, no AWS, no Docker)
 	$(PY) -m sandbox demo
 
+bench: dev build ## performance table: cold init, warm latency, HPO burst, deployment cost, sizes (about 15 min)
+	PY313_BIN="$(PY313_BIN)" $(PY) -m benchmarks.run
+
 clean: ## remove build output and the venv
 	rm -rf .aws-sam $(VENV)

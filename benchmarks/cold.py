@@ -67,7 +67,9 @@ def python313() -> Path:
     """The Lambda runtime's interpreter, found as the Makefile finds it for `sam build`: one on PATH that runs, else
     the newest pyenv 3.13."""
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    given = os.environ.get("PY313_BIN", "")  # the Makefile's choice, passed by `make bench`
     candidates = [
+        str(Path(given) / "python3.13") if given else "",
         shutil.which("python3.13") or "",
         *reversed(sorted(map(str, root.glob("versions/3.13*/bin/python3.13")))),
     ]

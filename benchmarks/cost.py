@@ -1,0 +1,90 @@
+"""Section 4: what one two-stage deployment costs (staging all at once + one approval, prod canary with an alarm).
+
+The execution is the one `benchmarks/deploy_transitions.py` runs (the real ASL on moto's engine, the deploy step
+Lambda in-process); this module times each Lambda invocation and prices the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks import deploy_transitions
+from benchmarks.warm import quiet
+from sandbox import lambdas
+
+# Public list prices, us-east-1, read on https://aws.amazon.com/step-functions/pricing/ and
+# https://aws.amazon.com/lambda/pricing/ on 2026-11-27.
+STEP_FUNCTIONS_STANDARD_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows, per state transition
+LAMBDA_X86_PER_GB_SECOND = 0.0000166667  # USD, x86, first pricing tier
+LAMBDA_PER_REQUEST = 0.20 / 1_000_000  # USD
+LAMBDA_MEMORY_GB = 512 / 1024  # template.yaml Globals: MemorySize 512
+TARGET_TRANSITIONS = 40
+
+
+@dataclass(frozen=True)
+class DeploymentCost:
+    status: str
+    transitions: int  # every state entered, wait-loop iterations included
+    loop_repeats: int  # states entered by wait-loop iterations beyond each stage's first pass
+    invocations: int
+    billed_ms: int  # each invocation rounded up to the next millisecond, as Lambda bills
+    durations_ms: tuple[float, ...]
+
+    @property
+    def fixed_transitions(self) -> int:
+        return self.transitions - self.loop_repeats
+
+    @property
+    def step_functions_usd(self) -> float:
+        return self.transitions * STEP_FUNCTIONS_STANDARD_PER_TRANSITION
+
+    @property
+    def lambda_usd(self) -> float:
+        return (
+            self.invocations * LAMBDA_PER_REQUEST + self.billed_ms / 1000 * LAMBDA_MEMORY_GB * LAMBDA_X86_PER_GB_SECOND
+        )
+
+
+@contextlib.contextmanager
+def _timed_invocations(durations: list[float]) -> Iterator[None]:
+    """Time every in-process Lambda invocation (`sandbox.lambdas` installs `_invoke` as moto's Lambda backend)."""
+    original = lambdas._invoke
+
+    def timed(*args: Any, **kwargs: Any) -> bytes:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            durations.append((time.perf_counter() - started) * 1000)
+
+    lambdas._invoke = timed  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        lambdas._invoke = original  # type: ignore[assignment]
+
+
+def measure() -> DeploymentCost:
+    durations: list[float] = []
+    saved = dict(os.environ)
+    try:
+        with open(os.devnull, "w") as sink, quiet(sink), _timed_invocations(durations):
+            run = deploy_transitions.deploy()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        lambdas.clear()
+    return DeploymentCost(
+        status=run.status,
+        transitions=len(run.states),
+        loop_repeats=deploy_transitions.loop_repeats(run),
+        invocations=len(durations),
+        billed_ms=sum(math.ceil(ms) for ms in durations),
+        durations_ms=tuple(durations),
+    )
