@@ -84,9 +84,10 @@ def install() -> list[str]:
     import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
     import sandbox.fakes.monitoring  # noqa: F401  (registers its fakes)
-    from sandbox.fakes import training  # registers its fakes
+    from sandbox.fakes import registry, training  # training registers its fakes
 
     training.refuse_duplicate_names()
+    registry.emit_registry_events()
     for operation, fn in _FAKES.items():
         setattr(SageMakerResponse, _snake(operation), _responder(operation, fn))
     return sorted(_FAKES)

@@ -30,7 +30,7 @@ from moto.sagemaker.models import FakeEndpoint, FakeProcessingJob, SageMakerMode
 from moto.sagemaker.utils import arn_formatter
 
 from sandbox.fakes import FakeCall, sagemaker_fake
-from sandbox.fakes.training import _millis
+from sandbox.fakes.training import as_event_detail
 from sandbox.world import WORLD
 
 PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
@@ -453,7 +453,7 @@ def _finish(
 def emit_processing_state(job: FakeProcessingJob) -> dict[str, Any]:
     """Emit the processing job's state-change event: its Describe shape, epoch-millis times, Tags as a map."""
     account, region = job.arn.split(":")[4], job.arn.split(":")[3]
-    detail: dict[str, Any] = _millis(job.response_object)
+    detail: dict[str, Any] = as_event_detail(job.response_object)
     detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.tags or []}
     return WORLD.emit(
         account=account, region=region, detail_type=PROCESSING_DETAIL_TYPE, detail=detail, resources=[job.arn]

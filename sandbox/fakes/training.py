@@ -44,19 +44,20 @@ def _job(account: str, region: str, name: str) -> FakeTrainingJob:
     return jobs[name]
 
 
-def _millis(value: Any) -> Any:
+def as_event_detail(value: Any) -> Any:
+    """An API response as SageMaker puts it in an event: epoch-millis times, no nulls."""
     if isinstance(value, datetime):
         return epoch_millis(value)
     if isinstance(value, dict):
-        return {key: _millis(item) for key, item in value.items() if item is not None}
+        return {key: as_event_detail(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [_millis(item) for item in value]
+        return [as_event_detail(item) for item in value]
     return value
 
 
 def training_event_detail(job: FakeTrainingJob) -> dict[str, Any]:
     """The event detail SageMaker sends: the DescribeTrainingJob shape, epoch-millis times, Tags as a map."""
-    detail: dict[str, Any] = _millis(job.response_object)
+    detail: dict[str, Any] = as_event_detail(job.response_object)
     detail.pop("ResponseMetadata", None)
     detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.tags or []}
     return detail
