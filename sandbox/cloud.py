@@ -131,7 +131,13 @@ def translate(template: Path = TEMPLATE, *, bucket: str = CODE_BUCKET) -> dict[s
 
 
 def _fold_substitutions(resource: dict[str, Any]) -> None:
-    """moto's CloudFormation ignores DefinitionSubstitutions: fold them into an `Fn::Sub` of the definition."""
+    """moto's CloudFormation ignores DefinitionSubstitutions: fold them into an `Fn::Sub` of the definition.
+
+    Each `${Name}` becomes the reference its substitution names (`${Resource}` or `${Resource.Attribute}`) or its
+    literal value, and the definition goes to the one-argument form of `Fn::Sub`. The two-argument form would not
+    do: moto runs its variable map through `string.Template`, which turns the ASL's `$$.Execution.Name` into
+    `$.Execution.Name`.
+    """
     properties = resource.get("Properties", {})
     if resource.get("Type") != "AWS::StepFunctions::StateMachine" or "DefinitionSubstitutions" not in properties:
         return
@@ -139,7 +145,20 @@ def _fold_substitutions(resource: dict[str, Any]) -> None:
     if isinstance(definition, dict) and "Fn::Join" in definition:
         separator, parts = definition["Fn::Join"]
         definition = separator.join(parts)
-    properties["DefinitionString"] = {"Fn::Sub": [definition, properties.pop("DefinitionSubstitutions")]}
+    for name, value in properties.pop("DefinitionSubstitutions").items():
+        definition = definition.replace("${" + name + "}", _inline_reference(name, value))
+    properties["DefinitionString"] = {"Fn::Sub": definition}
+
+
+def _inline_reference(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        return "${" + (".".join(target) if isinstance(target, list) else target) + "}"
+    raise ValueError(f"DefinitionSubstitutions {name}: the sandbox folds only Ref, Fn::GetAtt and strings, got {value}")
 
 
 def _code_key(local_path: str) -> str:

@@ -158,7 +158,6 @@ def seed_labeling_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
         labeling.fail_labeling_job(account, region, name, reason="ClientError: the input manifest is not readable")
     elif status in ("Stopping", "Stopped"):
         labeling.stop_labeling_job(account, region, name, reason="stopped by a person", human=40)
-    WORLD.drain()  # the seeding's own events: the replayed event is the one delivered
     return f"labeling job {name} ({status})"
 
 
@@ -170,6 +169,7 @@ def seed(sandbox: Sandbox, event: dict[str, Any]) -> None:
         sandbox.timeline.add("note", account, f"nothing to seed for {event.get('detail-type')!r}")
         return
     sandbox.timeline.add("note", account, f"seeded {fn(sandbox, event)}")
+    WORLD.drain()  # the seeding's own events (a registered package, a finished job): the replayed event is delivered
 
 
 # -------------------------------------------------------------------------------------------------------------------

@@ -94,3 +94,16 @@ def test_the_longest_name_prefix_wins_then_the_label_attribute() -> None:
     assert match_group(documents, name="churn-us-2026") == "churn"
     assert match_group(documents, name="labels-42", label_attribute="fraud-label") == "fraud"
     assert match_group(documents, name="unrelated") is None
+
+
+def test_monitoring_capture_and_reports_go_together() -> None:
+    half = {"on_violation": "retrain", "capture_s3_uri": "s3://example-capture/churn/"}
+    document = churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=half)]})
+
+    with pytest.raises(PolicyInvalid, match="capture_s3_uri and reports_s3_uri go together"):
+        validate_policy(document, group="churn")
+
+    own_monitor = churn_policy(deployment={"stages": [stage("prod", PROD, monitoring={"on_violation": "retrain"})]})
+    monitoring = validate_policy(own_monitor, group="churn").deployment.stages[0].monitoring  # type: ignore[union-attr]
+    assert monitoring is not None
+    assert not monitoring.manages_schedule

@@ -162,11 +162,6 @@ def plan_step(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
             stage = stage.model_copy(update={"strategy": AllAtOnce(), "approval_required": False})
         stages = [stage]
     _registry_package(settings, arn, execution)
-    for stage in stages:
-        if stage.monitoring is not None and not (stage.monitoring.capture_s3_uri and stage.monitoring.reports_s3_uri):
-            raise InvalidDeploymentInput(
-                f"stage {stage.name} asks for monitoring but monitoring.capture_s3_uri or reports_s3_uri is not set"
-            )
     ref = package_ref(arn)
     plan = Plan(
         kind=input_.kind,
@@ -371,8 +366,9 @@ def approval_tokens(settings: Settings, execution: str) -> dict[str, str]:
 
 def configure_monitoring_step(step: StepContext) -> dict[str, Any]:
     stage = step.stage
-    if stage.monitoring is None:
-        step.record("monitoring-schedule", "skipped", "no monitoring in policy", resource=stage.endpoint_name)
+    if stage.monitoring is None or not stage.monitoring.manages_schedule:
+        reason = "no monitoring in policy" if stage.monitoring is None else "the stage's monitor is not managed here"
+        step.record("monitoring-schedule", "skipped", reason, resource=stage.endpoint_name)
         return step.next()
     outcome = ensure_schedule(step.client("sagemaker"), stage, group=step.plan.group)
     step.record(

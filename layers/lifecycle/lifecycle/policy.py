@@ -154,6 +154,20 @@ class StageMonitoring(_Strict):
     )
     instance_type: InstanceType = "ml.m5.xlarge"
 
+    @model_validator(mode="after")
+    def _capture_and_reports_together(self) -> StageMonitoring:
+        if bool(self.capture_s3_uri) != bool(self.reports_s3_uri):
+            raise ValueError(
+                "capture_s3_uri and reports_s3_uri go together: set both for the product to manage data capture and "
+                "the monitoring schedule, or neither when you run your own monitor"
+            )
+        return self
+
+    @property
+    def manages_schedule(self) -> bool:
+        """Whether the deployment sets up data capture and the data-quality schedule (else only on_violation)."""
+        return self.capture_s3_uri is not None
+
 
 class Stage(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
