@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lifecycle.actions.deploy import describe_endpoint, serving
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.deployment import PACKAGE_ARN
 from lifecycle.errors import ActionRefused, RetryableError
@@ -188,23 +189,11 @@ def start_pipeline_execution(sagemaker: Any, request: dict[str, Any]) -> str:
 # --- rolling back ----------------------------------------------------------------------------------------------------
 def deployed_versions(sagemaker: Any, endpoint_name: str, group: str) -> list[int]:
     """Versions of `group` the endpoint serves now (its variants' models made from model packages), ascending."""
-    with aws_errors(f"sagemaker:DescribeEndpoint {endpoint_name}", missing=f"endpoint {endpoint_name} does not exist"):
-        config_name = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
-    with aws_errors(
-        f"sagemaker:DescribeEndpointConfig {config_name}", missing=f"endpoint config {config_name} is gone"
-    ):
-        variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
-    versions: set[int] = set()
-    for variant in variants:
-        model_name = variant["ModelName"]
-        with aws_errors(f"sagemaker:DescribeModel {model_name}", missing=f"model {model_name} does not exist"):
-            model = sagemaker.describe_model(ModelName=model_name)
-        containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers", [])
-        for container in containers:
-            found = _package_version(str(container.get("ModelPackageName", "")), group)
-            if found is not None:
-                versions.add(found)
-    return sorted(versions)
+    endpoint = describe_endpoint(sagemaker, endpoint_name)
+    if endpoint is None:
+        raise ActionRefused(f"endpoint {endpoint_name} does not exist")
+    found = {_package_version(variant.package_arn, group) for variant in serving(sagemaker, endpoint)}
+    return sorted(version for version in found if version is not None)
 
 
 def _package_version(arn: str, group: str) -> int | None:
