@@ -175,6 +175,8 @@ def _zip(directory: Path) -> bytes:
 
 
 _LOADERS: dict[str | None, Loader] = {}
+_ENGINE_LOG = logging.getLogger("moto.stepfunctions.parser")
+_QUIET = logging.NullHandler()
 
 
 def shared_loader(search_path_string: str | None = None) -> Loader:
@@ -260,6 +262,8 @@ class Sandbox:
         mount_code()
         install_fakes()
         patterns.install()
+        _ENGINE_LOG.addHandler(_QUIET)  # the engine logs every failed state; the timeline reports them from history
+        _ENGINE_LOG.propagate = False
         WORLD.drain()
         self.recorder.install()
         botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
@@ -284,6 +288,8 @@ class Sandbox:
             self._mock = None
         self.recorder.uninstall()
         patterns.uninstall()
+        _ENGINE_LOG.removeHandler(_QUIET)
+        _ENGINE_LOG.propagate = True
         botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None
         WORLD.drain()

@@ -62,6 +62,7 @@ class Execution:
     arn: str
     status: str = "RUNNING"
     states: list[str] = field(default_factory=list)
+    history_seen: int = 0
 
 
 @dataclass
@@ -284,13 +285,21 @@ class Router:
             if call["call"] == "states:StartExecution" and call["resource"] not in self._watched:
                 self._follow(call["resource"])
 
+    def resume(self, execution_arn: str) -> None:
+        """Follow an execution again after a callback (an approval) let it go on."""
+        execution = next(e for e in self.executions if e.arn == execution_arn)
+        self._run(execution, seen=execution.history_seen)
+
     def _follow(self, execution_arn: str) -> None:
         self._watched.add(execution_arn)
-        stepfunctions = self.sandbox.client("stepfunctions")
         state_machine, name = execution_arn.split(":")[6], execution_arn.split(":")[7]
         execution = Execution(state_machine, name, execution_arn)
         self.executions.append(execution)
-        seen = 0
+        self._run(execution, seen=0)
+
+    def _run(self, execution: Execution, *, seen: int) -> None:
+        stepfunctions = self.sandbox.client("stepfunctions")
+        execution_arn, state_machine, name = execution.arn, execution.state_machine, execution.name
         deadline = time.monotonic() + _EXECUTION_TIMEOUT_SECONDS
         last_progress = time.monotonic()
         with self.sandbox.recorder.recording():  # the tasks run on the engine's threads: their calls are the product's
@@ -306,7 +315,7 @@ class Router:
                     elif entry["type"] in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
                         details = entry.get("executionFailedEventDetails", {})
                         self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {entry['type']} {details}")
-                seen = len(history)
+                seen = execution.history_seen = len(history)
                 execution.status = status
                 now = time.monotonic()
                 if status != "RUNNING" or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:

@@ -8,11 +8,13 @@ product: add an act here when a reaction lands.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sandbox.cloud import AUTOMATION, DEV, PROD, REGION, STAGING, Sandbox
+from sandbox.cloud import AUTOMATION, DEV, PROD, REGION, STACK, STAGING, Sandbox
 from sandbox.fakes import training as fake_training
 from sandbox.replay import labeling_job_request, read_policy, sample_policies
 from sandbox.router import Router
@@ -94,6 +96,55 @@ class World:
         )
         self.settle()
 
+    def approve_package(self, version: int) -> None:
+        """The ML lead approves a version in the registry (`aws sagemaker update-model-package ... Approved`)."""
+        arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
+        self.sandbox.client("sagemaker", AUTOMATION).update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="metrics reviewed"
+        )
+        self.settle()
+
+    def approve_gates(self) -> None:
+        """The approver answers every waiting approval gate (what `lifecycle approve <execution>` does)."""
+        from lifecycle.config import Settings
+        from lifecycle.deploy_steps import approval_tokens
+
+        stack = self.sandbox.client("cloudformation").describe_stacks(StackName=STACK)
+        settings = Settings.from_stack(stack["Stacks"][0])
+        stepfunctions = self.sandbox.client("stepfunctions")
+        for execution in [e for e in self.router.executions if e.status == "RUNNING"]:
+            for stage, token in approval_tokens(settings, execution.name).items():
+                output = {"approved_by": "ml-lead@example.com", "reason": f"{stage}: canary plan reviewed"}
+                stepfunctions.send_task_success(taskToken=token, output=json.dumps(output))
+            self.router.resume(execution.arn)
+        self.settle()
+
+    def alarm_fires(self, alarm: str, *, account: str = PROD) -> None:
+        """A CloudWatch alarm of the prod endpoint (its 5xx rate) goes to ALARM."""
+        cloudwatch = self.sandbox.client("cloudwatch", account)
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            Namespace="AWS/SageMaker",
+            MetricName="Invocation5XXErrors",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": "churn-prod"},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx errors on the canary")
+
+    def monitor_finds_violations(self, endpoint: str, *, account: str = PROD) -> None:
+        """The hourly Model Monitor run of an endpoint finds drift (CompletedWithViolations)."""
+        from sandbox.fakes import monitoring
+
+        monitoring.run_execution(account, REGION, f"{endpoint}-data-quality", outcome="violations")
+        self.settle()
+
     def jobs_started_by_product(self) -> list[str]:
         """Names of the training jobs the product created (its CreateTrainingJob calls), oldest first."""
         return [
@@ -126,13 +177,27 @@ def _gate_fails(world: World) -> None:
     world.training_job_ends("churn-xgb-20261127-1300", auc=0.71)
 
 
+def _approval_deploys(world: World) -> None:
+    world.approve_package(2)
+    world.approve_gates()
+
+
 def _drift_retrains(world: World) -> None:
     before = len(world.jobs_started_by_product())
-    world.drift_alarm_fires(endpoint="churn-prod")
+    if monitoring_schedule_exists(world.sandbox, "churn-prod"):
+        world.monitor_finds_violations("churn-prod")
+    else:
+        world.drift_alarm_fires(endpoint="churn-prod")
     started = world.jobs_started_by_product()[before:]
     if started:  # the retraining job runs on fresh data and ends better
         fake_training.set_state(DEV, REGION, started[-1], status="InProgress", secondary="Training")
         world.training_job_ends(started[-1], auc=0.93)
+
+
+def _canary_rolls_back(world: World) -> None:
+    world.alarm_fires("churn-prod-5xx")
+    world.approve_package(3)
+    world.approve_gates()
 
 
 ACTS = [
@@ -152,8 +217,28 @@ ACTS = [
         _registration,
     ),
     Act("A training job ends with validation:auc 0.71 -> the metric gate fails", "TrainingJobStateRule", _gate_fails),
-    Act("The prod drift alarm fires -> retraining -> registered again", "ModelMonitorAlarmRule", _drift_retrains),
+    Act(
+        "v2 is approved -> DeployModel: staging, smoke test, approval gate, prod canary, monitoring schedule",
+        "ModelPackageStateRule",
+        _approval_deploys,
+    ),
+    Act(
+        "The prod monitor finds drift -> retraining starts -> it completes -> v3 registered (the loop closes)",
+        "MonitoringJobStateRule",
+        _drift_retrains,
+    ),
+    Act(
+        "v3 is approved -> staging updated; in prod the 5xx alarm fires during the canary -> rolled back to v2",
+        "ModelPackageStateRule",
+        _canary_rolls_back,
+    ),
 ]
+
+
+def monitoring_schedule_exists(sandbox: Sandbox, endpoint: str, account: str = PROD) -> bool:
+    """Whether the deployment set up the endpoint's data-quality schedule."""
+    schedules = sandbox.client("sagemaker", account).list_monitoring_schedules(EndpointName=endpoint)
+    return bool(schedules["MonitoringScheduleSummaries"])
 
 
 def summary(sandbox: Sandbox) -> list[str]:
@@ -173,21 +258,18 @@ def summary(sandbox: Sandbox) -> list[str]:
                 f"training jobs {account}: "
                 + ", ".join(f"{j['TrainingJobName']} {j['TrainingJobStatus']}" for j in jobs)
             )
-        endpoints = client.list_endpoints()["Endpoints"]
-        if endpoints:
-            lines.append(
-                f"endpoints {account}: " + ", ".join(f"{e['EndpointName']} {e['EndpointStatus']}" for e in endpoints)
-            )
+        for endpoint in client.list_endpoints()["Endpoints"]:
+            config = client.describe_endpoint(EndpointName=endpoint["EndpointName"])["EndpointConfigName"]
+            lines.append(f"endpoint {account}: {endpoint['EndpointName']} {endpoint['EndpointStatus']} on {config}")
     items = sandbox.client("dynamodb").query(
         TableName=sandbox.table_name,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
         ExpressionAttributeValues={":pk": {"S": f"GROUP#{GROUP}"}, ":audit": {"S": "AUDIT#"}},
     )["Items"]
-    lines.append(f"audit table ({len(items)} records for {GROUP}):")
-    lines += [
-        f"  {item['account']['S']}  {item['action']['S']}: {item['outcome']['S']}: {item['reason']['S'][:110]}"
-        for item in items
-    ]
+    decisions = Counter(f"{item['action']['S']} {item['outcome']['S']}" for item in items)
+    lines.append(
+        f"audit table: {len(items)} records for {GROUP}: " + ", ".join(f"{k} x{n}" for k, n in decisions.items())
+    )
     return lines
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.cloud import AUTOMATION, DEV, PROD, Sandbox
+from sandbox.cloud import AUTOMATION, DEV, PROD, STAGING, Sandbox
 from sandbox.router import Router
 from sandbox.scenario import run_scenario, summary
 
@@ -64,7 +64,7 @@ def test_labeling_starts_training_in_the_policy_training_account(played: tuple[S
     assert "churn-labels-20261127" in started["reason"]
 
 
-def test_drift_alarm_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> None:
+def test_drift_found_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> None:
     sandbox, router = played
     if "MonitorViolationFunction" not in {f.logical_id for f in sandbox.deployment.functions.values()}:
         pytest.skip("the monitor violation reaction is not in template.yaml")
@@ -73,8 +73,44 @@ def test_drift_alarm_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> 
     assert [c["account"] for c in retrains] == [DEV]
 
 
-def test_summary_names_the_registry_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:
+def deployments(router: Router) -> list:
+    return [e for e in router.executions if e.state_machine.endswith("deploy-model")]
+
+
+def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox, Router]) -> None:
+    sandbox, router = played
+    first = deployments(router)[0]
+    assert first.status == "SUCCEEDED"
+    assert first.states.count("Create Model") == 2
+    assert first.states.index("Run Smoke Test") < first.states.index("Wait For Approval")
+    assert first.states[-1] == "Deployment Succeeded"
+    assert [c["account"] for c in calls(sandbox, "sagemaker:CreateEndpoint")] == [STAGING, PROD]
+    [schedule] = calls(sandbox, "sagemaker:CreateMonitoringSchedule")
+    assert schedule["account"] == PROD
+
+
+def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_version(
+    played: tuple[Sandbox, Router],
+) -> None:
+    sandbox, router = played
+    second = deployments(router)[1]
+    assert second.status == "FAILED"
+    assert second.states[-4:] == [
+        "Restore Previous Endpoint Config",
+        "Record Deployment Failure",
+        "Notify Deployment Failure",
+        "Deployment Failed",
+    ]
+    serving = {
+        account: sandbox.client("sagemaker", account).describe_endpoint(EndpointName=name)["EndpointConfigName"]
+        for account, name in ((STAGING, "churn-staging"), (PROD, "churn-prod"))
+    }
+    assert serving == {STAGING: "churn-v3-staging", PROD: "churn-v2-prod"}
+
+
+def test_summary_names_what_is_deployed_where_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:
     sandbox, _ = played
     lines = summary(sandbox)
     assert any(line.startswith(f"registry {AUTOMATION}: group churn: v1") for line in lines)
-    assert any("register-model-package: skipped: validation:auc 0.71 < 0.8" in line for line in lines)
+    assert f"endpoint {PROD}: churn-prod InService on churn-v2-prod" in lines
+    assert any("register-model-package skipped x1" in line for line in lines)

@@ -38,6 +38,7 @@ from lifecycle.errors import (
     InvalidDeploymentInput,
 )
 from lifecycle.notify import notify
+from lifecycle.observability import count
 from lifecycle.policy import AbTest, AllAtOnce, Policy, Stage, load_policy
 
 _APPROVAL_TTL = timedelta(days=15)
@@ -444,6 +445,7 @@ STEPS = frozenset({"plan", *_STAGE_STEPS})
 def run_step(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Run the step `event["step"]` names."""
     name = event.get("step")
+    count("DeployStepsRun")
     if name == "plan":
         return plan_step(event, settings)
     action = _STAGE_STEPS.get(str(name))
