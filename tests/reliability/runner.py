@@ -60,6 +60,7 @@ ACTION_CALLS = frozenset(
         "states:StartExecution",
     }
 )
+_MAX_REDRIVES = 200
 EVENT_FUNCTIONS = (
     "TrainingStateFunction",
     "DebuggerRuleFunction",
@@ -78,7 +79,7 @@ class Size:
     max_copies: int = 3
 
 
-FAULTS = {"sagemaker": 0.05, "sts": 0.05, "dynamodb": 0.03, "sns": 0.05, "ssm": 0.05, "states": 0.05}
+FAULTS = {"sagemaker": 0.1, "sts": 0.1, "dynamodb": 0.1, "sns": 0.1, "ssm": 0.1, "states": 0.1}
 SIZES = {
     "small": Size(rounds=1, approvals=(1,), hostile=500, fault_rates=FAULTS),
     "full": Size(rounds=4, approvals=(1, 3), hostile=1000, fault_rates=FAULTS),
@@ -149,6 +150,7 @@ class DisorderlyRouter(Router):
         self.originals = 0
         self.copies = 0
         self.redriven = 0
+        self.redrives = 0
 
     def settle(self) -> None:
         while True:
@@ -178,6 +180,7 @@ class DisorderlyRouter(Router):
         queue = self.sandbox.deployment.resources["DeadLetterQueue"]
         redriven = 0
         with self.faults.paused():
+            self.expire_in_progress_markers()
             while True:
                 messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
                 if not messages:
@@ -189,7 +192,27 @@ class DisorderlyRouter(Router):
                     self.deliver(payload)
                     redriven += 1
         self.redriven += redriven
+        self.redrives += 1
+        if self.redrives > _MAX_REDRIVES:
+            raise RuntimeError(f"still dead-lettering after {_MAX_REDRIVES} redrives with faults paused")
         return redriven
+
+    def expire_in_progress_markers(self) -> None:
+        """Let time pass before the redrive, as it does in AWS (Lambda retries after minutes, people later): the
+        in-progress idempotency marker of an invocation that failed and could not clean up (its DeleteItem faulted)
+        expires with that invocation's timeout. Without this, the sandbox's instant redrive meets a live marker."""
+        dynamodb = self.sandbox.client("dynamodb")
+        table = self.sandbox.table_name
+        expired = str(int(time.time() * 1000) - 1)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                if item.get("status", {}).get("S") == "INPROGRESS":
+                    dynamodb.update_item(
+                        TableName=table,
+                        Key={"pk": item["pk"], "sk": item["sk"]},
+                        UpdateExpression="SET in_progress_expiration = :expired",
+                        ExpressionAttributeValues={":expired": {"N": expired}},
+                    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
