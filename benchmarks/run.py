@@ -185,14 +185,14 @@ def section_sizes() -> list[Row]:
     return rows
 
 
-def render(sections: list[tuple[str, list[Row]]]) -> str:
-    widths = [max(len(row[i]) for _, rows in sections for row in rows) for i in range(4)]
-    widths = [min(width, limit) for width, limit in zip(widths, (60, 110, 24, 30), strict=True)]
-    lines = []
-    for title, rows in sections:
-        lines.append(f"\n{title}")
-        for row in rows:
-            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+WIDTHS = (56, 104, 24, 28)
+
+
+def render(title: str, rows: list[Row]) -> str:
+    """One section of the table (fixed column widths, so sections printed as they finish line up)."""
+    lines = [f"\n{title}"]
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, WIDTHS, strict=True)).rstrip())
     return "\n".join(lines)
 
 
@@ -203,16 +203,13 @@ def main() -> None:
     runs, events, jobs = (2, 20, 50) if args.quick else (7, 500, 1000)
     started = time.monotonic()
     ensure_build()
-    sections = [
-        ("1. Cold init (fresh python3.13 per run, built artifacts, median)", section_cold(runs)),
-        ("5. Sizes after sam build (unzipped)", section_sizes()),
-    ]
+    print(f"machine: {machine()}", flush=True)
+    print(render("1. Cold init (fresh python3.13 per run, built artifacts, median)", section_cold(runs)), flush=True)
     warm_rows, burst_rows = section_warm_and_burst(events, jobs)
-    sections.insert(1, ("2. Warm per-event latency (in-process, moto, one warm container)", warm_rows))
-    sections.insert(2, (f"3. Burst: HPO sweep of {jobs} jobs, 10% pass the gate", burst_rows))
-    sections.insert(3, ("4. Cost of one two-stage deployment (canary prod, one approval)", section_cost()))
-    print(f"machine: {machine()}")
-    print(render(sections))
+    print(render("2. Warm per-event latency (in-process, moto, one warm container)", warm_rows))
+    print(render(f"3. Burst: HPO sweep of {jobs} jobs, 10% pass the gate", burst_rows), flush=True)
+    print(render("4. Cost of one two-stage deployment (canary prod, one approval)", section_cost()))
+    print(render("5. Sizes after sam build (unzipped)", section_sizes()))
     print(f"\n{time.monotonic() - started:.0f} s")
 
 
