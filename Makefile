@@ -54,5 +54,8 @@ demo: dev ## run the whole lifecycle locally (moto, four accounts, no AWS, no Do
 bench: dev build ## performance table: cold init, warm latency, HPO burst, deployment cost, sizes (about 15 min)
 	PY313_BIN="$(PY313_BIN)" $(PY) -m benchmarks.run
 
+reliability: dev ## the lifecycle under duplicates, faults and hostile input; prints the figures (< 5 min)
+	$(PY) -m tests.reliability.runner --size full
+
 clean: ## remove build output and the venv
 	rm -rf .aws-sam $(VENV)
