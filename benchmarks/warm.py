@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import json
 import logging
 import math
@@ -26,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.meter import AwsMeter
+from sandbox import runtime
 from sandbox.cloud import AUTOMATION, DEV, REGION, Function, Sandbox
 from sandbox.fakes import labeling as fake_labeling
 from sandbox.fakes import training as fake_training
 from sandbox.replay import labeling_job_request
-from sandbox.router import LambdaContext
 from sandbox.world import WORLD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +126,20 @@ CASES: dict[str, tuple[str, Callable[[Sandbox, int], dict[str, Any]]]] = {
 }
 
 
+@dataclass(frozen=True)
+class Context:
+    """The Lambda context a handler receives (what powertools reads from it)."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str = "bench"
+    memory_limit_in_mb: int = 512
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
 def function_of(sandbox: Sandbox, folder: str) -> Function:
     return next(f for f in sandbox.deployment.functions.values() if f.code_dir.name == folder)
 
@@ -140,8 +153,8 @@ def warm_container(function: Function) -> Iterator[Callable[[dict[str, Any]], di
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     reset_product_caches()
-    handler = getattr(importlib.import_module(function.module), function.attribute)
-    context = LambdaContext(function, 60)
+    handler = runtime.handler(function.code_dir.name, function.attribute)
+    context = runtime.LambdaContext(function.name, function.arn, 60)
     try:
         with open(os.devnull, "w") as sink, quiet(sink):
             yield lambda event: handler(event, context)
