@@ -80,12 +80,6 @@ class Function:
     on_failure: str  # logical id of the on-failure destination (moto's CloudFormation skips EventInvokeConfig)
 
     @property
-    def module(self) -> str:
-        """The importable module of the handler (`functions.training_state.app`)."""
-        package = ".".join(self.code_dir.relative_to(ROOT).parts)
-        return f"{package}.{self.handler.rsplit('.', 1)[0]}"
-
-    @property
     def attribute(self) -> str:
         return self.handler.rsplit(".", 1)[1]
 

@@ -1,58 +1,40 @@
 """In-process Lambda: moto's Lambda (without Docker) runs the real handlers of `functions/<folder>/app.py`.
 
-moto's `LambdaSimpleBackend.invoke` echoes the payload. `install()` replaces it with a dispatcher that imports the
-registered function's `app.py` (once, under a module name unique to its folder), sets the function's environment
-for the call, and calls `lambda_handler`. A raised exception becomes a function error whose `errorType` is the
-exception's class name, exactly what the Lambda runtime reports and what ASL `Retry`/`Catch` match.
+moto's `LambdaSimpleBackend.invoke` echoes the payload. `install()` replaces it with a dispatcher that runs the
+registered function's handler (sandbox.runtime: its code, environment and log stream). A raised exception becomes a
+function error whose `errorType` is the exception's class name, exactly what the Lambda runtime reports and what ASL
+`Retry`/`Catch` match.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import io
 import json
-import os
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
-_lock = threading.RLock()
+from sandbox import runtime
+
+_lock = threading.RLock()  # one invocation at a time: a handler's environment is the process's
 
 
 @dataclass(frozen=True)
 class Registered:
     folder: str
     env: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 60
 
 
 _registry: dict[str, Registered] = {}
-_modules: dict[str, ModuleType] = {}
-
-
-@dataclass(frozen=True)
-class Context:
-    """The Lambda context object a handler receives."""
-
-    function_name: str
-    invoked_function_arn: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 def register(function_name: str, folder: str, env: dict[str, str] | None = None) -> None:
     """Invoking `function_name` (name or ARN) runs `functions/<folder>/app.py` with `env` set."""
-    if not (FUNCTIONS / folder / "app.py").is_file():
+    if not (runtime.FUNCTIONS / folder / "app.py").is_file():
         raise FileNotFoundError(f"functions/{folder}/app.py does not exist")
     _registry[function_name.rsplit(":", 1)[-1]] = Registered(folder, dict(env or {}))
 
@@ -60,34 +42,6 @@ def register(function_name: str, folder: str, env: dict[str, str] | None = None)
 def clear() -> None:
     """Forget the registered functions (between tests)."""
     _registry.clear()
-
-
-def handler_module(folder: str) -> ModuleType:
-    """`functions/<folder>/app.py`, imported once under the module name `lambda_<folder>`."""
-    with _lock:
-        module = _modules.get(folder)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(f"lambda_{folder}", FUNCTIONS / folder / "app.py")
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load functions/{folder}/app.py")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            _modules[folder] = module
-        return module
-
-
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _invoke(  # noqa: PLR0917  (moto's signature)
@@ -104,13 +58,10 @@ def _invoke(  # noqa: PLR0917  (moto's signature)
         raise KeyError(f"no in-process handler registered for Lambda function {name!r} (sandbox.lambdas.register)")
     payload = json.loads(body or "{}")
     arn = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}"
-    context = Context(name, arn, f"{name}-{threading.get_ident()}")
-    with _lock, _environment(found.env):
-        from lifecycle.config import get_settings  # a Lambda reads its configuration at cold start
-
-        get_settings.cache_clear()
+    handler = runtime.handler(found.folder)
+    with _lock, runtime.invocation(found.env, io.StringIO()):
         try:
-            result = handler_module(found.folder).lambda_handler(payload, context)
+            result = handler(payload, runtime.LambdaContext(name, arn, found.timeout_seconds))
         except Exception as exc:  # the Lambda runtime turns any exception into a function error
             response_headers["x-amz-function-error"] = "Unhandled"
             error = {
@@ -119,8 +70,6 @@ def _invoke(  # noqa: PLR0917  (moto's signature)
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             }
             return json.dumps(error).encode()
-        finally:
-            get_settings.cache_clear()
     return json.dumps(result, default=str).encode()
 
 

@@ -11,24 +11,19 @@ executing engine; the router waits for them and reports their states.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import io
 import json
-import logging
 import os
-import sys
 import time
 import traceback
 import uuid
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.events.models import EventBus, EventTemplateParser, events_backends
 
-from sandbox.cloud import AUTOMATION, Function, Sandbox, reset_product_caches
+from sandbox import runtime
+from sandbox.cloud import AUTOMATION, Function, Sandbox
 from sandbox.world import WORLD
 
 _QUIET_AFTER_SECONDS = 3.0  # an execution whose history stops growing this long is waiting for a callback
@@ -73,63 +68,6 @@ class Delivery:
     rules: list[str] = field(default_factory=list)
     invocations: list[Invocation] = field(default_factory=list)
     forwarded: bool = True
-
-
-class LambdaContext:
-    """The context object the Lambda runtime passes to a handler."""
-
-    def __init__(self, function: Function, timeout_seconds: int) -> None:
-        self.function_name = function.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = 512
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = f"sandbox/{self.aws_request_id}"
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class _Sink(io.StringIO):
-    """Where a handler's stdout (structured logs, EMF metrics) goes: the invocation's log, as CloudWatch Logs would."""
-
-
-@contextlib.contextmanager
-def _function_runtime(function: Function, sink: _Sink) -> Iterator[None]:
-    """The function's environment and log stream for the duration of one invocation."""
-    env = {
-        **function.environment,
-        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-        "AWS_LAMBDA_FUNCTION_NAME": function.name,
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    handlers = [
-        handler
-        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-        if isinstance(logger, logging.Logger)
-        for handler in logger.handlers
-        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__)
-    ]
-    streams = [handler.setStream(sink) for handler in handlers]
-    reset_product_caches()  # the settings are read from this function's environment
-    try:
-        with contextlib.redirect_stdout(sink), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-        for warning in caught:
-            sink.write(f"WARNING {warning.category.__name__}: {warning.message}\n")
-    finally:
-        for handler, stream in zip(handlers, streams, strict=True):
-            handler.setStream(stream)  # type: ignore[arg-type]
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class Router:
@@ -229,15 +167,16 @@ class Router:
     # ---------------------------------------------------------------------------------------------------------------
     def invoke(self, function: Function, payload: dict[str, Any]) -> Invocation:
         """Run the function's handler in-process, retried per its EventInvokeConfig, then on-failure destination."""
-        handler = getattr(importlib.import_module(function.module), function.attribute)
+        handler = runtime.handler(function.code_dir.name, function.attribute)
         invocation = Invocation(function.logical_id, str(payload.get("id", "")))
         attempts = 1 + function.max_retries
         for attempt in range(1, attempts + 1):
             self.timeline.add("handler", AUTOMATION, f"{function.logical_id} invoked (attempt {attempt}/{attempts})")
-            sink = _Sink()
+            sink = io.StringIO()  # the invocation's log stream, as CloudWatch Logs would hold it
+            context = runtime.LambdaContext(function.name, function.arn, _timeout(self.sandbox, function))
             try:
-                with _function_runtime(function, sink), self.sandbox.recorder.recording():
-                    invocation.result = handler(payload, LambdaContext(function, _timeout(self.sandbox, function)))
+                with runtime.invocation(_environment(function), sink), self.sandbox.recorder.recording():
+                    invocation.result = handler(payload, context)
                 invocation.error = ""
             except Exception as exc:  # the Lambda runtime reports any unhandled error as a failed invocation
                 invocation.error = f"{type(exc).__name__}: {exc}"
@@ -326,6 +265,17 @@ class Router:
     def _queue_url(self, queue_arn: str) -> str:
         account, name = queue_arn.split(":")[4], queue_arn.split(":")[5]
         return str(self.sandbox.client("sqs", account).get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def _environment(function: Function) -> dict[str, str]:
+    """What the Lambda service sets for the function, on top of the template's variables."""
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    return {
+        **function.environment,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+    }
 
 
 def _timeout(sandbox: Sandbox, function: Function) -> int:

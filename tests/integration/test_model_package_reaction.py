@@ -11,7 +11,7 @@ from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage
 from lifecycle.audit import history
 from lifecycle.config import get_settings
 
-from sandbox import lambdas
+from sandbox import runtime
 from sandbox import stepfunctions as harness
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
@@ -19,8 +19,8 @@ world_fixture = pytest.fixture(name="world")(deploy_world)
 
 def handle(event: dict) -> dict:
     """Invoke the model package function as EventBridge would (through the in-process Lambda)."""
-    module = lambdas.handler_module("model_package_state")
-    return module.lambda_handler(event, lambdas.Context("model-package-state", "arn", "req-1"))
+    handler = runtime.handler("model_package_state")
+    return handler(event, runtime.LambdaContext("model-package-state", "arn", 60))
 
 
 def executions(world: DeployWorld) -> list[dict]:
