@@ -12,8 +12,7 @@ import pytest
 from conftest import DEV, PROD, REGION, churn_policy
 from hypothesis import given
 from hypothesis import strategies as st
-from lifecycle.actions.monitoring import Violation as Finding
-from lifecycle.actions.monitoring import alarm_target, schedule_name_of, summarize
+from lifecycle.actions.monitoring import Finding, alarm_target, schedule_name_of, summarize
 from lifecycle.actions.training import training_channel, training_job_request
 from lifecycle.cooldown import Window
 from lifecycle.events import AlarmEvent, ProcessingJobEvent, parse_event
@@ -111,10 +110,11 @@ def test_an_endpoint_maps_to_the_policy_stage_running_it_in_that_account_and_reg
 def test_retrain_names_are_valid_deterministic_and_share_the_stage_prefix(
     group: str, stage: str, started: datetime
 ) -> None:
-    name = retrain_name(group, stage, started)
+    name = retrain_name(group, stage, started, "holder")
 
     assert NAME.match(name), name
-    assert name == retrain_name(group, stage, started)
+    assert name == retrain_name(group, stage, started, "holder")
+    assert name != retrain_name(group, stage, started, "another holder")
     assert name.startswith(retrain_prefix(group, stage))
 
 
@@ -122,7 +122,7 @@ def test_the_retrain_request_is_valid_for_sagemaker_and_tagged_for_registration(
     # Given
     v = violation()
     assert v.policy.training is not None and v.policy.training.fresh_data_s3_uri is not None
-    name = retrain_name("churn", "prod", v.at)
+    name = retrain_name("churn", "prod", v.at, v.holder)
     channel = training_channel(v.policy.training, v.policy.training.fresh_data_s3_uri)
 
     # When
@@ -130,7 +130,7 @@ def test_the_retrain_request_is_valid_for_sagemaker_and_tagged_for_registration(
 
     # Then
     validate_request("sagemaker", "CreateTrainingJob", request)
-    assert request["TrainingJobName"] == "churn-prod-retrain-20261127130512"
+    assert re.match(r"^churn-prod-retrain-20261127130512-[0-9a-f]{6}$", request["TrainingJobName"])
     assert {"Key": "lifecycle:model-package-group", "Value": "churn"} in request["Tags"]
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
 

@@ -35,7 +35,7 @@ class ExecutionNotFinal(RetryableError):
 
 
 @dataclass(frozen=True)
-class Violation:
+class Finding:
     """One line of `constraint_violations.json`: a feature (or metric), the check it failed, the description."""
 
     feature: str
@@ -125,7 +125,7 @@ def violations_report_uri(sagemaker: Any, job_name: str) -> str:
     return f"{uris[0].rstrip('/')}/{VIOLATIONS_FILE}"
 
 
-def read_violations(s3: Any, uri: str) -> list[Violation]:
+def read_violations(s3: Any, uri: str) -> list[Finding]:
     """The violations in a `constraint_violations.json`; a missing or unreadable report is refused."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     with aws_errors(f"s3:GetObject {uri}"):
@@ -139,7 +139,7 @@ def read_violations(s3: Any, uri: str) -> list[Violation]:
         document = json.loads(body)
         entries = document["violations"]
         return [
-            Violation(
+            Finding(
                 feature=str(entry.get("feature_name") or entry.get("metric_name") or "-")[:256],
                 check=str(entry.get("constraint_check_type", "-"))[:128],
                 description=str(entry.get("description", ""))[:1000],
@@ -150,7 +150,7 @@ def read_violations(s3: Any, uri: str) -> list[Violation]:
         raise ActionRefused(f"violations report {uri} is not a constraint_violations.json document") from exc
 
 
-def summarize(violations: list[Violation], *, limit: int = 20) -> list[str]:
+def summarize(violations: list[Finding], *, limit: int = 20) -> list[str]:
     """One line per violation (at most `limit`, then how many more)."""
     lines = [violation.line() for violation in violations[:limit]]
     if len(violations) > limit:

@@ -51,6 +51,7 @@ REACTION = "monitor-violation"
 SIGNAL_TAG = "lifecycle:monitor-signal"
 NAME_MAX = 63
 _STAMP = "%Y%m%d%H%M%S"
+_HOLDER_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def _tell(r: Reaction[Any], v: Violation, decision: str) -> None:
 def retrain_prefix(group: str, stage: str) -> str:
     """The name prefix of every retrain of `group`'s `stage` (so running ones can be found), within AWS's limit."""
     prefix = f"{group}-{stage}-retrain-"
-    room = NAME_MAX - len(f"{datetime.min:{_STAMP}}")
+    room = NAME_MAX - len(f"{datetime.min:{_STAMP}}-{'0' * _HOLDER_DIGITS}")
     if len(prefix) <= room:
         return prefix
     digest = hashlib.sha256(f"{group}/{stage}".encode()).hexdigest()[:6]
@@ -251,9 +252,14 @@ def retrain_prefix(group: str, stage: str) -> str:
     return f"{group[: room - len(tail)]}{tail}"
 
 
-def retrain_name(group: str, stage: str, started: datetime) -> str:
-    """The deterministic training job (or pipeline execution display) name of the retrain of one window."""
-    return f"{retrain_prefix(group, stage)}{started:{_STAMP}}"
+def retrain_name(group: str, stage: str, started: datetime, holder: str) -> str:
+    """The deterministic training job (or pipeline execution display) name of the retrain of one window.
+
+    The window's start and a digest of its holder: a retry of the winning signal gets the same name, and two
+    signals of the same second that win successive windows (a zero-hour cool-down) do not share one.
+    """
+    digest = hashlib.sha256(holder.encode()).hexdigest()[:_HOLDER_DIGITS]
+    return f"{retrain_prefix(group, stage)}{started:{_STAMP}}-{digest}"
 
 
 def retrain_tags(v: Violation, event_id: str) -> dict[str, str]:
@@ -288,7 +294,7 @@ def _retrain(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any
     sagemaker = r.client("sagemaker", template.account, template.region)
 
     def start(window: Window) -> dict[str, Any]:
-        name = retrain_name(v.policy.group, v.stage.name, window.started)
+        name = retrain_name(v.policy.group, v.stage.name, window.started, window.holder)
         if template.pipeline_name:
             running = running_pipeline_executions(sagemaker, template.pipeline_name)
         else:
