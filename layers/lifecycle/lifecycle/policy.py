@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lifecycle.aws import THROTTLING_CODES
 from lifecycle.config import Settings
-from lifecycle.errors import PolicyInvalid, PolicyNotFound
+from lifecycle.errors import AwsCallFailed, PolicyInvalid, PolicyNotFound, RetryableError, ThrottlingError
 
 GROUP_TAG = "lifecycle:model-package-group"
 POLICY_CACHE_SECONDS = 300
@@ -257,8 +258,16 @@ def load_policy(group: str, settings: Settings) -> Policy:
     except parameters.exceptions.GetParameterError as exc:
         if "ParameterNotFound" in repr(exc.__cause__) or "ParameterNotFound" in str(exc):
             raise PolicyNotFound(f"no policy for model package group {group!r} (expected at {name})") from exc
-        raise
+        raise ssm_failure(f"ssm:GetParameter {name}", exc) from exc
     return validate_policy(document, group=group)
+
+
+def ssm_failure(what: str, exc: parameters.exceptions.GetParameterError) -> RetryableError:
+    """powertools reports every SSM failure as GetParameterError (the SDK error only in its text): make it the
+    product's typed, retryable error, so throttling and 5xx are retried and dead-lettered like any AWS failure."""
+    text = str(exc)
+    throttled = any(f"({code})" in text for code in THROTTLING_CODES)
+    return (ThrottlingError if throttled else AwsCallFailed)(f"{what}: {text}"[:1000])
 
 
 def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | None = None) -> str | None:
@@ -285,7 +294,10 @@ def find_policy(settings: Settings, *, tags: dict[str, str], name: str, label_at
     group = tags.get(GROUP_TAG)
     if group:
         return load_policy(group, settings)
-    documents = parameters.get_parameters(settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
+    try:
+        documents = parameters.get_parameters(settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ssm_failure(f"ssm:GetParametersByPath {settings.policy_path}", exc) from exc
     group = match_group(documents, name=name, label_attribute=label_attribute)
     if group is None:
         raise PolicyNotFound(f"no policy claims {name!r} (no {GROUP_TAG} tag, no matching name prefix)")
