@@ -124,3 +124,27 @@ def test_an_aws_failure_raises_a_typed_error_and_the_retry_registers_once(cloud:
     assert lambda_handler(event, Context())["action"] == "registered"
     assert lambda_handler(event, Context())["action"] == "registered"
     assert len(packages(cloud)) == 1
+
+
+def test_a_sensitive_policy_keeps_event_details_out_of_notifications(cloud: Cloud) -> None:
+    # Given a sensitive policy and a failed job whose FailureReason quotes a customer record
+    cloud.publish_policy(churn_policy(sensitive=True))
+    create_job(cloud)
+    event = fake_training.set_state(
+        DEV,
+        REGION,
+        "churn-xgb-20261127-0900",
+        status="Failed",
+        failure_reason="ClientError: bad row 'jane@example.com'",
+    )
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then people get the decision, the resource ARN and the event id, never the detail
+    assert result["action"] == "notified"
+    [note] = cloud.notifications()
+    assert "jane@example.com" not in note["message"] and "jane@example.com" not in note["subject"]
+    assert event["detail"]["TrainingJobArn"] in note["message"]
+    assert f"event: {event['id']}" in note["message"]
+    assert "failed" in note["message"]

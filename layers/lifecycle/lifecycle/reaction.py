@@ -75,7 +75,13 @@ class Reaction(Generic[E]):
         logger.info(f"{action}: {outcome}: {reason}", extra={"group": group, "resource": resource, "account": account})
 
     def tell(self, policy: Policy, *, subject: str, lines: list[str], kind: str) -> None:
-        """Notify people, on the policy's topic when it names one."""
+        """Notify people, on the policy's topic when it names one.
+
+        For a `sensitive` policy the message holds only the decision (the subject), the resource ARN and the event
+        id: no detail of the event (failure reasons, rule findings, ...) leaves for a mailbox.
+        """
+        if policy.sensitive:
+            lines = [subject, f"resource: {self.event.primary_arn}"]
         notify(
             self.settings,
             subject=subject,
