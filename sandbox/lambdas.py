@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +17,6 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from sandbox import runtime
-
-_lock = threading.RLock()  # one invocation at a time: a handler's environment is the process's
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ def _invoke(  # noqa: PLR0917  (moto's signature)
     payload = json.loads(body or "{}")
     arn = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}"
     handler = runtime.handler(found.folder)
-    with _lock, runtime.invocation(found.env, io.StringIO()):
+    with runtime.invocation(found.env, io.StringIO()):
         try:
             result = handler(payload, runtime.LambdaContext(name, arn, found.timeout_seconds))
         except Exception as exc:  # the Lambda runtime turns any exception into a function error

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -56,34 +55,65 @@ def handler(folder: str, attribute: str = "lambda_handler") -> Callable[[Any, An
     return getattr(module, attribute)  # type: ignore[no-any-return]
 
 
+class _ThreadStdout(io.TextIOBase):
+    """sys.stdout that writes to the log stream of the invocation running on the current thread, else where stdout
+    went before. Step Functions tasks run on the engine's threads while the caller keeps printing (a CLI following
+    the execution): a process-wide redirect would swallow the caller's lines."""
+
+    def __init__(self, fallback: Any) -> None:
+        super().__init__()
+        self.fallback = fallback
+        self._local = threading.local()
+
+    @property
+    def sink(self) -> io.StringIO | None:
+        return getattr(self._local, "sink", None)
+
+    @sink.setter
+    def sink(self, value: io.StringIO | None) -> None:
+        self._local.sink = value
+
+    def write(self, text: str) -> int:
+        return (self.sink or self.fallback).write(text)
+
+    def flush(self) -> None:
+        (self.sink or self.fallback).flush()
+
+
+def _routed_stdout() -> _ThreadStdout:
+    """Install the per-thread stdout (again, if a test harness replaced sys.stdout) and point loggers at it."""
+    if not isinstance(sys.stdout, _ThreadStdout):
+        sys.stdout = _ThreadStdout(sys.stdout)
+    routed = sys.stdout
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for log_handler in getattr(logger, "handlers", []):
+            if isinstance(log_handler, logging.StreamHandler) and log_handler.stream in (
+                routed.fallback,
+                sys.__stdout__,
+            ):
+                log_handler.setStream(routed)
+    return routed
+
+
 @contextlib.contextmanager
 def invocation(env: dict[str, str], sink: io.StringIO) -> Iterator[None]:
-    """One invocation: the function's environment set, its stdout, logs and warnings written to `sink` (its log
-    stream, as CloudWatch Logs would hold it), and what a fresh configuration read would see."""
+    """One invocation: the function's environment set (one invocation at a time: the environment is the process's),
+    its stdout and logs written to `sink` (its log stream, as CloudWatch Logs would hold it), and its configuration
+    read afresh."""
     from sandbox.cloud import reset_product_caches
 
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    stdout_handlers = [
-        log_handler
-        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-        if isinstance(logger, logging.Logger)
-        for log_handler in logger.handlers
-        if isinstance(log_handler, logging.StreamHandler) and log_handler.stream in (sys.stdout, sys.__stdout__)
-    ]
-    streams = [log_handler.setStream(sink) for log_handler in stdout_handlers]
-    reset_product_caches()  # the settings are read from this function's environment
-    try:
-        with contextlib.redirect_stdout(sink), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with _lock:
+        routed = _routed_stdout()
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        reset_product_caches()  # the settings are read from this function's environment
+        routed.sink = sink
+        try:
             yield
-        for warning in caught:
-            sink.write(f"WARNING {warning.category.__name__}: {warning.message}\n")
-    finally:
-        for log_handler, stream in zip(stdout_handlers, streams, strict=True):
-            log_handler.setStream(stream)  # type: ignore[arg-type]
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        finally:
+            routed.sink = None
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
