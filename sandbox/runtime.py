@@ -60,9 +60,9 @@ class _ThreadStdout(io.TextIOBase):
     went before. Step Functions tasks run on the engine's threads while the caller keeps printing (a CLI following
     the execution): a process-wide redirect would swallow the caller's lines."""
 
-    def __init__(self, fallback: Any) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.fallback = fallback
+        self.fallback: Any = sys.stdout
         self._local = threading.local()
 
     @property
@@ -80,19 +80,23 @@ class _ThreadStdout(io.TextIOBase):
         (self.sink or self.fallback).flush()
 
 
+_STDOUT = _ThreadStdout()
+
+
 def _routed_stdout() -> _ThreadStdout:
-    """Install the per-thread stdout (again, if a test harness replaced sys.stdout) and point loggers at it."""
-    if not isinstance(sys.stdout, _ThreadStdout):
-        sys.stdout = _ThreadStdout(sys.stdout)
-    routed = sys.stdout
+    """Put the per-thread stdout in place (again, when a test harness swapped sys.stdout since) and point the loggers
+    that write to stdout at it, once and for all."""
+    if sys.stdout is not _STDOUT:
+        _STDOUT.fallback = sys.stdout
+        sys.stdout = _STDOUT
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for log_handler in getattr(logger, "handlers", []):
             if isinstance(log_handler, logging.StreamHandler) and log_handler.stream in (
-                routed.fallback,
+                _STDOUT.fallback,
                 sys.__stdout__,
             ):
-                log_handler.setStream(routed)
-    return routed
+                log_handler.setStream(_STDOUT)
+    return _STDOUT
 
 
 @contextlib.contextmanager

@@ -23,7 +23,6 @@ import random
 import sys
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -579,44 +578,14 @@ def stress_policy() -> dict[str, Any]:
     return {**policy, "deployment": {"stages": [{**staging, **fast}, prod]}}
 
 
-def _restore_context_paths(original: Any, deployed: Any) -> Any:
-    """`deployed` with every string that held `$$` (the context object) taken from `original`."""
-    if isinstance(original, dict) and isinstance(deployed, dict):
-        return {key: _restore_context_paths(original.get(key), value) for key, value in deployed.items()}
-    if isinstance(original, list) and isinstance(deployed, list):
-        return [_restore_context_paths(o, d) for o, d in zip(original, deployed, strict=True)]
-    if isinstance(original, str) and "$$" in original and "${" not in original:
-        return original
-    return deployed
-
-
-def repair_state_machines(sandbox: Sandbox) -> None:
-    """Work around a moto bug: its CloudFormation runs the list form of Fn::Sub (what DefinitionSubstitutions become)
-    through `string.Template`, which turns ASL's context paths `$$.Execution.Name` into `$.Execution.Name`, so every
-    execution of the deployed DeployModel fails at its first state. Put the `$$` strings back from the ASL file."""
-    stepfunctions = sandbox.client("stepfunctions")
-    for logical_id, resource in sandbox.deployment.template["Resources"].items():
-        if resource["Type"] != "AWS::StepFunctions::StateMachine":
-            continue
-        template = resource["Properties"]["DefinitionString"]["Fn::Sub"]
-        original = json.loads(template[0] if isinstance(template, list) else template)
-        arn = sandbox.deployment.resources[logical_id]
-        deployed = json.loads(stepfunctions.describe_state_machine(stateMachineArn=arn)["definition"])
-        repaired = _restore_context_paths(original, deployed)
-        if repaired != deployed:
-            stepfunctions.update_state_machine(stateMachineArn=arn, definition=json.dumps(repaired))
-
-
 def run(size: Size, *, rng_seed: int = 7, echo: Callable[[str], None] = print) -> Figures:
     started = time.monotonic()
     figures = Figures()
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # the engine logs every Catch it takes, as a stack
-    warnings.filterwarnings("ignore", category=UserWarning)  # powertools: "No application metrics to publish"
     faults = FaultInjector(size.fault_rates, seed=rng_seed)
     faults.install()
     try:
         with Sandbox() as sandbox:
-            repair_state_machines(sandbox)
             sandbox.publish_policy(stress_policy())
             router = DisorderlyRouter(sandbox, rng=random.Random(rng_seed), max_copies=size.max_copies, faults=faults)
             world = StressWorld(sandbox, router, faults)
