@@ -289,16 +289,20 @@ def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | 
     return best[1] if best else by_label
 
 
+def policy_documents(settings: Settings) -> dict[str, Any]:
+    """Every published policy document by group, raw (cached): for matching a resource to its group."""
+    try:
+        return dict(parameters.get_parameters(settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS))
+    except parameters.exceptions.GetParameterError as exc:
+        raise ssm_failure(f"ssm:GetParametersByPath {settings.policy_path}", exc) from exc
+
+
 def find_policy(settings: Settings, *, tags: dict[str, str], name: str, label_attribute: str | None = None) -> Policy:
     """The policy for a resource: its lineage tag, then a policy's name prefix, then its label attribute name."""
     group = tags.get(GROUP_TAG)
     if group:
         return load_policy(group, settings)
-    try:
-        documents = parameters.get_parameters(settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
-    except parameters.exceptions.GetParameterError as exc:
-        raise ssm_failure(f"ssm:GetParametersByPath {settings.policy_path}", exc) from exc
-    group = match_group(documents, name=name, label_attribute=label_attribute)
+    group = match_group(policy_documents(settings), name=name, label_attribute=label_attribute)
     if group is None:
         raise PolicyNotFound(f"no policy claims {name!r} (no {GROUP_TAG} tag, no matching name prefix)")
     return load_policy(group, settings)

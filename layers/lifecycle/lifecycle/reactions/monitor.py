@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lifecycle.actions.monitoring import (
@@ -44,7 +43,7 @@ from lifecycle.errors import ActionRefused, IgnoredEvent, PolicyNotFound
 from lifecycle.events import AlarmEvent, ProcessingJobEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
-from lifecycle.policy import GROUP_TAG, POLICY_CACHE_SECONDS, Policy, Stage, StageMonitoring, load_policy
+from lifecycle.policy import GROUP_TAG, Policy, Stage, StageMonitoring, load_policy, policy_documents
 from lifecycle.reaction import Reaction, run
 
 REACTION = "monitor-violation"
@@ -93,8 +92,7 @@ def match_stage(documents: dict[str, Any], *, account: str, region: str, endpoin
 def policy_for_endpoint(r: Reaction[Any], endpoint: str) -> tuple[Policy, Stage]:
     """The validated policy and stage of an endpoint of the event's account; `PolicyNotFound` when none runs it."""
     account, region = r.event.account, r.event.region
-    documents = parameters.get_parameters(r.settings.policy_path, transform="json", max_age=POLICY_CACHE_SECONDS)
-    found = match_stage(documents, account=account, region=region, endpoint=endpoint)
+    found = match_stage(policy_documents(r.settings), account=account, region=region, endpoint=endpoint)
     if found is None:
         raise PolicyNotFound(f"no policy deploys endpoint {endpoint} in account {account} ({region})")
     policy = load_policy(found[0], r.settings)
