@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import AUTOMATION, DEV, REGION, Cloud, churn_policy
+from lifecycle import audit
 from lifecycle.accounts import client_for
 from lifecycle.actions.registry import TRAINING_JOB_KEY
 from lifecycle.config import get_settings
@@ -148,3 +149,21 @@ def test_a_sensitive_policy_keeps_event_details_out_of_notifications(cloud: Clou
     assert event["detail"]["TrainingJobArn"] in note["message"]
     assert f"event: {event['id']}" in note["message"]
     assert "failed" in note["message"]
+
+
+def test_a_sensitive_policy_keeps_the_failure_reason_out_of_the_logs(cloud: Cloud, caplog) -> None:
+    # Given a sensitive model whose job fails with a reason that quotes its data
+    cloud.publish_policy(churn_policy(sensitive=True))
+    create_job(cloud, "churn-xgb-secret")
+    failed = fake_training.set_state(
+        DEV, REGION, "churn-xgb-secret", status="Failed", failure_reason="ClientError: bad row: jane.doe@example.com"
+    )
+
+    # When
+    lambda_handler(failed, Context())
+
+    # Then the decision is logged and audited, the reason only audited
+    assert "jane.doe@example.com" not in caplog.text
+    assert "notify-training-failed: notified" in caplog.text
+    [entry] = audit.history("churn", get_settings())
+    assert "jane.doe@example.com" in entry.reason

@@ -44,7 +44,7 @@ class Reaction(Generic[E]):
 
     def record(
         self,
-        group: str,
+        policy: Policy,
         *,
         action: str,
         outcome: Outcome,
@@ -55,10 +55,14 @@ class Reaction(Generic[E]):
         version: int | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
-        """Write the audit record of one decision taken for this event."""
+        """Write the audit record of one decision taken for this event, and log it.
+
+        For a `sensitive` policy the log line holds only the decision, the resource and the event id: the reason
+        (failure reasons, rule findings, ...) stays in the audit table.
+        """
         record(
             AuditRecord(
-                group=group,
+                group=policy.group,
                 action=action,
                 outcome=outcome,
                 reason=reason,
@@ -72,7 +76,8 @@ class Reaction(Generic[E]):
             ),
             self.settings,
         )
-        logger.info(f"{action}: {outcome}: {reason}", extra={"group": group, "resource": resource, "account": account})
+        message = f"{action}: {outcome}" if policy.sensitive else f"{action}: {outcome}: {reason}"
+        logger.info(message, extra={"group": policy.group, "resource": resource, "account": account})
 
     def tell(self, policy: Policy, *, subject: str, lines: list[str], kind: str) -> None:
         """Notify people, on the policy's topic when it names one.

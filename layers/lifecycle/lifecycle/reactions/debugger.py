@@ -55,7 +55,7 @@ def _act(r: Reaction[TrainingJobEvent], policy: Policy, issues: list[RuleEvaluat
         else "job was already not running"
     )
     r.record(
-        policy.group,
+        policy,
         action="debugger-issues-found",
         outcome="notified",
         reason=f"{'; '.join(findings)} -> {decision}",
@@ -80,7 +80,7 @@ def _stop(r: Reaction[TrainingJobEvent], policy: Policy, rule: str) -> dict[str,
     job = describe_training_job(sagemaker, event.detail.TrainingJobName)
     stopped = stop_training_job(sagemaker, job, rule=rule)
     r.record(
-        policy.group,
+        policy,
         action="stop-training-job",
         outcome="done" if stopped else "skipped",
         reason=f"rule {rule} found issues" if stopped else f"job is {job['TrainingJobStatus']}, nothing to stop",

@@ -75,7 +75,7 @@ def _completed(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any
         reason = (
             f"labeling job {name} labeled {labeled} objects, fewer than the policy's minimum of {minimum} ({counts})"
         )
-        r.record(policy.group, action="start-training-job", outcome="skipped", reason=reason, **_where(r, job))
+        r.record(policy, action="start-training-job", outcome="skipped", reason=reason, **_where(r, job))
         r.tell(policy, subject=f"{policy.group}: too few labels in {name}", lines=[reason, arn], kind="too-few-labels")
         count("LabelingJobsBelowMinimum")
         return {"action": "too-few-labels", "reason": reason}
@@ -91,7 +91,7 @@ def _completed(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any
         else f"{training_name} already exists: not started again"
     )
     r.record(
-        policy.group,
+        policy,
         action="start-training-job",
         outcome="done" if started.created else "skipped",
         reason=reason,
@@ -113,7 +113,7 @@ def _ended(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any]) -
     name, status = job["LabelingJobName"], job["LabelingJobStatus"].lower()
     why = job.get("FailureReason") or "no FailureReason given"
     reason = f"labeling job {name} {status}: {why}; {counters_summary(job)}"
-    r.record(policy.group, action=f"notify-labeling-{status}", outcome="notified", reason=reason, **_where(r, job))
+    r.record(policy, action=f"notify-labeling-{status}", outcome="notified", reason=reason, **_where(r, job))
     r.tell(
         policy,
         subject=f"{policy.group}: labeling job {name} {status}",
@@ -127,7 +127,7 @@ def _ended(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any]) -
 def _refuse(
     r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any], reason: str, *, kind: str
 ) -> dict[str, Any]:
-    r.record(policy.group, action="start-training-job", outcome="refused", reason=reason, **_where(r, job))
+    r.record(policy, action="start-training-job", outcome="refused", reason=reason, **_where(r, job))
     r.tell(
         policy,
         subject=f"{policy.group}: cannot train on {job['LabelingJobName']}",

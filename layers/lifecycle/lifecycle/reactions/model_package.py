@@ -58,7 +58,7 @@ def _approved(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
     started = start_deployment(r.settings, input_, name=name)
     reason = "started" if started.started else "already started for this approval (duplicate event)"
     r.record(
-        policy.group,
+        policy,
         action="start-deployment",
         outcome="done" if started.started else "skipped",
         reason=f"v{ref.version} approved: {reason}",
@@ -106,7 +106,7 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
             reason = (
                 f"{stage.endpoint_name} serves rejected v{ref.version} and no other version is approved: left as is"
             )
-            r.record(policy.group, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
+            r.record(policy, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
             r.tell(
                 policy,
                 subject=f"{policy.group}: v{ref.version} rejected, {stage.name} NOT rolled back",
@@ -125,7 +125,7 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
         started = start_deployment(r.settings, input_, name=name)
         reason = f"{stage.endpoint_name} serves rejected v{ref.version}: rolling back to v{version}"
         r.record(
-            policy.group,
+            policy,
             action="rollback",
             outcome="done" if started.started else "skipped",
             reason=reason if started.started else f"{reason} (already started)",
@@ -142,7 +142,7 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
         rollbacks.append({"stage": stage.name, "started": started.started, "version": version})
     if not rollbacks:
         r.record(
-            policy.group,
+            policy,
             action="rollback",
             outcome="skipped",
             reason=f"no stage serves rejected v{ref.version}",
@@ -182,7 +182,7 @@ def _pending(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) ->
         f"--region {ref.region}",
     ]
     r.record(
-        policy.group,
+        policy,
         action="request-approval",
         outcome="notified",
         reason=f"v{ref.version} pending manual approval; asked {', '.join(approvers) or 'the topic'}",

@@ -138,7 +138,7 @@ def _monitoring_failed(
     reason = execution.get("FailureReason") or detail.FailureReason or detail.ExitMessage or "no reason given"
     line = f"monitoring run {detail.ProcessingJobName} of {schedule} on {stage.endpoint_name} failed: {reason}"
     r.record(
-        policy.group,
+        policy,
         action="monitoring-run-failed",
         outcome="notified",
         reason=line,
@@ -176,7 +176,7 @@ def on_alarm(r: Reaction[AlarmEvent]) -> dict[str, Any]:
 
 def _alarm_ok(r: Reaction[AlarmEvent], policy: Policy, alarm: str, finding: str) -> dict[str, Any]:
     r.record(
-        policy.group,
+        policy,
         action="monitor-alarm-ok",
         outcome="done",
         reason=finding,
@@ -218,7 +218,7 @@ def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
 
 def _record(r: Reaction[Any], v: Violation, *, action: str, outcome: Any, reason: str, resource: str = "") -> None:
     r.record(
-        v.policy.group,
+        v.policy,
         action=action,
         outcome=outcome,
         reason=f"{reason}; {'; '.join(v.findings)}"[:4000],

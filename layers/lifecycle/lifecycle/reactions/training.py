@@ -40,7 +40,7 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     gate = evaluate_gate(policy.gate, metrics)
     where = {"account": event.account, "region": event.region, "resource": job["TrainingJobArn"]}
     if not gate.passed:
-        r.record(policy.group, action="register-model-package", outcome="skipped", reason=gate.summary, **where)
+        r.record(policy, action="register-model-package", outcome="skipped", reason=gate.summary, **where)
         r.tell(
             policy,
             subject=f"{policy.group}: {name} not registered",
@@ -56,7 +56,7 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     existing = find_package_for_job(sagemaker, policy.group, job["TrainingJobArn"], since=job.get("TrainingEndTime"))
     if existing:
         reason = f"{name} is already registered as {existing}"
-        r.record(policy.group, action="register-model-package", outcome="skipped", reason=reason, **where)
+        r.record(policy, action="register-model-package", outcome="skipped", reason=reason, **where)
         return {"action": "already-registered", "model_package_arn": existing}
 
     request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
@@ -65,7 +65,7 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     status = request["ModelApprovalStatus"]
     reason = f"{gate.summary}; registered as version {version} ({status})"
     r.record(
-        policy.group,
+        policy,
         action="register-model-package",
         outcome="done",
         reason=reason,
@@ -89,7 +89,7 @@ def _failed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     detail = r.event.detail
     reason = f"training job {detail.TrainingJobName} failed: {detail.FailureReason or 'no FailureReason given'}"
     r.record(
-        policy.group,
+        policy,
         action="notify-training-failed",
         outcome="notified",
         reason=reason,
@@ -113,7 +113,7 @@ def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     who = f"by sagemaker-lifecycle, because rule {rule} found issues" if rule else "by a person or another system"
     reason = f"training job {detail.TrainingJobName} was stopped {who}"
     r.record(
-        policy.group,
+        policy,
         action="notify-training-stopped",
         outcome="notified",
         reason=reason,
