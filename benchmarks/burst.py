@@ -51,7 +51,9 @@ def measure(sandbox: Sandbox, jobs: int = 1000, pass_every: int = 10, duplicate_
     for index, event in enumerate(events):
         stream.append(event)
         if index % duplicate_every == duplicate_every - 1:
-            stream.append(dict(copy.deepcopy(events[index - duplicate_every // 2]), id=f"duplicate-{index}"))
+            # alternately a duplicate of a job that passed the gate (registered) and of one that failed it
+            back = duplicate_every - 1 if index // duplicate_every % 2 == 0 else duplicate_every // 2
+            stream.append(dict(copy.deepcopy(events[index - back]), id=f"duplicate-{index}"))
     WORLD.drain()
     router = Router(sandbox)
     started = time.perf_counter()
