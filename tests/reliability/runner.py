@@ -183,16 +183,15 @@ class DisorderlyRouter(Router):
         redriven = 0
         with self.faults.paused():
             self.expire_in_progress_markers()
-            while True:
-                messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-                if not messages:
-                    break
+            held = []  # what the queue holds now: what fails again goes back for the next (bounded) redrive
+            while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
                 for message in messages:
                     record = json.loads(message["Body"])
-                    payload = record.get("requestPayload", record)  # Lambda destination record, or a rule's DLQ copy
+                    held.append(record.get("requestPayload", record))  # a Lambda destination record, or a DLQ copy
                     sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-                    self.deliver(payload)
-                    redriven += 1
+            for payload in held:
+                self.deliver(payload)
+                redriven += 1
         self.redriven += redriven
         self.redrives += 1
         if self.redrives > _MAX_REDRIVES:
