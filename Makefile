@@ -31,8 +31,8 @@ lint: dev ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: dev ## pytest (unit, integration, e2e)
-	$(VENV)/bin/pytest
+unit: dev ## pytest: every test folder, on all cores
+	$(VENV)/bin/pytest --numprocesses auto
 
 cfn-lint: dev ## cfn-lint on both templates
 	$(VENV)/bin/cfn-lint template.yaml accounts/workload-account.yaml
