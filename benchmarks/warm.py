@@ -126,20 +126,6 @@ CASES: dict[str, tuple[str, Callable[[Sandbox, int], dict[str, Any]]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Context:
-    """The Lambda context a handler receives (what powertools reads from it)."""
-
-    function_name: str
-    invoked_function_arn: str
-    aws_request_id: str = "bench"
-    memory_limit_in_mb: int = 512
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
 def function_of(sandbox: Sandbox, folder: str) -> Function:
     return next(f for f in sandbox.deployment.functions.values() if f.code_dir.name == folder)
 
