@@ -167,3 +167,20 @@ def test_a_sensitive_policy_keeps_the_failure_reason_out_of_the_logs(cloud: Clou
     assert "notify-training-failed: notified" in caplog.text
     [entry] = audit.history("churn", get_settings())
     assert "jane.doe@example.com" in entry.reason
+
+
+def test_a_retry_without_its_idempotency_record_finds_the_registered_package(cloud: Cloud) -> None:
+    # Given a registered job, and another job's package registered after it
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+    assert lambda_handler(event, Context())["action"] == "registered"
+    assert lambda_handler(completed_event(cloud, auc=0.95, name="churn-xgb-other"), Context())["action"] == "registered"
+
+    # When the first job's event comes again as a new state change (the idempotency key differs)
+    again = dict(event, detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + 1000})
+    result = lambda_handler(again, Context())
+
+    # Then describe-before-create finds its package: no third package
+    assert result["action"] == "already-registered"
+    assert result["model_package_arn"].endswith("/churn/1")
+    assert len(packages(cloud)) == 2

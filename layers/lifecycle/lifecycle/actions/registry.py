@@ -11,7 +11,7 @@ from lifecycle.policy import GROUP_TAG, Policy
 
 TRAINING_JOB_KEY = "lifecycle:training-job-arn"
 EVENT_ID_KEY = "lifecycle:event-id"
-_RECENT = 20
+_RECENT = 100  # ListModelPackages maximum: candidates are filtered by description before any describe
 
 
 def ensure_group(sagemaker: Any, group: str) -> bool:
@@ -31,8 +31,18 @@ def ensure_group(sagemaker: Any, group: str) -> bool:
     return True
 
 
-def find_package_for_job(sagemaker: Any, group: str, training_job_arn: str, *, since: datetime | None) -> str | None:
-    """The ARN of a package already registered from this training job (describe before create)."""
+def package_description(job: dict[str, Any]) -> str:
+    """The description of a package registered from `job`: it names the job, so a list call finds candidates."""
+    return f"Trained by {job['TrainingJobName']}"[:1000]
+
+
+def find_package_for_job(sagemaker: Any, group: str, job: dict[str, Any]) -> str | None:
+    """The ARN of a package already registered from this training job (describe before create).
+
+    The recent packages whose description names the job are described, and the one whose lineage metadata holds the
+    job's ARN is it: one list call, and a describe only for a real candidate.
+    """
+    since: datetime | None = job.get("TrainingEndTime")
     with aws_errors(f"sagemaker:ListModelPackages {group}"):
         summaries = sagemaker.list_model_packages(
             ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending", MaxResults=_RECENT
@@ -40,9 +50,11 @@ def find_package_for_job(sagemaker: Any, group: str, training_job_arn: str, *, s
     for summary in summaries:
         if since is not None and summary["CreationTime"] < since:
             break
+        if summary.get("ModelPackageDescription") != package_description(job):
+            continue
         with aws_errors(f"sagemaker:DescribeModelPackage {summary['ModelPackageArn']}"):
             package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        if package.get("CustomerMetadataProperties", {}).get(TRAINING_JOB_KEY) == training_job_arn:
+        if package.get("CustomerMetadataProperties", {}).get(TRAINING_JOB_KEY) == job["TrainingJobArn"]:
             return str(summary["ModelPackageArn"])
     return None
 
@@ -68,7 +80,7 @@ def package_request(
         metadata[f"metric:{name}"[:128]] = f"{value:g}"
     request: dict[str, Any] = {
         "ModelPackageGroupName": policy.group,
-        "ModelPackageDescription": f"Trained by {job['TrainingJobName']}"[:1000],
+        "ModelPackageDescription": package_description(job),
         "InferenceSpecification": inference,
         "ModelApprovalStatus": "Approved" if approve else "PendingManualApproval",
         "CustomerMetadataProperties": metadata,

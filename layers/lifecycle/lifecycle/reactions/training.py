@@ -53,7 +53,7 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     registry = policy.registry
     sagemaker = r.client("sagemaker", registry.account, registry.region)
     ensure_group(sagemaker, policy.group)
-    existing = find_package_for_job(sagemaker, policy.group, job["TrainingJobArn"], since=job.get("TrainingEndTime"))
+    existing = find_package_for_job(sagemaker, policy.group, job)
     if existing:
         reason = f"{name} is already registered as {existing}"
         r.record(policy, action="register-model-package", outcome="skipped", reason=reason, **where)
