@@ -148,6 +148,27 @@ def test_failed_smoke_test_restores_the_previous_config_and_stops(world: DeployW
     assert world.cloud.client("sagemaker", PROD).list_endpoints()["Endpoints"] == []  # prod never attempted
 
 
+def test_a_sensitive_policy_keeps_the_endpoint_answer_out_of_records_and_notes(world: DeployWorld) -> None:
+    from sandbox.fakes import endpoints
+
+    # Given a sensitive model whose staging endpoint answers with what it saw
+    policy = deploy_policy(staging_stage(), prod_stage())
+    world.cloud.publish_policy({**policy, "sensitive": True})
+    world.register()
+    world.serve(staging_stage(), 1)
+    endpoints.script(STAGING, "us-east-1", "churn-staging").answer = '{"error": "bad row: jane.doe@example.com"}'
+
+    # When the smoke test fails on it
+    run = world.start("smoke-sensitive", approved())
+
+    # Then the failure is recorded and notified, without the answer
+    assert run.status == "FAILED"
+    [failure] = audit("deployment-failed")
+    assert "SmokeTestFailed" in failure.reason
+    assert "jane.doe" not in failure.reason
+    assert all("jane.doe" not in note["message"] for note in world.cloud.notifications())
+
+
 def test_approval_rejected_stops_before_prod(world: DeployWorld) -> None:
     from lifecycle.deployment import APPROVAL_REJECTED
 

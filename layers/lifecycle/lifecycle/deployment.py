@@ -138,6 +138,7 @@ class Plan(BaseModel):
     stages: list[Stage]
     stage_count: int
     approvers: list[str] = Field(default_factory=list)
+    sensitive: bool = Field(default=False, description="the policy's: endpoint answers stay out of records and notes")
 
 
 class StageState(BaseModel):

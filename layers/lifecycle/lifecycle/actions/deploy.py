@@ -222,8 +222,12 @@ def update_endpoint(sagemaker: Any, *, name: str, config: str, deployment: dict[
         sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config, DeploymentConfig=deployment)
 
 
-def smoke_test(runtime: Any, *, endpoint: str, payload: str, content_type: str, expect: str | None) -> str:
-    """InvokeEndpoint with the policy's payload; returns the answer's start, `SmokeTestFailed` when it is wrong."""
+def smoke_test(
+    runtime: Any, *, endpoint: str, payload: str, content_type: str, expect: str | None, sensitive: bool
+) -> str:
+    """InvokeEndpoint with the policy's payload; returns the answer's start, `SmokeTestFailed` when it is wrong.
+
+    For a sensitive policy the error does not quote the answer (it reaches notifications and the audit)."""
     try:
         response = runtime.invoke_endpoint(EndpointName=endpoint, Body=payload.encode(), ContentType=content_type)
     except ClientError as exc:
@@ -233,5 +237,6 @@ def smoke_test(runtime: Any, *, endpoint: str, payload: str, content_type: str, 
         raise SmokeTestFailed(f"InvokeEndpoint {endpoint} failed: {error_code(exc)}: {message}"[:1000]) from exc
     body = response["Body"].read().decode("utf-8", errors="replace")
     if expect is not None and expect not in body:
-        raise SmokeTestFailed(f"{endpoint} answered {body[:200]!r}, which does not contain {expect!r}")
+        answered = "an answer (withheld: sensitive)" if sensitive else repr(body[:200])
+        raise SmokeTestFailed(f"{endpoint} answered {answered}, which does not contain {expect!r}")
     return body[:200]
