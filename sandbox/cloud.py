@@ -173,6 +173,25 @@ _ENGINE_LOG = logging.getLogger("moto.stepfunctions.parser")
 _QUIET = logging.NullHandler()
 
 
+def client_in(
+    service: str, account: str, region: str = REGION, *, role: str = ADMIN_ROLE, session_name: str = "sandbox"
+) -> Any:
+    """A client of moto acting in `account`: the automation account's own credentials, else an assumed `role` there
+    (moto lands assumed-role credentials in the role's account)."""
+    if account == AUTOMATION:
+        return boto3.client(service, region_name=region)
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name
+    )["Credentials"]
+    return boto3.client(
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def shared_loader(search_path_string: str | None = None) -> Loader:
     """One botocore data loader for every session: each new session would otherwise parse the service models again
     (the product makes a session per account; parsing SageMaker's model takes a quarter of a second)."""
@@ -312,18 +331,7 @@ class Sandbox:
     # ---------------------------------------------------------------------------------------------------------------
     def client(self, service: str, account: str = AUTOMATION, region: str = REGION) -> Any:
         """A client acting in `account` as an administrator of that account (the sandbox's own calls)."""
-        if account == AUTOMATION:
-            return boto3.client(service, region_name=region)
-        credentials = boto3.client("sts", region_name=region).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/{ADMIN_ROLE}", RoleSessionName="sandbox"
-        )["Credentials"]
-        return boto3.client(
-            service,
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        return client_in(service, account, region)
 
     # ---------------------------------------------------------------------------------------------------------------
     # deployment

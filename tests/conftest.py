@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import infra_templates
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from lifecycle import accounts, idempotency
@@ -38,18 +39,9 @@ class Cloud:
 
     def client(self, service: str, account: str = AUTOMATION, region: str = REGION) -> Any:
         """A client acting in `account`, as the workload execution role would."""
-        if account == AUTOMATION:
-            return boto3.client(service, region_name=region)
-        credentials = boto3.client("sts", region_name=region).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/sagemaker-lifecycle-execution", RoleSessionName="test"
-        )["Credentials"]
-        return boto3.client(
-            service,
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        from sandbox.cloud import client_in
+
+        return client_in(service, account, region, role="sagemaker-lifecycle-execution", session_name="test")
 
     def notifications(self) -> list[dict[str, str]]:
         """Every SNS notification published so far (subject, message, attributes), oldest first."""
@@ -169,3 +161,21 @@ def churn_policy(**overrides: Any) -> dict[str, Any]:
     }
     document.update(overrides)
     return document
+
+
+@pytest.fixture
+def automation_template() -> dict[str, Any]:
+    """template.yaml, parsed (short tags included)."""
+    return infra_templates.automation_template()
+
+
+@pytest.fixture
+def workload_template() -> dict[str, Any]:
+    """accounts/workload-account.yaml, parsed."""
+    return infra_templates.workload_template()
+
+
+@pytest.fixture
+def templates() -> dict[str, dict[str, Any]]:
+    """Both templates by file name."""
+    return infra_templates.templates()

@@ -5,28 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import infra_templates
-import pytest
 from lifecycle.config import Settings
 from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parents[2]
 SET_BY_LAMBDA = {"AWS_REGION"}
-
-
-@pytest.fixture
-def automation_template() -> dict[str, Any]:
-    return infra_templates.automation_template()
-
-
-@pytest.fixture
-def workload_template() -> dict[str, Any]:
-    return infra_templates.workload_template()
-
-
-@pytest.fixture
-def templates() -> dict[str, dict[str, Any]]:
-    return infra_templates.templates()
 
 
 def test_every_required_setting_is_in_the_function_environment(automation_template: dict[str, Any]) -> None:

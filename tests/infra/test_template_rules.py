@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import infra_templates
 import pytest
 from moto.events.models import EventPattern
 
@@ -20,21 +19,6 @@ from sandbox.patterns import matches
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOT_EVENTS = {"manual"}
-
-
-@pytest.fixture
-def automation_template() -> dict[str, Any]:
-    return infra_templates.automation_template()
-
-
-@pytest.fixture
-def workload_template() -> dict[str, Any]:
-    return infra_templates.workload_template()
-
-
-@pytest.fixture
-def templates() -> dict[str, dict[str, Any]]:
-    return infra_templates.templates()
 
 
 # Sample file (relative to events/) -> logical ids of the template.yaml rules it must match, and no other.

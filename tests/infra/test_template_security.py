@@ -21,7 +21,6 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import infra_templates
 import pytest
 
 Template = dict[str, Any]
@@ -46,21 +45,6 @@ SAM_POLICY_ALLOWED: dict[str, str] = {}
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 NO_VALUE = {"Ref": "AWS::NoValue"}
-
-
-@pytest.fixture
-def automation_template() -> dict[str, Any]:
-    return infra_templates.automation_template()
-
-
-@pytest.fixture
-def workload_template() -> dict[str, Any]:
-    return infra_templates.workload_template()
-
-
-@pytest.fixture
-def templates() -> dict[str, dict[str, Any]]:
-    return infra_templates.templates()
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -88,21 +88,7 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
 def _failed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     detail = r.event.detail
     reason = f"training job {detail.TrainingJobName} failed: {detail.FailureReason or 'no FailureReason given'}"
-    r.record(
-        policy,
-        action="notify-training-failed",
-        outcome="notified",
-        reason=reason,
-        account=r.event.account,
-        region=r.event.region,
-        resource=detail.TrainingJobArn,
-    )
-    r.tell(
-        policy,
-        subject=f"{policy.group}: training job {detail.TrainingJobName} failed",
-        lines=[reason],
-        kind="training-failed",
-    )
+    _notify_end(r, policy, "failed", reason)
     count("TrainingJobsFailed")
     return {"action": "notified", "reason": reason}
 
@@ -112,9 +98,16 @@ def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     rule = stopped_by(r.client("sagemaker", r.event.account, r.event.region), detail.TrainingJobArn, detail.Tags)
     who = f"by sagemaker-lifecycle, because rule {rule} found issues" if rule else "by a person or another system"
     reason = f"training job {detail.TrainingJobName} was stopped {who}"
+    _notify_end(r, policy, "stopped", reason)
+    return {"action": "notified", "reason": reason, "stopped_by_product": rule is not None}
+
+
+def _notify_end(r: Reaction[TrainingJobEvent], policy: Policy, end: str, reason: str) -> None:
+    """Record and tell that a job ended without a model to register."""
+    detail = r.event.detail
     r.record(
         policy,
-        action="notify-training-stopped",
+        action=f"notify-training-{end}",
         outcome="notified",
         reason=reason,
         account=r.event.account,
@@ -123,8 +116,7 @@ def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     )
     r.tell(
         policy,
-        subject=f"{policy.group}: training job {detail.TrainingJobName} stopped",
+        subject=f"{policy.group}: training job {detail.TrainingJobName} {end}",
         lines=[reason],
-        kind="training-stopped",
+        kind=f"training-{end}",
     )
-    return {"action": "notified", "reason": reason, "stopped_by_product": rule is not None}

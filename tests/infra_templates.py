@@ -1,8 +1,7 @@
 """Infrastructure tests read the templates themselves: no AWS, no translation, no eyeballing.
 
-A helper module, not a conftest: other test folders import names from tests/conftest.py as `conftest`, and a
-second conftest.py would shadow it. Test modules here import it as `infra_templates` (pytest puts this folder on
-sys.path when it imports them).
+A helper module beside tests/conftest.py (which turns its templates into the fixtures `automation_template`,
+`workload_template` and `templates`); tests import it as `infra_templates` (pyproject puts tests/ on sys.path).
 
 `load_template` parses CloudFormation YAML, short tags included (`!Ref X` -> `{"Ref": "X"}`,
 `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` -> `{"Fn::Sub": "s"}`, ...), into plain Python data.
@@ -16,7 +15,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 AUTOMATION_TEMPLATE = ROOT / "template.yaml"
 WORKLOAD_TEMPLATE = ROOT / "accounts" / "workload-account.yaml"
 
