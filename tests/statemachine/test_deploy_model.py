@@ -300,3 +300,26 @@ def test_bad_manual_input_fails_fast_and_changes_nothing(world: DeployWorld) -> 
     assert run.states == ["Validate Input", "Notify Invalid Input", "Input Rejected"]
     assert "no stage 'qa'" in world.cloud.notifications()[0]["message"]
     assert world.cloud.client("sagemaker", STAGING).list_models()["Models"] == []
+
+
+def test_a_retried_update_still_knows_the_config_to_restore(world: DeployWorld) -> None:
+    from lifecycle.deploy_steps import run_step
+
+    # Given staging serving v1, and a plan to put v2 there
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    v1_config = world.serve(staging_stage(), 1)
+    settings = get_settings()
+    planned = run_step({"step": "plan", "execution": "retry-1", "input": approved()}, settings)
+    plan, stage = planned["plan"], planned["stage"]
+    for step in ("create_model", "create_endpoint_config"):
+        stage = run_step({"step": step, "plan": plan, "stage": stage}, settings)
+
+    # When the update goes through but its Lambda fails before answering, and the step runs again
+    first = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, settings)
+    retried = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, settings)
+
+    # Then the retry still knows what to restore, as the first attempt did
+    assert first["previous_config"] == retried["previous_config"] == v1_config
+    assert retried["changed"] is True
+    assert "updated from churn-v1-staging by an earlier attempt" in audit("update-endpoint")[-1].reason

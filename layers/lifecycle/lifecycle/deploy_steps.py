@@ -97,6 +97,46 @@ class StepContext:
     def next(self, **changes: Any) -> dict[str, Any]:
         return self.state.model_copy(update=changes).model_dump()
 
+    def table(self) -> Any:
+        """The lifecycle table (in the automation account)."""
+        return client_for(
+            "dynamodb",
+            self.settings.automation_account_id,
+            self.settings.region,
+            self.settings,
+            reaction=REACTION,
+            event_id=self.plan.execution,
+        )
+
+    def keep_restore_point(self, config: str) -> None:
+        """Before an endpoint changes: the config to restore, kept where a retried step finds it again (the step's
+        own output is lost when the Lambda fails after UpdateEndpoint went through). Expires after 30 days."""
+        expiration = int((datetime.now(UTC) + timedelta(days=30)).timestamp())
+        with aws_errors("dynamodb:PutItem restore point"):
+            self.table().put_item(
+                TableName=self.settings.table_name,
+                Item={
+                    "pk": {"S": f"RESTORE#{self.plan.execution}"},
+                    "sk": {"S": f"STAGE#{self.stage.name}"},
+                    "config": {"S": config},
+                    "expiration": {"N": str(expiration)},
+                },
+            )
+
+    def restore_point(self) -> str | None:
+        """The config this execution kept before changing the stage's endpoint, if it did."""
+        with aws_errors("dynamodb:GetItem restore point"):
+            item = (
+                self.table()
+                .get_item(
+                    TableName=self.settings.table_name,
+                    Key={"pk": {"S": f"RESTORE#{self.plan.execution}"}, "sk": {"S": f"STAGE#{self.stage.name}"}},
+                    ConsistentRead=True,
+                )
+                .get("Item")
+            )
+        return item["config"]["S"] if item else None
+
 
 # --- plan ------------------------------------------------------------------------------------------------------------
 def _registry_package(settings: Settings, arn: str, execution: str) -> dict[str, Any]:
@@ -249,11 +289,19 @@ def deploy_endpoint_step(step: StepContext) -> dict[str, Any]:
         step.record("create-endpoint", "done", f"created on {state.config_name}", resource=stage.endpoint_name)
         return step.next(previous_config=None, changed=True, status="Creating", deadline=deadline)
     if endpoint["EndpointConfigName"] == state.config_name:
+        previous = step.restore_point()
+        if previous is not None:  # a retry: an earlier attempt of this execution made the change
+            reason = f"already on {state.config_name}, updated from {previous} by an earlier attempt"
+            step.record("update-endpoint", "skipped", reason, resource=stage.endpoint_name)
+            return step.next(
+                previous_config=previous, changed=True, status=endpoint["EndpointStatus"], deadline=deadline
+            )
         step.record("update-endpoint", "skipped", f"already on {state.config_name}", resource=stage.endpoint_name)
         return step.next(status=endpoint["EndpointStatus"], deadline=deadline)
     if endpoint["EndpointStatus"] in deploy.BUSY_STATUSES:
         raise EndpointBusy(f"endpoint {stage.endpoint_name} is {endpoint['EndpointStatus']}")
     config = deploy.deployment_config(stage, timeout_seconds=stage.wait_timeout_minutes * 60)
+    step.keep_restore_point(endpoint["EndpointConfigName"])
     deploy.update_endpoint(sagemaker, name=stage.endpoint_name, config=state.config_name, deployment=config)
     routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
     step.record(
@@ -316,16 +364,8 @@ def request_approval_step(step: StepContext, token: str) -> dict[str, Any]:
     """Keep the task token for `lifecycle approve|reject`, and tell the approvers exactly how to answer."""
     plan, stage, state = step.plan, step.stage, step.state
     now = datetime.now(UTC)
-    table = client_for(
-        "dynamodb",
-        step.settings.automation_account_id,
-        step.settings.region,
-        step.settings,
-        reaction=REACTION,
-        event_id=plan.execution,
-    )
     with aws_errors("dynamodb:PutItem approval token"):
-        table.put_item(
+        step.table().put_item(
             TableName=step.settings.table_name,
             Item={
                 "pk": {"S": f"APPROVAL#{plan.execution}"},
