@@ -81,6 +81,12 @@ class _ThreadStdout(io.TextIOBase):
 
 
 _STDOUT = _ThreadStdout()
+_running = threading.local()
+
+
+def current_function() -> str:
+    """The name of the function whose invocation runs on this thread ('' outside one)."""
+    return str(getattr(_running, "function", ""))
 
 
 def _routed_stdout() -> _ThreadStdout:
@@ -112,9 +118,11 @@ def invocation(env: dict[str, str], sink: io.StringIO) -> Iterator[None]:
         os.environ.update(env)
         reset_product_caches()  # the settings are read from this function's environment
         routed.sink = sink
+        _running.function = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
         try:
             yield
         finally:
+            _running.function = ""
             routed.sink = None
             for key, value in saved.items():
                 if value is None:

@@ -17,6 +17,8 @@ from typing import Any
 from botocore.handlers import BUILTIN_HANDLERS
 from moto.iam.models import get_account_id_from
 
+from sandbox import runtime
+
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Query", "Scan", "BatchGet", "Search", "Receive", "AssumeRole")
 _CONTEXT_KEY = "sandbox_call"
 
@@ -98,6 +100,7 @@ class CallRecorder:
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.calls: list[dict[str, str]] = []
+        self.by_function: list[dict[str, str]] = []
         self._active = 0
         self._lock = threading.Lock()
         self._handlers: list[tuple[str, Callable[..., None]]] = [
@@ -141,9 +144,17 @@ class CallRecorder:
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
         call = context.get(_CONTEXT_KEY)
-        if call is None or self._active == 0 or http_response.status_code >= 300 or not is_write(model.name):
+        if call is None or self._active == 0 or http_response.status_code >= 300:
             return
         service = model.service_model.signing_name or model.service_model.endpoint_prefix
+        function = runtime.current_function()
+        if function:  # every call a function made, reads too: what its role must allow
+            with self._lock:
+                self.by_function.append(
+                    {"function": function, "account": call.get("account", ""), "call": f"{service}:{model.name}"}
+                )
+        if not is_write(model.name):
+            return
         entry = {
             "account": call.get("account", ""),
             "region": call.get("region", ""),

@@ -9,6 +9,8 @@ A helper module beside tests/conftest.py (which turns its templates into the fix
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,96 @@ def workload_template() -> dict[str, Any]:
 def templates() -> dict[str, dict[str, Any]]:
     """Both templates by file name, for checks that apply to each."""
     return {"template.yaml": automation_template(), "accounts/workload-account.yaml": workload_template()}
+
+
+# --- reading the policies of a template ------------------------------------------------------------------------------
+Template = dict[str, Any]
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resources(template: Template, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") in types:
+            yield logical_id, resource.get("Properties", {})
+
+
+def variants(value: Any) -> list[Any]:
+    """Every value `value` can take once its Fn::If are decided (both branches of each).
+
+    A branch that is AWS::NoValue removes its key or list item; a whole value that is AWS::NoValue stays NO_VALUE.
+    """
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        _, when_true, when_false = value["Fn::If"]
+        return [v for branch in (when_true, when_false) for v in variants(branch)]
+    if isinstance(value, dict) and not any(key.startswith("Fn::") or key == "Ref" for key in value):
+        keys = list(value)
+        choices = [variants(value[key]) for key in keys]
+        return [
+            {key: choice for key, choice in zip(keys, combo, strict=True) if choice != NO_VALUE}
+            for combo in itertools.product(*choices)
+        ]
+    if isinstance(value, list):
+        choices = [variants(item) for item in value]
+        return [[item for item in combo if item != NO_VALUE] for combo in itertools.product(*choices)]
+    return [value]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: Any) -> Iterator[dict[str, Any]]:
+    for variant in variants(document):
+        if isinstance(variant, dict):
+            for statement in as_list(variant.get("Statement", [])):
+                if isinstance(statement, dict):
+                    yield statement
+
+
+def _role_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for logical_id, props in resources(template, "AWS::IAM::Role"):
+        for statement in statements(props.get("AssumeRolePolicyDocument", {})):
+            yield f"{logical_id} trust", "trust", statement
+        for policy in props.get("Policies", []):
+            for statement in statements(policy.get("PolicyDocument", {})):
+                yield f"{logical_id} {policy.get('PolicyName')}", "identity", statement
+    for logical_id, props in resources(template, "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for statement in statements(props.get("PolicyDocument", {})):
+            yield logical_id, "identity", statement
+
+
+def _sam_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for logical_id, props in resources(template, *FUNCTION_TYPES, "AWS::Serverless::StateMachine"):
+        for policy in as_list(props.get("Policies", [])):
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement in statements(policy):
+                    yield f"{logical_id} Policies", "identity", statement
+
+
+def _resource_policy_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for logical_id, props in resources(template, "AWS::KMS::Key"):
+        for statement in statements(props.get("KeyPolicy", {})):
+            yield f"{logical_id} key policy", "key", statement
+    for logical_id, props in resources(template, "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
+        for statement in statements(props.get("PolicyDocument", {})):
+            yield logical_id, "resource", statement
+    for logical_id, props in resources(template, "AWS::Events::EventBusPolicy"):
+        if "Statement" in props:
+            for statement in statements({"Statement": props["Statement"]}):
+                yield logical_id, "resource", statement
+
+
+def iam_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every policy statement, in every variant of the template's conditions, as (where, kind, statement).
+
+    kind: identity (role, managed or SAM function policy), trust (role trust policy), resource (bus, queue or topic
+    policy) or key (KMS key policy).
+    """
+    yield from _role_statements(template)
+    yield from _sam_statements(template)
+    yield from _resource_policy_statements(template)
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    return [action for action in as_list(statement.get("Action", [])) if isinstance(action, str)]

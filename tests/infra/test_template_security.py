@@ -17,11 +17,11 @@ refused unless listed in `SAM_POLICY_ALLOWED`.
 from __future__ import annotations
 
 import copy
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from infra_templates import FUNCTION_TYPES, NO_VALUE, actions_of, as_list, iam_statements, resources, statements
 
 Template = dict[str, Any]
 Check = Callable[[Template], list[str]]
@@ -43,100 +43,10 @@ WRITE_ON_STAR_ALLOWED: dict[str, str] = {
 # visible here, so each needs a reason). Empty: every function policy is an inline Statement block.
 SAM_POLICY_ALLOWED: dict[str, str] = {}
 
-FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-NO_VALUE = {"Ref": "AWS::NoValue"}
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Walking the templates
 # ----------------------------------------------------------------------------------------------------------------
-def resources(template: Template, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") in types:
-            yield logical_id, resource.get("Properties", {})
-
-
-def variants(value: Any) -> list[Any]:
-    """Every value `value` can take once its Fn::If are decided (both branches of each).
-
-    A branch that is AWS::NoValue removes its key or list item; a whole value that is AWS::NoValue stays NO_VALUE.
-    """
-    if isinstance(value, dict) and set(value) == {"Fn::If"}:
-        _, when_true, when_false = value["Fn::If"]
-        return [v for branch in (when_true, when_false) for v in variants(branch)]
-    if isinstance(value, dict) and not any(key.startswith("Fn::") or key == "Ref" for key in value):
-        keys = list(value)
-        choices = [variants(value[key]) for key in keys]
-        return [
-            {key: choice for key, choice in zip(keys, combo, strict=True) if choice != NO_VALUE}
-            for combo in itertools.product(*choices)
-        ]
-    if isinstance(value, list):
-        choices = [variants(item) for item in value]
-        return [[item for item in combo if item != NO_VALUE] for combo in itertools.product(*choices)]
-    return [value]
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _statements(document: Any) -> Iterator[dict[str, Any]]:
-    for variant in variants(document):
-        if isinstance(variant, dict):
-            for statement in as_list(variant.get("Statement", [])):
-                if isinstance(statement, dict):
-                    yield statement
-
-
-def _role_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for logical_id, props in resources(template, "AWS::IAM::Role"):
-        for statement in _statements(props.get("AssumeRolePolicyDocument", {})):
-            yield f"{logical_id} trust", "trust", statement
-        for policy in props.get("Policies", []):
-            for statement in _statements(policy.get("PolicyDocument", {})):
-                yield f"{logical_id} {policy.get('PolicyName')}", "identity", statement
-    for logical_id, props in resources(template, "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for statement in _statements(props.get("PolicyDocument", {})):
-            yield logical_id, "identity", statement
-
-
-def _sam_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for logical_id, props in resources(template, *FUNCTION_TYPES, "AWS::Serverless::StateMachine"):
-        for policy in as_list(props.get("Policies", [])):
-            if isinstance(policy, dict) and "Statement" in policy:
-                for statement in _statements(policy):
-                    yield f"{logical_id} Policies", "identity", statement
-
-
-def _resource_policy_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for logical_id, props in resources(template, "AWS::KMS::Key"):
-        for statement in _statements(props.get("KeyPolicy", {})):
-            yield f"{logical_id} key policy", "key", statement
-    for logical_id, props in resources(template, "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
-        for statement in _statements(props.get("PolicyDocument", {})):
-            yield logical_id, "resource", statement
-    for logical_id, props in resources(template, "AWS::Events::EventBusPolicy"):
-        if "Statement" in props:
-            for statement in _statements({"Statement": props["Statement"]}):
-                yield logical_id, "resource", statement
-
-
-def iam_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Every policy statement, in every variant of the template's conditions, as (where, kind, statement).
-
-    kind: identity (role, managed or SAM function policy), trust (role trust policy), resource (bus, queue or topic
-    policy) or key (KMS key policy).
-    """
-    yield from _role_statements(template)
-    yield from _sam_statements(template)
-    yield from _resource_policy_statements(template)
-
-
-def actions_of(statement: dict[str, Any]) -> list[str]:
-    return [action for action in as_list(statement.get("Action", [])) if isinstance(action, str)]
-
-
 def condition_keys(condition: Any) -> set[str]:
     """Condition keys of a Condition block (lower-cased), whatever the operator."""
     keys: set[str] = set()
@@ -393,7 +303,7 @@ def test_the_checks_see_the_resources_they_guard(templates: dict[str, Template])
 
 def test_execution_role_trusts_the_function_role_parameter(workload_template: Template) -> None:
     trust = workload_template["Resources"]["ExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]
-    principals = {repr(statement["Principal"]) for statement in _statements(trust)}
+    principals = {repr(statement["Principal"]) for statement in statements(trust)}
 
     assert principals == {repr({"AWS": {"Ref": "AutomationFunctionRoleArns"}})}
 
