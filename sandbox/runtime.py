@@ -110,6 +110,8 @@ def invocation(env: dict[str, str], sink: io.StringIO) -> Iterator[None]:
     """One invocation: the function's environment set (one invocation at a time: the environment is the process's),
     its stdout and logs written to `sink` (its log stream, as CloudWatch Logs would hold it), and its configuration
     read afresh."""
+    from lifecycle.config import get_settings
+
     from sandbox.cloud import reset_product_caches
 
     with _lock:
@@ -129,3 +131,4 @@ def invocation(env: dict[str, str], sink: io.StringIO) -> Iterator[None]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            get_settings.cache_clear()  # the caller reads its own environment again, not the function's
