@@ -107,3 +107,13 @@ def test_monitoring_capture_and_reports_go_together() -> None:
     monitoring = validate_policy(own_monitor, group="churn").deployment.stages[0].monitoring  # type: ignore[union-attr]
     assert monitoring is not None
     assert not monitoring.manages_schedule
+
+
+def test_a_smoke_test_payload_must_fit_the_state_machine_state() -> None:
+    big = {"payload": "x" * (16 * 1024 + 1)}
+    document = churn_policy(deployment={"stages": [stage("staging", STAGING, smoke_test=big)]})
+
+    with pytest.raises(
+        PolicyInvalid, match=r"deployment.stages\[0\].smoke_test.payload: String should have at most 16384"
+    ):
+        validate_policy(document, group="churn")
