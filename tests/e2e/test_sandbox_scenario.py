@@ -95,8 +95,9 @@ def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_v
     sandbox, router = played
     second = deployments(router)[1]
     assert second.status == "FAILED"
-    assert second.states[-4:] == [
+    assert second.states[-5:] == [
         "Restore Previous Endpoint Config",
+        "Restore Started?",
         "Record Deployment Failure",
         "Notify Deployment Failure",
         "Deployment Failed",

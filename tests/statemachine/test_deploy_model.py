@@ -76,8 +76,19 @@ def test_happy_path_through_staging_and_prod_in_two_accounts(world: DeployWorld)
     assert kinds == ["approval-requested", "deployed"]
 
 
-FAILED_AFTER_CHANGE = [
+FAILED_WITHOUT_RESTORE = [  # nothing to put back (SageMaker's auto-rollback did, or the stage created the endpoint)
     "Restore Previous Endpoint Config",
+    "Restore Started?",
+    "Record Deployment Failure",
+    "Notify Deployment Failure",
+    "Deployment Failed",
+]
+FAILED_AFTER_RESTORE = [  # the previous config put back, and waited for until InService
+    "Restore Previous Endpoint Config",
+    "Restore Started?",
+    "Wait For Restore",
+    "Check Restore",
+    "Restore Settled?",
     "Record Deployment Failure",
     "Notify Deployment Failure",
     "Deployment Failed",
@@ -118,7 +129,7 @@ def test_canary_rolls_back_on_alarm(world: DeployWorld) -> None:
         *TO_SERVICE,
         "Wait For Endpoint In Service",
         "Check Endpoint Status",
-        *FAILED_AFTER_CHANGE,
+        *FAILED_WITHOUT_RESTORE,
     ]
     assert world.endpoint(prod_stage()) == {"config": "churn-v1-prod", "status": "InService"}
     [restore] = audit("restore-endpoint")
@@ -140,9 +151,10 @@ def test_failed_smoke_test_restores_the_previous_config_and_stops(world: DeployW
     run = world.start("smoke-fails", approved())
 
     assert run.status == "FAILED"
-    assert run.states == ["Validate Input", "More Stages To Deploy?", *STAGE[:7], *FAILED_AFTER_CHANGE]
-    assert world.endpoint(staging_stage()) == {"config": "churn-v2-staging", "status": "Updating"}  # restoring
-    assert world.settled(staging_stage()) == {"config": "churn-v1-staging", "status": "InService"}
+    assert run.states == ["Validate Input", "More Stages To Deploy?", *STAGE[:7], *FAILED_AFTER_RESTORE]
+    assert world.endpoint(staging_stage()) == {"config": "churn-v1-staging", "status": "InService"}  # ended restored
+    [settled] = audit("restore-settled")
+    assert settled.outcome == "done" and settled.reason == "churn-staging InService on churn-v1-staging"
     [restore] = audit("restore-endpoint")
     assert restore.outcome == "done" and "back to churn-v1-staging" in restore.reason
     assert world.cloud.client("sagemaker", PROD).list_endpoints()["Endpoints"] == []  # prod never attempted
@@ -184,8 +196,14 @@ def test_approval_rejected_stops_before_prod(world: DeployWorld) -> None:
     run = harness.wait(run.execution_arn, since=len(run.events))
 
     assert run.status == "FAILED"
-    assert run.states == ["Validate Input", "More Stages To Deploy?", *STAGE, "Wait For Approval", *FAILED_AFTER_CHANGE]
-    assert world.settled(staging_stage()) == {"config": "churn-v1-staging", "status": "InService"}
+    assert run.states == [
+        "Validate Input",
+        "More Stages To Deploy?",
+        *STAGE,
+        "Wait For Approval",
+        *FAILED_AFTER_RESTORE,
+    ]
+    assert world.endpoint(staging_stage()) == {"config": "churn-v1-staging", "status": "InService"}
     assert audit("deployment-failed")[0].reason.startswith("ApprovalRejected at stage staging")
     assert world.cloud.client("sagemaker", PROD).list_endpoints()["Endpoints"] == []
 
@@ -202,7 +220,13 @@ def test_approval_times_out_to_rejection(world: DeployWorld) -> None:
         run = harness.wait(run.execution_arn, since=len(run.events))
 
     assert run.status == "FAILED"
-    assert run.states == ["Validate Input", "More Stages To Deploy?", *STAGE, "Wait For Approval", *FAILED_AFTER_CHANGE]
+    assert run.states == [
+        "Validate Input",
+        "More Stages To Deploy?",
+        *STAGE,
+        "Wait For Approval",
+        *FAILED_WITHOUT_RESTORE,
+    ]
     assert audit("deployment-failed")[0].reason.startswith("States.Timeout at stage staging")
 
 

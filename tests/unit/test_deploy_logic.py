@@ -186,7 +186,7 @@ def test_each_manual_sample_is_a_valid_input(load_event) -> None:
 def test_every_task_of_the_asl_has_an_explicit_retry_and_a_catch() -> None:
     states = json.loads(ASL.read_text())["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert len(tasks) == 13
+    assert len(tasks) == 14
     for name, task in tasks.items():
         assert task.get("Retry"), f"{name} has no Retry"
         assert task.get("Catch"), f"{name} has no Catch"

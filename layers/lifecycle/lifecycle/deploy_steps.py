@@ -472,7 +472,26 @@ def restore_step(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
     config = deploy.deployment_config(plain, timeout_seconds=stage.wait_timeout_minutes * 60)
     deploy.update_endpoint(sagemaker, name=stage.endpoint_name, config=str(state.previous_config), deployment=config)
     step.record("restore-endpoint", "done", f"{why}: back to {state.previous_config}", resource=stage.endpoint_name)
-    return {"restored": True}
+    deadline = datetime.now(UTC) + timedelta(minutes=stage.wait_timeout_minutes)
+    return {"restored": True, "settled": False, "deadline": deadline.isoformat()}
+
+
+def check_restore_step(step: StepContext, restore: dict[str, Any]) -> dict[str, Any]:
+    """Where the restore stands: settled once the endpoint is InService (or Failed) again; `EndpointWaitTimedOut`
+    past the stage's wait timeout, so a stuck restore ends the execution instead of looping."""
+    stage, state = step.stage, step.state
+    endpoint = deploy.describe_endpoint(step.client("sagemaker"), stage.endpoint_name)
+    status = endpoint["EndpointStatus"] if endpoint else "Missing"
+    if status in deploy.BUSY_STATUSES:
+        if datetime.now(UTC) > datetime.fromisoformat(str(restore["deadline"])):
+            raise EndpointWaitTimedOut(f"restore of {stage.endpoint_name} still {status} past its wait timeout")
+        return {**restore, "status": status}
+    config = endpoint["EndpointConfigName"] if endpoint else ""
+    outcome: Outcome = "done" if status == "InService" and config == state.previous_config else "failed"
+    step.record(
+        "restore-settled", outcome, f"{stage.endpoint_name} {status} on {config or '-'}", resource=stage.endpoint_name
+    )
+    return {**restore, "status": status, "settled": True}
 
 
 _STAGE_STEPS: dict[str, Callable[[StepContext, dict[str, Any]], dict[str, Any]]] = {
@@ -485,6 +504,7 @@ _STAGE_STEPS: dict[str, Callable[[StepContext, dict[str, Any]], dict[str, Any]]]
     "configure_monitoring": lambda step, _: configure_monitoring_step(step),
     "finish_stage": lambda step, _: finish_stage_step(step),
     "restore": lambda step, event: restore_step(step, event.get("error") or {}),
+    "check_restore": lambda step, event: check_restore_step(step, event["restore"]),
 }
 STEPS = frozenset({"plan", *_STAGE_STEPS})
 
