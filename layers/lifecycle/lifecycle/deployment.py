@@ -25,6 +25,7 @@ from lifecycle.accounts import client_for
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import ConfigurationError, Settings
 from lifecycle.errors import InvalidDeploymentInput
+from lifecycle.names import bounded_name
 from lifecycle.policy import GroupName, Stage, describe_errors
 
 REACTION = "deploy-model"
@@ -182,12 +183,7 @@ def first_state(plan: Plan, index: int) -> StageState:
 
 def execution_name(*parts: str) -> str:
     """A valid, deterministic execution name (at most 80 of `[A-Za-z0-9_-]`), hashed when the parts are long."""
-    raw = "-".join(parts)
-    clean = _EXECUTION_UNSAFE.sub("-", raw).strip("-")
-    if len(clean) <= EXECUTION_NAME_MAX:
-        return clean
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
-    return f"{clean[: EXECUTION_NAME_MAX - 17].rstrip('-')}-{digest}"
+    return bounded_name(parts, unsafe=_EXECUTION_UNSAFE, limit=EXECUTION_NAME_MAX, digest_length=16)
 
 
 def compact_time(when: datetime) -> str:

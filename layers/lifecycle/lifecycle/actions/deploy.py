@@ -6,7 +6,6 @@ continues from what exists. The request builders are pure and validated against 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from lifecycle.aws import NOT_FOUND_CODES, THROTTLING_CODES, aws_errors, error_code
 from lifecycle.errors import SmokeTestFailed, ThrottlingError
+from lifecycle.names import bounded_name
 from lifecycle.policy import GROUP_TAG, AbTest, Canary, Linear, Stage
 
 NAME_MAX = 63
@@ -28,12 +28,7 @@ BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBac
 
 def resource_name(*parts: str) -> str:
     """A SageMaker name (`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`) from `parts`, hashed when they are too long."""
-    raw = "-".join(parts)
-    clean = _UNSAFE.sub("-", raw).strip("-")
-    if len(clean) <= NAME_MAX:
-        return clean
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-    return f"{clean[: NAME_MAX - 11].rstrip('-')}-{digest}"
+    return bounded_name(parts, unsafe=_UNSAFE, limit=NAME_MAX, digest_length=10)
 
 
 def model_name(group: str, version: int, stage: str) -> str:
