@@ -33,7 +33,6 @@ from sandbox.replay import labeling_job_request
 from sandbox.world import WORLD
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 TARGET_OVERHEAD_P99_MS = 10.0
 
 
@@ -57,16 +56,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def training_job(sandbox: Sandbox, name: str, account: str = DEV) -> None:
-    sandbox.client("sagemaker", account).create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
-        OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
-        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 86400},
-        Tags=[{"Key": "lifecycle:model-package-group", "Value": "churn"}],
-    )
-    fake_training.set_state(account, REGION, name, status="InProgress", secondary="Training")
+    fake_training.start_job(sandbox.client("sagemaker", account), name, account=account, region=REGION, group="churn")
 
 
 def completed_training(sandbox: Sandbox, index: int) -> dict[str, Any]:
@@ -98,7 +88,9 @@ def package_pending(sandbox: Sandbox, index: int) -> dict[str, Any]:
     arn = sagemaker.create_model_package(
         ModelPackageGroupName="churn",
         InferenceSpecification={
-            "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://example-ml/churn/{index}/model.tar.gz"}],
+            "Containers": [
+                {"Image": fake_training.XGBOOST_IMAGE, "ModelDataUrl": f"s3://example-ml/churn/{index}/model.tar.gz"}
+            ],
             "SupportedContentTypes": ["application/json"],
             "SupportedResponseMIMETypes": ["application/json"],
         },

@@ -22,7 +22,6 @@ from sandbox.timeline import Timeline
 from sandbox.world import WORLD
 
 GROUP = "churn"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 @dataclass(frozen=True)
@@ -44,16 +43,8 @@ class World:
 
     def start_training_job(self, name: str, *, account: str = DEV) -> None:
         """A data scientist starts a training job (tagged with its model package group)."""
-        self.sandbox.client("sagemaker", account).create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
-            OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
-            ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-            StoppingCondition={"MaxRuntimeInSeconds": 86400},
-            Tags=[{"Key": "lifecycle:model-package-group", "Value": GROUP}],
-        )
-        fake_training.set_state(account, REGION, name, status="InProgress", secondary="Training")
+        sagemaker = self.sandbox.client("sagemaker", account)
+        fake_training.start_job(sagemaker, name, account=account, region=REGION, group=GROUP)
         self.settle()
 
     def training_job_ends(self, name: str, *, auc: float, account: str = DEV) -> None:

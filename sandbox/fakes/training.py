@@ -17,6 +17,7 @@ from sandbox.fakes import FakeCall, sagemaker_fake
 from sandbox.world import WORLD, epoch_millis
 
 DETAIL_TYPE = "SageMaker Training Job State Change"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 _MOTO_CREATE_TRAINING_JOB = SageMakerModelBackend.create_training_job
 
 
@@ -98,6 +99,21 @@ def set_state(
             {"MetricName": name_, "Value": float(value), "Timestamp": now} for name_, value in metrics.items()
         ]
     return emit_state(job)
+
+
+def start_job(sagemaker: Any, name: str, *, account: str, region: str, group: str) -> dict[str, Any]:
+    """A data scientist starts a training job in `account`, tagged with its model package group; it runs
+    (InProgress/Training). Returns the InProgress event."""
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
+        OutputDataConfig={"S3OutputPath": f"s3://example-dev-ml-artifacts/{group}/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 86400},
+        Tags=[{"Key": "lifecycle:model-package-group", "Value": group}],
+    )
+    return set_state(account, region, name, status="InProgress", secondary="Training")
 
 
 def set_rule_status(

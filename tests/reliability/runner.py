@@ -40,7 +40,6 @@ from sandbox.world import WORLD, epoch_millis
 from tests.reliability.faults import FaultInjector
 
 GROUP = "churn"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 # The write calls that change the ML lifecycle: what "an action" is. Audit, idempotency, notifications are not.
 ACTION_CALLS = frozenset(
     {
@@ -243,16 +242,8 @@ class StressWorld:
 
     def _start_job(self, name: str) -> None:
         self.people_jobs.add(name)
-        self.sandbox.client("sagemaker", DEV).create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            RoleArn=f"arn:aws:iam::{DEV}:role/SageMakerTrainingRole",
-            OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
-            ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-            StoppingCondition={"MaxRuntimeInSeconds": 86400},
-            Tags=[{"Key": "lifecycle:model-package-group", "Value": GROUP}],
-        )
-        fake_training.set_state(DEV, REGION, name, status="InProgress", secondary="Training")
+        sagemaker = self.sandbox.client("sagemaker", DEV)
+        fake_training.start_job(sagemaker, name, account=DEV, region=REGION, group=GROUP)
 
     def training_round(self, number: int) -> None:
         """Four jobs: one a Debugger rule stops, one registered, one the gate stops, one that fails."""
