@@ -271,13 +271,7 @@ class StressWorld:
             fake_labeling.complete_labeling_job(DEV, REGION, name, human=120, machine=380)
         self.expect(CreateTrainingJob=1)
         self.router.settle()
-        started = [job for job in self.product_jobs() if job.startswith(f"{name}-train")]
-        with self.outside():
-            for job in started:
-                fake_training.set_state(DEV, REGION, job, status="InProgress", secondary="Training")
-                fake_training.set_state(DEV, REGION, job, status="Completed", metrics={"validation:auc": 0.9})
-        self.expect(CreateModelPackage=len(started))
-        self.router.settle()
+        self.product_jobs_complete([job for job in self.product_jobs() if job.startswith(f"{name}-train")], auc=0.9)
 
     def approve_latest(self) -> None:
         """A person approves the newest version: the product deploys it to staging, then prod."""
@@ -342,11 +336,14 @@ class StressWorld:
         if not first:
             return
         self.expect(CreateTrainingJob=1)
-        started = [job for job in self.product_jobs() if "-retrain-" in job]
+        self.product_jobs_complete([job for job in self.product_jobs() if "-retrain-" in job], auc=0.93)
+
+    def product_jobs_complete(self, started: list[str], *, auc: float) -> None:
+        """The training jobs the product started run and end well: each is then registered."""
         with self.outside():
             for job in started:
                 fake_training.set_state(DEV, REGION, job, status="InProgress", secondary="Training")
-                fake_training.set_state(DEV, REGION, job, status="Completed", metrics={"validation:auc": 0.93})
+                fake_training.set_state(DEV, REGION, job, status="Completed", metrics={"validation:auc": auc})
         self.expect(CreateModelPackage=len(started))
         self.router.settle()
 
