@@ -77,8 +77,8 @@ def deploy() -> Run:
     """Run one two-stage deployment to its end (the staging approval given) and return the execution."""
     os.environ.update(ENV)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        from lifecycle import store
         from lifecycle.config import get_settings
-        from lifecycle.deploy_steps import approval_tokens
 
         from sandbox import stepfunctions as harness
         from sandbox.fakes import install
@@ -94,7 +94,7 @@ def deploy() -> Run:
         boto3.client("ssm").put_parameter(Name=f"/{STACK}/policies/churn", Value=json.dumps(POLICY), Type="String")
         sagemaker = boto3.client("sagemaker")
         sagemaker.create_model_package_group(ModelPackageGroupName="churn")
-        arn = sagemaker.create_model_package(
+        sagemaker.create_model_package(
             ModelPackageGroupName="churn",
             InferenceSpecification={
                 "Containers": [{"Image": "img", "ModelDataUrl": "s3://m/model.tar.gz"}],
@@ -102,13 +102,13 @@ def deploy() -> Run:
                 "SupportedResponseMIMETypes": ["application/json"],
             },
             ModelApprovalStatus="Approved",
-        )["ModelPackageArn"]
-        machine = harness.install_deploy_model(table_name=TABLE, topic_arn=TOPIC)
-        run = harness.start(
-            machine, "bench", {"kind": "deploy", "model_package_arn": arn, "stages": ["staging", "prod"]}
         )
-        token = approval_tokens(get_settings(), "bench")["staging"]
-        harness.send_success(token, {"approved_by": "bench"})
+        machine = harness.install_deploy_model(topic_arn=TOPIC)
+        run = harness.start(
+            machine, "bench", {"kind": "deploy", "group": "churn", "version": 1, "stages": ["staging", "prod"]}
+        )
+        (gate,) = store.approvals(get_settings(), "churn", execution="bench")
+        harness.send_success(gate.token, {"approved_by": "bench"})
         return harness.wait(run.execution_arn, since=len(run.events), timeout=60)
 
 

@@ -96,7 +96,12 @@ def parser() -> argparse.ArgumentParser:
         gate = commands.add_parser(verb, parents=[common], help=f"{what} the deployment waiting at its approval gate")
         gate.add_argument("target", metavar="EXECUTION_OR_GROUP", help="execution name or ARN, or a group")
         gate.add_argument("--stage", help="the stage whose gate to answer (when several wait)")
-        gate.add_argument("--reason", default="", help="why (recorded with the answer)")
+        gate.add_argument(
+            "--reason",
+            required=verb == "reject",
+            default="",
+            help="why (recorded with the answer and told to people)" + ("; required" if verb == "reject" else ""),
+        )
         gate.add_argument("--by", help="who answers (default: your IAM identity)")
         _json_flag(gate)
 
@@ -202,9 +207,10 @@ def _gate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if args.json:
         render.emit_json(out, {"execution": gate.execution.arn, "stage": gate.stage, "answer": verb, "by": by})
     else:
-        out.print(
-            f"{verb} stage {gate.stage} of {gate.execution.name} ({gate.execution.group} v{gate.execution.version})"
-        )
+        version = f"v{gate.execution.version}" if gate.execution.version else gate.execution.group
+        why = f": {args.reason}" if args.reason else ""
+        then = "it goes on" if approve else "it restores what it changed and stops"
+        out.print(f"{gate.stage}: {version} {verb} by {by}{why}; {then} (execution {gate.execution.name})")
     return EXIT_OK
 
 

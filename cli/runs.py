@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
+from lifecycle import store
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.deploy_steps import approval_tokens
 from lifecycle.deployment import (
     APPROVAL_REJECTED,
     DeployInput,
@@ -43,7 +43,7 @@ def _check_stages(policy: Policy, stages: list[str]) -> None:
         )
 
 
-def _approved_package(settings: Settings, policy: Policy, version: int) -> str:
+def _approved_package(settings: Settings, policy: Policy, version: int) -> None:
     """The ARN of `version` in the group's registry; it must exist and be Approved."""
     registry = policy.registry
     arn = package_arn(settings.partition, registry.region, registry.account, policy.group, version)
@@ -58,7 +58,6 @@ def _approved_package(settings: Settings, policy: Policy, version: int) -> str:
     status = package.get("ModelApprovalStatus")
     if status != "Approved":
         raise CliError(f"{policy.group} version {version} is {status}, not Approved: approve the model package first")
-    return arn
 
 
 def deploy(settings: Settings, group: str, version: int, stages: list[str], reason: str) -> Started:
@@ -66,9 +65,10 @@ def deploy(settings: Settings, group: str, version: int, stages: list[str], reas
     state_machine(settings)
     policy = policy_of(group, settings)
     _check_stages(policy, stages)
-    arn = _approved_package(settings, policy, version)
+    _approved_package(settings, policy, version)
     name = execution_name(group, "deploy", f"v{version}", *stages, compact_time(datetime.now(UTC)))
-    return start_deployment(settings, DeployInput(model_package_arn=arn, stages=stages, reason=reason), name=name)
+    input_ = DeployInput(group=group, version=version, stages=stages, reason=reason)
+    return start_deployment(settings, input_, name=name)
 
 
 def rollback(settings: Settings, group: str, version: int, stage: str, reason: str) -> Started:
@@ -123,22 +123,34 @@ def caller(settings: Settings) -> str:
 
 
 def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: str) -> None:
-    """Approve or reject the gate with the task token the state machine's approval step kept."""
-    token = approval_tokens(settings, gate.execution.name).get(gate.stage)
-    if token is None:
-        raise CliError(f"no pending approval for {gate.execution.name} at stage {gate.stage!r}")
+    """Approve or reject the gate: the answer (who, why) is kept with the gate first, then its task token is used."""
+    execution = gate.execution
+    pending = [
+        found
+        for found in store.approvals(settings, execution.group, execution=execution.name)
+        if found.stage == gate.stage and not found.decision
+    ]
+    if not pending:
+        raise CliError(f"no pending approval for {execution.name} at stage {gate.stage!r}")
+    if not approve and not reason.strip():
+        raise CliError("a rejection needs --reason: the people told, and the audit trail, read why")
+    decision: store.Decision = "approved" if approve else "rejected"
+    if not store.answer_approval(settings, pending[0], decision=decision, by=by, reason=reason):
+        raise CliError(f"the gate of {execution.name} at stage {gate.stage!r} was answered meanwhile")
     sfn = client("stepfunctions", settings)
-    with aws_errors(f"states:SendTask{'Success' if approve else 'Failure'} {gate.execution.name}"):
+    with aws_errors(f"states:SendTask{'Success' if approve else 'Failure'} {execution.name}"):
         try:
             if approve:
-                sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by, "reason": reason}))
+                sfn.send_task_success(
+                    taskToken=pending[0].token, output=json.dumps({"approved_by": by, "reason": reason})
+                )
             else:
-                cause = f"rejected by {by}: {reason or 'no reason given'}"[:_CAUSE_MAX]
-                sfn.send_task_failure(taskToken=token, error=APPROVAL_REJECTED, cause=cause)
+                cause = f"rejected by {by}: {reason}"[:_CAUSE_MAX]
+                sfn.send_task_failure(taskToken=pending[0].token, error=APPROVAL_REJECTED, cause=cause)
         except ClientError as exc:
             if error_code(exc) not in _STALE_TOKEN_CODES:
                 raise
             raise CliError(
-                f"no pending approval for {gate.execution.name} at stage {gate.stage!r}: "
+                f"no pending approval for {execution.name} at stage {gate.stage!r}: "
                 f"the gate was already answered or timed out ({error_code(exc)})"
             ) from exc

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from lifecycle import audit
+from lifecycle import audit, store
 from lifecycle.actions import deploy
 from lifecycle.actions.monitor_schedule import schedule_name
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
 from lifecycle.cooldown import cooldown_key
-from lifecycle.deploy_steps import approval_tokens
-from lifecycle.deployment import ApprovedInput, DeployInput, RollbackInput, package_ref, parse_input
+from lifecycle.deployment import ApprovedInput, DeployInput, RollbackInput, parse_input
 from lifecycle.errors import InvalidDeploymentInput, LifecycleError, PolicyNotFound
 from lifecycle.policy import Policy, Stage, load_policy
 from pydantic import BaseModel, Field
@@ -105,11 +104,11 @@ def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> S
         if endpoint is None:
             view.endpoint_status = "not deployed"
         else:
-            view.endpoint_status = str(endpoint["EndpointStatus"])
-            view.config = str(endpoint["EndpointConfigName"])
+            view.endpoint_status = endpoint.status
+            view.config = endpoint.config
             view.variants = [
                 VariantView(name=v.name, version=v.version, package_arn=v.package_arn, weight=v.weight)
-                for v in deploy.serving(sagemaker, endpoint)
+                for v in deploy.serving(sagemaker, endpoint.config)
             ]
         if stage.monitoring is not None:
             view.monitor, view.monitor_at = _last_monitor_run(sagemaker, stage.endpoint_name)
@@ -174,8 +173,10 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
         stopped=described.get("stopDate"),
         error=": ".join(str(described[key]) for key in ("error", "cause") if described.get(key)) or None,
     )
-    if view.status == "RUNNING" and waiting and waiting in approval_tokens(settings, view.name):
-        view.pending_approvals = [waiting]
+    if view.status == "RUNNING" and waiting and view.group:
+        gates = store.approvals(settings, view.group, execution=view.name)
+        if any(gate.stage == waiting and not gate.decision for gate in gates):
+            view.pending_approvals = [waiting]
     return view
 
 
@@ -186,8 +187,7 @@ def _what(raw: str) -> tuple[str, str, int | None, list[str]]:
     except (InvalidDeploymentInput, json.JSONDecodeError):
         return "unknown", "", None, []
     if isinstance(input_, ApprovedInput | DeployInput):
-        ref = package_ref(input_.model_package_arn)
-        return input_.kind, ref.group, ref.version, list(input_.stages) if isinstance(input_, DeployInput) else []
+        return input_.kind, input_.group, input_.version, list(input_.stages) if isinstance(input_, DeployInput) else []
     version = input_.version if isinstance(input_, RollbackInput) else None
     return input_.kind, input_.group, version, [input_.stage]
 

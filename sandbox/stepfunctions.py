@@ -134,13 +134,11 @@ def send_failure(token: str, *, error: str, cause: str, region: str = "us-east-1
     boto3.client("stepfunctions", region_name=region).send_task_failure(taskToken=token, error=error, cause=cause)
 
 
-def install_deploy_model(
-    *, table_name: str, topic_arn: str, env: dict[str, str] | None = None, region: str = "us-east-1"
-) -> str:
+def install_deploy_model(*, topic_arn: str, env: dict[str, str] | None = None, region: str = "us-east-1") -> str:
     """Create DeployModel from the real ASL, its Lambda task running `functions/deploy_step` in-process.
 
-    The substitutions are the ones template.yaml passes (`DeployStepFunctionArn`, `LifecycleTableName`,
-    `NotificationTopicArn`); the model package reaction is registered too, with the state machine's ARN.
+    The substitutions are the ones template.yaml passes (`DeployStepFunctionArn`, `NotificationTopicArn`,
+    `Partition`); the model package reaction is registered too, with the state machine's ARN.
     """
     from sandbox import lambdas
 
@@ -151,7 +149,7 @@ def install_deploy_model(
     arn = create_state_machine(
         "deploy-model",
         DEPLOY_MODEL,
-        {"DeployStepFunctionArn": function_arn, "LifecycleTableName": table_name, "NotificationTopicArn": topic_arn},
+        {"DeployStepFunctionArn": function_arn, "NotificationTopicArn": topic_arn, "Partition": "aws"},
         role_arn=f"arn:aws:iam::{account}:role/deploy-model-state-machine",
         region=region,
     )

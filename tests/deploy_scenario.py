@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from conftest import AUTOMATION, PROD, REGION, STAGING, TABLE, TOPIC, Cloud, churn_policy
+from lifecycle import store
 from lifecycle.actions import deploy
 from lifecycle.config import get_settings
-from lifecycle.deploy_steps import approval_tokens
+from lifecycle.deployment import APPROVAL_REJECTED
 from lifecycle.policy import Stage
 from moto.core.config import default_user_config
 
@@ -91,30 +92,36 @@ class DeployWorld:
             arns.append(arn)
         return arns
 
-    def serve(self, stage: dict[str, Any], version: int, *, ab_with: int | None = None) -> str:
-        """Put the stage's endpoint InService on `version` the way an earlier deployment left it."""
+    def serve(self, stage: dict[str, Any], version: int, *, ab_with: int | None = None, history: bool = True) -> str:
+        """Put the stage's endpoint InService on `version` the way an earlier deployment left it (with `ab_with`, an
+        A/B test of `version` as challenger beside `ab_with`), and record it in the stage's history."""
         spec = Stage.model_validate(stage)
         sagemaker = self.cloud.client("sagemaker", spec.account)
-        arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
-        model = deploy.model_name(GROUP, version, spec.name)
-        deploy.ensure_model(
-            sagemaker, deploy.model_request(spec, name=model, group=GROUP, package_arn=arn, version=version)
-        )
-        champion = None
-        if ab_with is not None:
-            old_arn = arn.rsplit("/", 1)[0] + f"/{ab_with}"
-            old_model = deploy.model_name(GROUP, ab_with, spec.name)
-            request = deploy.model_request(spec, name=old_model, group=GROUP, package_arn=old_arn, version=ab_with)
+        variants: list[deploy.VariantSpec] = []
+        for served, weight, name in (
+            [(ab_with, 0.9, deploy.MAIN_VARIANT), (version, 0.1, deploy.CHALLENGER_VARIANT)]
+            if ab_with is not None
+            else [(version, 1.0, deploy.MAIN_VARIANT)]
+        ):
+            arn = package(served)
+            request = deploy.model_request(spec, group=GROUP, version=served, package_arn=arn)
             deploy.ensure_model(sagemaker, request)
-            champion = (ab_with, old_model)
-        config = deploy.config_name(GROUP, version, spec.name, champion=ab_with)
+            variants.append(deploy.VariantSpec(name, request["ModelName"], weight))
         request = deploy.config_request(
-            spec, name=config, group=GROUP, package_arn=arn, version=version, model=model, champion=champion
+            spec, group=GROUP, version=version, package_arn=package(version), variants=variants
         )
         deploy.ensure_endpoint_config(sagemaker, request)
+        config = request["EndpointConfigName"]
         deploy.create_endpoint(sagemaker, name=spec.endpoint_name, config=config, tags=[])
         assert sagemaker.describe_endpoint(EndpointName=spec.endpoint_name)["EndpointStatus"] == "InService"
+        if history:
+            self.deployed(spec.name, version)
         return config
+
+    def deployed(self, stage: str, version: int, *, at: str = "2026-11-20T10:00:00+00:00") -> None:
+        """Record that `version` completed a deployment to `stage` (what a finished stage writes)."""
+        event = store.StageEvent(kind="deployed", version=version, at=at, execution=f"earlier-v{version}")
+        store.record_stage_event(get_settings(), GROUP, stage, event)
 
     def endpoint(self, stage: dict[str, Any]) -> dict[str, Any]:
         """The endpoint as it is (no fake progress: read moto's object)."""
@@ -133,13 +140,33 @@ class DeployWorld:
     def start(self, name: str, payload: Any) -> harness.Run:
         return harness.start(self.state_machine_arn, name, payload)
 
+    def gate(self, execution: str, stage: str) -> store.Approval:
+        (found,) = [g for g in store.approvals(get_settings(), GROUP, execution=execution) if g.stage == stage]
+        return found
+
     def token(self, execution: str, stage: str) -> str:
-        return approval_tokens(get_settings(), execution)[stage]
+        return self.gate(execution, stage).token
 
     def approve(self, run: harness.Run, stage: str, *, by: str = "ml-lead@example.com") -> harness.Run:
+        """What `lifecycle approve` does: keep the answer with the gate, then use its task token."""
         assert run.waiting(), run.states
-        harness.send_success(self.token(run.execution_arn.rsplit(":", 1)[1], stage), {"approved_by": by})
+        gate = self.gate(run.execution_arn.rsplit(":", 1)[1], stage)
+        assert store.answer_approval(get_settings(), gate, decision="approved", by=by, reason="looks good")
+        harness.send_success(gate.token, {"approved_by": by})
         return harness.wait(run.execution_arn, since=len(run.events))
+
+    def reject(self, run: harness.Run, stage: str, *, by: str = "ml-lead@example.com", reason: str) -> harness.Run:
+        """What `lifecycle reject --reason` does."""
+        assert run.waiting(), run.states
+        gate = self.gate(run.execution_arn.rsplit(":", 1)[1], stage)
+        assert store.answer_approval(get_settings(), gate, decision="rejected", by=by, reason=reason)
+        harness.send_failure(gate.token, error=APPROVAL_REJECTED, cause=f"rejected by {by}: {reason}")
+        return harness.wait(run.execution_arn, since=len(run.events))
+
+
+def package(version: int) -> str:
+    """The registry ARN of version `version` of the churn group."""
+    return f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
 
 
 def deploy_world(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeployWorld]:
@@ -150,7 +177,7 @@ def deploy_world(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
     monkeypatch.setitem(default_user_config, "lambda", {"use_docker": False})
     endpoints.reset()
-    arn = harness.install_deploy_model(table_name=TABLE, topic_arn=TOPIC)
+    arn = harness.install_deploy_model(topic_arn=TOPIC)
     monkeypatch.setenv("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN", arn)
     get_settings.cache_clear()
     yield DeployWorld(cloud, arn)

@@ -15,6 +15,7 @@ not InService.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -138,9 +139,67 @@ def create_endpoint(call: FakeCall) -> dict[str, Any]:
     return {"EndpointArn": endpoint.arn}
 
 
+def _variants(call: FakeCall, config: str) -> list[dict[str, Any]]:
+    return list(call.backend.describe_endpoint_config(config)["ProductionVariants"])  # unknown: ValidationException
+
+
+def _capacity_percent(size: dict[str, Any], instances: int) -> float:
+    return float(size["Value"]) if size["Type"] == "CAPACITY_PERCENT" else 100 * size["Value"] / max(instances, 1)
+
+
+def _traffic_steps(routing: dict[str, Any], instances: int) -> int:
+    """How many traffic shifts a blue/green rollout makes (each followed by a baking period)."""
+    if routing["Type"] == "CANARY":
+        return 2
+    if routing["Type"] == "LINEAR":
+        return math.ceil(100 / _capacity_percent(routing["LinearStepSize"], instances))
+    return 1
+
+
+def check_deployment_config(deployment: dict[str, Any], old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Refuse a DeploymentConfig SageMaker refuses (ValidationException), each rule with its source."""
+    old_names = sorted(variant["VariantName"] for variant in old)
+    new_names = sorted(variant["VariantName"] for variant in new)
+    # Developer guide, "Exclusions" (deployment guardrails): "When doing a blue/green or rolling deployment, your new
+    # endpoint configuration must have the same variant name as the old endpoint configuration."
+    if old_names != new_names:
+        raise ValidationError(
+            message=f"A deployment with DeploymentConfig needs the new endpoint configuration to keep the variant "
+            f"names of the old one: old {old_names}, new {new_names}."
+        )
+    instances = sum(int(variant.get("InitialInstanceCount") or 1) for variant in new)
+    rolling = deployment.get("RollingUpdatePolicy")
+    # Developer guide, "Exclusions": rolling deployments exclude multi-variant endpoints.
+    if rolling is not None and len(new) > 1:
+        raise ValidationError(message="Rolling deployments are not supported for multi-variant endpoints.")
+    policy = deployment.get("BlueGreenUpdatePolicy")
+    if policy is None:
+        return
+    routing = policy["TrafficRoutingConfiguration"]
+    # API reference, TrafficRoutingConfig: CanarySize "must be less than or equal to 50% of the variant's total
+    # instance count"; LinearStepSize "must be 10-50% of the variant's total instance count".
+    if "CanarySize" in routing and _capacity_percent(routing["CanarySize"], instances) > 50:
+        raise ValidationError(message="CanarySize must be less than or equal to 50% of the variant's total capacity.")
+    if "LinearStepSize" in routing and not 10 <= _capacity_percent(routing["LinearStepSize"], instances) <= 50:
+        raise ValidationError(message="LinearStepSize must be 10-50% of the variant's total capacity.")
+    # API reference, BlueGreenUpdatePolicy: MaximumExecutionTimeoutInSeconds "should be larger than the total waiting
+    # time specified in TerminationWaitInSeconds and WaitIntervalInSeconds". Counted here as one baking period per
+    # traffic shift plus the termination wait (docs/aws-rules.md).
+    waiting = _traffic_steps(routing, instances) * routing["WaitIntervalInSeconds"] + policy.get(
+        "TerminationWaitInSeconds", 0
+    )
+    timeout = policy.get("MaximumExecutionTimeoutInSeconds")
+    if timeout is not None and timeout <= waiting:
+        raise ValidationError(
+            message=f"MaximumExecutionTimeoutInSeconds ({timeout}) must be larger than the total waiting time of the "
+            f"deployment ({waiting} s)."
+        )
+
+
 @sagemaker_fake("UpdateEndpoint")
 def update_endpoint(call: FakeCall) -> dict[str, Any]:
-    """Blue/green to a new config. Only an InService (or Failed) endpoint can be updated, as in SageMaker."""
+    """Blue/green to a new config. Only an InService (or Failed) endpoint can be updated, as in SageMaker; a guarded
+    update (DeploymentConfig) keeps SageMaker's deployment-guardrail rules (`check_deployment_config`)."""
     name = call.params["EndpointName"]
     endpoint = _endpoint(call, name)
     if endpoint.endpoint_status not in ("InService", "Failed"):
@@ -148,8 +207,10 @@ def update_endpoint(call: FakeCall) -> dict[str, Any]:
             message=f'Cannot update in-progress endpoint "{endpoint.arn}" (status {endpoint.endpoint_status}).'
         )
     config = call.params["EndpointConfigName"]
-    call.backend.describe_endpoint_config(config)  # an unknown config is refused
+    new_variants = _variants(call, config)
     deployment = call.params.get("DeploymentConfig") or {}
+    if deployment:
+        check_deployment_config(deployment, _variants(call, endpoint.endpoint_config_name), new_variants)
     alarms = [alarm["AlarmName"] for alarm in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
     scripted = script(call.account, call.region, name)
     _progress[(call.account, call.region, name)] = Progress(
@@ -186,12 +247,19 @@ def _advance(call: FakeCall, endpoint: FakeEndpoint) -> None:
 
 @sagemaker_fake("DescribeEndpoint")
 def describe_endpoint(call: FakeCall) -> dict[str, Any]:
-    """The endpoint as it is after one more step of its current change."""
+    """The endpoint as it is after one more step of its current change.
+
+    While an update is in progress, `EndpointConfigName` still names the config the endpoint serves and the new one is
+    in `PendingDeploymentSummary` (API reference, DescribeEndpoint: "only returned when the endpoint is creating or
+    updating with a new endpoint configuration")."""
     endpoint = _endpoint(call, call.params["EndpointName"])
     _advance(call, endpoint)
     response = endpoint.response_object
     if endpoint.endpoint_status != "Failed":
         response.pop("FailureReason", None)
+    progress = _progress.get((call.account, call.region, endpoint.endpoint_name))
+    if progress is not None and endpoint.endpoint_status in ("Creating", "Updating"):
+        response["PendingDeploymentSummary"] = {"EndpointConfigName": progress.target_config}
     return response
 
 
@@ -207,11 +275,17 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
             "message": f"Endpoint {name} of account {self.current_account} not found.",
         }
         return 400, {"status": "400", "x-amzn-errortype": "ValidationError"}, json.dumps(error)
+    target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+    variants = [variant["VariantName"] for variant in endpoint.production_variants or []]
+    if target is not None and target not in variants:
+        # API reference, InvokeEndpoint: TargetVariant names a production variant of the endpoint.
+        error = {"__type": "ValidationError", "message": f"Variant {target} not found for endpoint {name}."}
+        return 400, {"status": "400", "x-amzn-errortype": "ValidationError"}, json.dumps(error)
     scripted = script(self.current_account, self.region, name)
     if scripted.model_error is not None:
         error = {"__type": "ModelError", "message": scripted.model_error, "OriginalStatusCode": 500}
         return 424, {"status": "424", "x-amzn-errortype": "ModelError"}, json.dumps(error)
-    variant = endpoint.production_variants[0]["VariantName"] if endpoint.production_variants else "AllTraffic"
+    variant = target or (variants[0] if variants else "AllTraffic")
     headers = {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant}
     return 200, headers, scripted.answer
 

@@ -70,9 +70,7 @@ def deploy_stack(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "SageMakerLifecycle",
     }
-    machine = harness.install_deploy_model(
-        table_name=outputs["LifecycleTableName"], topic_arn=outputs["NotificationTopicArn"], env=env
-    )
+    machine = harness.install_deploy_model(topic_arn=outputs["NotificationTopicArn"], env=env)
     template = {
         "Parameters": {"AllowedAccountIds": {"Type": "CommaDelimitedList"}, "ExecutionRoleName": {"Type": "String"}},
         "Resources": {

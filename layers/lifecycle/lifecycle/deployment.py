@@ -1,10 +1,10 @@
 """The DeployModel state machine's input, its plan, and how to start it.
 
-Four inputs start the same state machine:
+Four inputs start the same state machine; each names the model package group and version, never an ARN (the
+registry is the policy's: an event from elsewhere cannot choose it, and ARNs lower-case the group's name):
 - `ApprovedInput`: started by the model package reaction when a package is approved;
-- `DeployInput`: a person deploys a package ARN to some of the policy's stages;
-- `RollbackInput`: a stage goes back to an earlier approved version (a person, the rejection reaction or Model
-  Monitor start it);
+- `DeployInput`: a person deploys a version to some of the policy's stages;
+- `RollbackInput`: a stage goes back to an earlier version (a person, the rejection reaction or Model Monitor);
 - `PromoteInput`: the A/B challenger of a stage takes 100% of the traffic.
 
 The first Lambda step validates the input and turns it into a `Plan` (the policy's stages, snapshotted), so bad
@@ -29,15 +29,18 @@ from lifecycle.names import bounded_name
 from lifecycle.policy import GroupName, Stage, describe_errors
 
 REACTION = "deploy-model"
-APPROVAL_REJECTED = "ApprovalRejected"  # the error name `send-task-failure` gives when a person rejects a stage
+APPROVAL_REJECTED = "ApprovalRejected"  # the error name `lifecycle reject` gives the gate's task token
+PACKAGE_REJECTED = "PackageRejected"  # the error name a rejection in the registry gives a waiting gate
 EXECUTION_NAME_MAX = 80
 _EXECUTION_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+# A versioned model package ARN. Its group segment is the group's name lower-cased (SageMaker lower-cases resource
+# names in ARNs; `ModelPackageGroupName` keeps the case): never take a name from it.
 PACKAGE_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9]\d{0,9})$"
+    r"model-package/(?P<group>[a-z0-9](-*[a-z0-9]){0,62})/(?P<version>[1-9]\d{0,9})$"
 )
-PackageArn = Annotated[str, Field(pattern=PACKAGE_ARN.pattern, max_length=2048)]
 StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+Version = Annotated[int, Field(ge=1, le=9_999_999_999)]
 Reason = Annotated[str, Field(max_length=1000)]
 
 
@@ -49,27 +52,31 @@ class ApprovedInput(_Input):
     """A package was approved: deploy it through every stage of its group's policy."""
 
     kind: Literal["approved"] = "approved"
-    model_package_arn: PackageArn
+    group: GroupName
+    version: Version
     approved_at: datetime
     event_id: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class DeployInput(_Input):
-    """Deploy this package to these stages (in the policy's order)."""
+    """Deploy this version to these stages (in the policy's order)."""
 
     kind: Literal["deploy"] = "deploy"
-    model_package_arn: PackageArn
+    group: GroupName
+    version: Version
     stages: list[StageName] = Field(min_length=1, max_length=10)
     reason: Reason = ""
 
 
 class RollbackInput(_Input):
-    """Put `stage` back on `version` of `group` (which must be Approved)."""
+    """Put `stage` back on `version` of `group` (which must be Approved). With `from_version` (a rejection or a
+    monitor asked), only while the stage still serves that version."""
 
     kind: Literal["rollback"] = "rollback"
     group: GroupName
     stage: StageName
-    version: Annotated[int, Field(ge=1)]
+    version: Version
+    from_version: Version | None = None
     reason: Reason = ""
 
 
@@ -95,13 +102,13 @@ def parse_input(raw: Any) -> ApprovedInput | DeployInput | RollbackInput | Promo
 
 
 class PackageRef(BaseModel):
-    """What a model package ARN says."""
+    """What a versioned model package ARN says (its `name_in_arn` is the group's name lower-cased)."""
 
     arn: str
     partition: str
     region: str
     account: str
-    group: str
+    name_in_arn: str
     version: int
 
 
@@ -115,14 +122,14 @@ def package_ref(arn: str) -> PackageRef:
         partition=match["partition"],
         region=match["region"],
         account=match["account"],
-        group=match["group"],
+        name_in_arn=match["group"],
         version=int(match["version"]),
     )
 
 
 def package_arn(partition: str, region: str, account: str, group: str, version: int) -> str:
-    """The ARN of version `version` of `group` in a registry."""
-    return f"arn:{partition}:sagemaker:{region}:{account}:model-package/{group}/{version}"
+    """The ARN of version `version` of `group` in a registry (the name lower-cased, as SageMaker writes ARNs)."""
+    return f"arn:{partition}:sagemaker:{region}:{account}:model-package/{group.lower()}/{version}"
 
 
 class Plan(BaseModel):
@@ -132,14 +139,21 @@ class Plan(BaseModel):
     group: str
     version: int
     package_arn: str
+    registry_account: str
+    registry_region: str
+    from_version: int | None = Field(default=None, description="a rollback's: act only while the stage serves it")
     reason: str
     execution: str
+    execution_arn: str = ""
     topic_arn: str
     subject: str = Field(description="a short subject prefix for notifications, at most 70 characters")
     stages: list[Stage]
     stage_count: int
     approvers: list[str] = Field(default_factory=list)
     sensitive: bool = Field(default=False, description="the policy's: endpoint answers stay out of records and notes")
+
+
+Phase = Literal["single", "canary", "final"]
 
 
 class StageState(BaseModel):
@@ -150,21 +164,33 @@ class StageState(BaseModel):
     account: str = ""
     region: str = ""
     endpoint_name: str = ""
+    gate_before: bool = Field(default=False, description="a person approves before anything in the stage changes")
+    approved: bool = False
+    approval: dict[str, Any] | None = Field(default=None, description="the task output of the last approval gate")
+    lease: Literal["", "held", "wait", "not_needed", "approve_first"] = ""
+    lease_deadline: str = ""
+    phase: Phase = "single"
     model_name: str = ""
     config_name: str = ""
+    new_variant: str = Field(default="", description="the variant running the version being deployed")
+    configs: list[str] = Field(default_factory=list, description="every config this execution put on the endpoint")
     previous_config: str | None = None
     changed: bool = False
     status: str = ""
     deadline: str = ""
+    bake_seconds: int = 0
+    bake_until: str = ""
+    watch_alarms: list[str] = Field(default_factory=list)
     poll_seconds: int = 1
-    approval_required: bool = False
     approval_timeout_seconds: int = 1
     smoke_test: str = ""
-    approval: dict[str, Any] | None = Field(default=None, description="the task output of the approval gate")
+    previous_stage: dict[str, str] = Field(
+        default_factory=dict, description="what the stage before this one showed: its evidence for a gate"
+    )
     done: bool = False
 
 
-def first_state(plan: Plan, index: int) -> StageState:
+def first_state(plan: Plan, index: int, *, previous_stage: dict[str, str] | None = None) -> StageState:
     """The state the state machine enters stage `index` with (`done` past the last stage)."""
     if index >= plan.stage_count:
         return StageState(index=index, done=True)
@@ -175,9 +201,10 @@ def first_state(plan: Plan, index: int) -> StageState:
         account=stage.account,
         region=stage.region,
         endpoint_name=stage.endpoint_name,
+        gate_before=stage.approval_required and stage.approval == "before_traffic",
         poll_seconds=stage.poll_seconds,
-        approval_required=stage.approval_required,
         approval_timeout_seconds=max(1, round(stage.approval_timeout_hours * 3600)),
+        previous_stage=previous_stage or {},
     )
 
 
@@ -191,11 +218,11 @@ def compact_time(when: datetime) -> str:
     return when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}"
 
 
-def approved_execution_name(ref: PackageRef, approved_at: datetime) -> str:
+def approved_execution_name(group: str, version: int, approved_at: datetime) -> str:
     """The execution of one approval: the same package approved at the same time always gets the same name."""
     stamp = compact_time(approved_at)
-    digest = hashlib.sha256(f"{ref.arn}@{stamp}".encode()).hexdigest()[:8]
-    return execution_name(ref.group[:40], f"v{ref.version}", stamp, digest)
+    digest = hashlib.sha256(f"{group}/{version}@{stamp}".encode()).hexdigest()[:8]
+    return execution_name(group[:40], f"v{version}", stamp, digest)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

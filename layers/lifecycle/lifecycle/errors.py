@@ -97,3 +97,19 @@ class SmokeTestFailed(DeploymentStepFailed):
 
 class EndpointBusy(RetryableError):
     """The endpoint is being created or updated by something else; retried with backoff."""
+
+
+class RollbackAlarmFired(DeploymentStepFailed):
+    """A rollback alarm of the stage went to ALARM while the product watched an update SageMaker could not guard."""
+
+
+class ResourceConflict(DeploymentStepFailed):
+    """A model or endpoint config of the deterministic name exists but is not what this product would have made."""
+
+
+class PackageRejected(DeploymentStepFailed):
+    """The model package being deployed is no longer Approved in the registry: the deployment stops."""
+
+
+class EndpointLeaseTimedOut(DeploymentStepFailed):
+    """Another deployment held the stage's endpoint for longer than this one may wait; nothing was changed."""

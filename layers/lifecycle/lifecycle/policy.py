@@ -6,6 +6,7 @@ Users keep one document per group in git and publish it (as JSON) to SSM Paramet
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities import parameters
@@ -17,6 +18,8 @@ from lifecycle.errors import AwsCallFailed, PolicyInvalid, PolicyNotFound, Retry
 
 GROUP_TAG = "lifecycle:model-package-group"
 POLICY_CACHE_SECONDS = 300
+# The largest BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds SageMaker accepts (botocore model: max 28800).
+ROLLOUT_MAX_SECONDS = 28800
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")]
@@ -115,22 +118,42 @@ class AllAtOnce(_Strict):
     type: Literal["all_at_once"] = "all_at_once"
     wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
 
+    def total_wait_seconds(self) -> int:
+        """The baking period after the one shift."""
+        return self.wait_seconds
+
 
 class Canary(_Strict):
     type: Literal["canary"] = "canary"
+    # TrafficRoutingConfig.CanarySize: "Value must be less than or equal to 50% of the variant's total instance count".
     percent: Annotated[int, Field(ge=1, le=50)]
     wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+
+    def total_wait_seconds(self) -> int:
+        """Two shifts (the canary, then the rest), each followed by a baking period."""
+        return 2 * self.wait_seconds
 
 
 class Linear(_Strict):
     type: Literal["linear"] = "linear"
-    percent: Annotated[int, Field(ge=5, le=50)]
+    # TrafficRoutingConfig.LinearStepSize: "Value must be 10-50% of the variant's total instance count" (API reference).
+    percent: Annotated[int, Field(ge=10, le=50)]
     interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+
+    def total_wait_seconds(self) -> int:
+        """One baking period after each of the ceil(100 / percent) steps."""
+        return math.ceil(100 / self.percent) * self.interval_seconds
 
 
 class AbTest(_Strict):
     type: Literal["ab"] = "ab"
     challenger_weight: Annotated[float, Field(gt=0, lt=1)]
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        default=600, description="how long the product watches the stage's rollback alarms after the variants change"
+    )
+
+    def total_wait_seconds(self) -> int:
+        return self.wait_seconds
 
 
 Strategy = Annotated[AllAtOnce | Canary | Linear | AbTest, Field(discriminator="type")]
@@ -186,12 +209,46 @@ class Stage(_Strict):
     )
     smoke_test: SmokeTest | None = None
     approval_required: bool = False
+    approval: Literal["before_traffic", "at_canary"] = Field(
+        default="before_traffic",
+        description="where the gate sits: before anything in the stage changes, or with the canary share serving",
+    )
     approval_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24
-    wait_timeout_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
+    on_gate_reject: Literal["keep_package", "reject_package"] = Field(
+        default="keep_package", description="reject_package also marks the package Rejected in the registry"
+    )
+    wait_timeout_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = Field(
+        default=60, description="how long SageMaker may take to provision the stage's new fleet"
+    )
     poll_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
         default=60, description="how often the DeployModel state machine checks the endpoint (a Wait-state loop)"
     )
     monitoring: StageMonitoring | None = None
+
+    def rollout_seconds(self) -> int:
+        """How long a rollout of this stage may take: provisioning plus every baking period of the strategy."""
+        return self.wait_timeout_minutes * 60 + self.strategy.total_wait_seconds()
+
+    @model_validator(mode="after")
+    def _rollout_fits_sagemaker(self) -> Stage:
+        # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: 600-28800, and "should be larger than the total
+        # waiting time specified in TerminationWaitInSeconds and WaitIntervalInSeconds" (API reference).
+        if self.rollout_seconds() > ROLLOUT_MAX_SECONDS:
+            raise ValueError(
+                f"stage {self.name}: provisioning ({self.wait_timeout_minutes} min) plus the strategy's baking periods "
+                f"({self.strategy.total_wait_seconds()} s) is {self.rollout_seconds()} s, more than SageMaker's "
+                f"maximum deployment time of {ROLLOUT_MAX_SECONDS} s: shorten the waits or use larger steps"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _gate_at_canary_needs_a_canary(self) -> Stage:
+        if self.approval == "at_canary" and not (self.approval_required and isinstance(self.strategy, Canary)):
+            raise ValueError(
+                f"stage {self.name}: approval: at_canary needs approval_required: true and a canary strategy "
+                "(the canary share serves while a person decides)"
+            )
+        return self
 
 
 class Deployment(_Strict):

@@ -1,11 +1,23 @@
-"""Endpoints: model from a package, endpoint config, create/update with guardrails, status, smoke test, restore.
+"""Endpoints: model from a package, endpoint config, create/update with guardrails, status, alarms, smoke test.
 
-Every name is deterministic (group, version, stage), every create is preceded by a describe, so a retried step
-continues from what exists. The request builders are pure and validated against botocore's model in tests.
+SageMaker's rules this module keeps (each cited where it is applied, all listed in docs/aws-rules.md):
+- a blue/green update with a `DeploymentConfig` must keep the variant names of the endpoint's current config
+  (developer guide, "Exclusions" of deployment guardrails), so a stage's main variant keeps its name from one
+  deployment to the next, and a change of the variant set (an A/B test or a canary share starting or ending) is an
+  update without `DeploymentConfig`, after which the product itself watches the stage's alarms;
+- `MaximumExecutionTimeoutInSeconds` is 600-28800 and larger than the rollout's total waiting time;
+- while an update is in progress `DescribeEndpoint` still names the old `EndpointConfigName`; the new one is in
+  `PendingDeploymentSummary` (API reference, DescribeEndpoint).
+
+Names are deterministic and carry a digest of what the resource is (a model: its package and role; a config: its
+variants), so a retried step finds its resource and a changed policy gets a new one. Before reusing a resource of
+that name, the product checks it is the one it would have made (`ResourceConflict` otherwise).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -13,16 +25,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lifecycle.aws import NOT_FOUND_CODES, THROTTLING_CODES, aws_errors, error_code
-from lifecycle.errors import SmokeTestFailed, ThrottlingError
+from lifecycle.errors import ResourceConflict, SmokeTestFailed, ThrottlingError
 from lifecycle.names import bounded_name
 from lifecycle.policy import GROUP_TAG, AbTest, Canary, Linear, Stage
 
 NAME_MAX = 63
 PACKAGE_TAG = "lifecycle:model-package-arn"
 VERSION_TAG = "lifecycle:model-package-version"
+MAIN_VARIANT = "AllTraffic"  # the main variant of an endpoint the product creates (SageMaker's own default name)
+CHALLENGER_VARIANT = "Challenger"  # an A/B test's second variant
+CANARY_VARIANT = "Canary"  # the new version's share while a person decides at an `at_canary` gate
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")
-# SageMaker's bounds of BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds.
-_BLUE_GREEN_TIMEOUT = (600, 14400)
+_DIGEST = 6
+# BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: min 600 (botocore's service model).
+_BLUE_GREEN_TIMEOUT_MIN = 600
 BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
 
@@ -31,19 +47,8 @@ def resource_name(*parts: str) -> str:
     return bounded_name(parts, unsafe=_UNSAFE, limit=NAME_MAX, digest_length=10)
 
 
-def model_name(group: str, version: int, stage: str) -> str:
-    return resource_name(group, f"v{version}", stage)
-
-
-def config_name(group: str, version: int, stage: str, *, champion: int | None = None) -> str:
-    """The endpoint config of `version` in `stage`; an A/B config also names the champion it keeps."""
-    if champion is None:
-        return resource_name(group, f"v{version}", stage)
-    return resource_name(group, f"v{version}", stage, f"ab-v{champion}")
-
-
-def variant_name(version: int) -> str:
-    return f"v{version}"
+def _digest(content: Any) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:_DIGEST]
 
 
 def _tags(group: str, package_arn: str, version: int) -> list[dict[str, str]]:
@@ -54,37 +59,124 @@ def _tags(group: str, package_arn: str, version: int) -> list[dict[str, str]]:
     ]
 
 
-# --- requests (pure) -------------------------------------------------------------------------------------------
-def model_request(stage: Stage, *, name: str, group: str, package_arn: str, version: int) -> dict[str, Any]:
+# --- what serves now -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """A production variant of an endpoint's current config, and the model package its model runs."""
+
+    name: str
+    model: str
+    package_arn: str
+    weight: float
+
+    @property
+    def version(self) -> int | None:
+        tail = self.package_arn.rsplit("/", 1)[-1]
+        return int(tail) if tail.isdigit() else None
+
+    def of_group(self, group: str) -> bool:
+        """Whether the variant runs a version of `group` (ARNs lower-case the group's name; `*Name` keeps it)."""
+        segments = self.package_arn.split(":model-package/", 1)
+        return len(segments) == 2 and segments[1].rsplit("/", 1)[0] == group.lower()
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """An endpoint as DescribeEndpoint shows it: the config it serves and the one an update in progress moves to."""
+
+    name: str
+    status: str
+    config: str
+    pending_config: str | None
+    failure_reason: str
+
+    @classmethod
+    def of(cls, described: dict[str, Any]) -> EndpointState:
+        pending = described.get("PendingDeploymentSummary") or {}
+        return cls(
+            name=str(described["EndpointName"]),
+            status=str(described["EndpointStatus"]),
+            config=str(described["EndpointConfigName"]),
+            pending_config=pending.get("EndpointConfigName"),
+            failure_reason=str(described.get("FailureReason") or "no reason given"),
+        )
+
+    @property
+    def busy(self) -> bool:
+        return self.status in BUSY_STATUSES
+
+    def moving_to(self, config: str) -> bool:
+        """Whether an update (or creation) to `config` is in progress."""
+        return self.busy and self.pending_config == config
+
+
+def main_variant(variants: list[Variant]) -> Variant | None:
+    """The variant taking most of the traffic (the first of equals)."""
+    return max(variants, key=lambda variant: variant.weight, default=None)
+
+
+def serving_versions(variants: list[Variant], group: str) -> list[int]:
+    """The versions of `group` the variants run, ascending."""
+    return sorted({v.version for v in variants if v.version is not None and v.of_group(group)})
+
+
+# --- names and requests (pure) ---------------------------------------------------------------------------------------
+def model_name(group: str, version: int, stage: Stage, package_arn: str) -> str:
+    """`<group>-v<version>-<stage>-<digest of package and execution role>`."""
+    return resource_name(group, f"v{version}", stage.name, _digest([package_arn, stage.execution_role_arn]))
+
+
+def model_request(stage: Stage, *, group: str, version: int, package_arn: str) -> dict[str, Any]:
     """CreateModel from a (possibly cross-account) model package, run by the stage's execution role."""
     return {
-        "ModelName": name,
+        "ModelName": model_name(group, version, stage, package_arn),
         "PrimaryContainer": {"ModelPackageName": package_arn},
         "ExecutionRoleArn": stage.execution_role_arn,
         "Tags": _tags(group, package_arn, version),
     }
 
 
-def config_request(
-    stage: Stage,
-    *,
-    name: str,
-    group: str,
-    package_arn: str,
-    version: int,
-    model: str,
-    champion: tuple[int, str] | None = None,
-) -> dict[str, Any]:
-    """CreateEndpointConfig: one variant, or two (challenger + champion model) for an A/B stage."""
-    weight = stage.strategy.challenger_weight if isinstance(stage.strategy, AbTest) and champion else 1.0
-    variants = [_variant(stage, variant_name(version), model, weight)]
-    if champion is not None:
-        variants.append(_variant(stage, variant_name(champion[0]), champion[1], round(1.0 - weight, 6)))
-    request: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": variants,
-        "Tags": _tags(group, package_arn, version),
-    }
+@dataclass(frozen=True)
+class VariantSpec:
+    """One production variant of a config the product builds."""
+
+    name: str
+    model: str
+    weight: float
+
+
+def variants_for(stage: Stage, *, model: str, version: int, serving: list[Variant], phase: str) -> list[VariantSpec]:
+    """The variants of the stage's next config.
+
+    The main variant keeps the name the endpoint's main variant has now (so a guarded update is possible); `phase`
+    is `single` (one variant: the new model), `canary` (the serving main model and the new one at the canary
+    share) or `final` (one variant: the new model, after a canary). An A/B stage keeps the serving main model next
+    to the new one as the challenger.
+    """
+    main = main_variant(serving)
+    name = main.name if main else MAIN_VARIANT
+    if phase == "canary" and main is not None and isinstance(stage.strategy, Canary):
+        share = stage.strategy.percent / 100
+        return [VariantSpec(name, main.model, round(1 - share, 6)), VariantSpec(CANARY_VARIANT, model, share)]
+    if phase == "single" and isinstance(stage.strategy, AbTest) and main is not None and main.version != version:
+        weight = stage.strategy.challenger_weight
+        return [VariantSpec(name, main.model, round(1 - weight, 6)), VariantSpec(CHALLENGER_VARIANT, model, weight)]
+    return [VariantSpec(name, model, 1.0)]
+
+
+def config_request(stage: Stage, *, group: str, version: int, package_arn: str, variants: list[VariantSpec]) -> dict:
+    """CreateEndpointConfig of `variants`, with data capture when the stage is monitored by the product."""
+    production = [
+        {
+            "VariantName": variant.name,
+            "ModelName": variant.model,
+            "InstanceType": stage.instance_type,
+            "InitialInstanceCount": stage.instance_count,
+            "InitialVariantWeight": variant.weight,
+        }
+        for variant in variants
+    ]
+    request: dict[str, Any] = {"ProductionVariants": production, "Tags": _tags(group, package_arn, version)}
     monitoring = stage.monitoring
     if monitoring is not None and monitoring.capture_s3_uri:
         request["DataCaptureConfig"] = {
@@ -94,47 +186,44 @@ def config_request(
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"], "CsvContentTypes": ["text/csv"]},
         }
-    return request
+    content = {key: value for key, value in request.items() if key != "Tags"}
+    name = resource_name(group, f"v{version}", stage.name, _digest(content))
+    return {"EndpointConfigName": name, **request}
 
 
-def _variant(stage: Stage, name: str, model: str, weight: float) -> dict[str, Any]:
-    return {
-        "VariantName": name,
-        "ModelName": model,
-        "InstanceType": stage.instance_type,
-        "InitialInstanceCount": stage.instance_count,
-        "InitialVariantWeight": weight,
-    }
+def variant_names(config: dict[str, Any]) -> list[str]:
+    """The variant names of a config (request or DescribeEndpointConfig answer), sorted."""
+    return sorted(variant["VariantName"] for variant in config.get("ProductionVariants", []))
 
 
-def deployment_config(stage: Stage, *, timeout_seconds: int) -> dict[str, Any]:
-    """UpdateEndpoint's DeploymentConfig: blue/green from the stage's strategy, alarms that roll it back."""
+def deployment_config(stage: Stage, *, alarms: list[str], routing_of_strategy: bool) -> dict[str, Any]:
+    """UpdateEndpoint's DeploymentConfig: blue/green with the stage's routing (or all at once), alarms that roll it
+    back, and a timeout that exceeds every baking period of the rollout (API reference, BlueGreenUpdatePolicy)."""
     strategy = stage.strategy
     routing: dict[str, Any]
-    if isinstance(strategy, Canary):
+    if routing_of_strategy and isinstance(strategy, Canary):
         routing = {
             "Type": "CANARY",
             "WaitIntervalInSeconds": strategy.wait_seconds,
             "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": strategy.percent},
         }
-    elif isinstance(strategy, Linear):
+    elif routing_of_strategy and isinstance(strategy, Linear):
         routing = {
             "Type": "LINEAR",
             "WaitIntervalInSeconds": strategy.interval_seconds,
             "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": strategy.percent},
         }
-    else:  # all at once, and the A/B config change itself
+    else:
         routing = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": getattr(strategy, "wait_seconds", 0)}
-    low, high = _BLUE_GREEN_TIMEOUT
     config: dict[str, Any] = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": routing,
             "TerminationWaitInSeconds": 0,
-            "MaximumExecutionTimeoutInSeconds": min(max(timeout_seconds, low), high),
+            "MaximumExecutionTimeoutInSeconds": max(stage.rollout_seconds(), _BLUE_GREEN_TIMEOUT_MIN),
         }
     }
-    if stage.rollback_alarms:
-        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in stage.rollback_alarms]}
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
     return config
 
 
@@ -150,8 +239,9 @@ def _describe(call: Any, what: str, **kwargs: Any) -> dict[str, Any] | None:
             raise
 
 
-def describe_endpoint(sagemaker: Any, name: str) -> dict[str, Any] | None:
-    return _describe(sagemaker.describe_endpoint, f"sagemaker:DescribeEndpoint {name}", EndpointName=name)
+def describe_endpoint(sagemaker: Any, name: str) -> EndpointState | None:
+    described = _describe(sagemaker.describe_endpoint, f"sagemaker:DescribeEndpoint {name}", EndpointName=name)
+    return EndpointState.of(described) if described else None
 
 
 def describe_endpoint_config(sagemaker: Any, name: str) -> dict[str, Any] | None:
@@ -165,41 +255,51 @@ def describe_model(sagemaker: Any, name: str) -> dict[str, Any] | None:
 
 
 def ensure_model(sagemaker: Any, request: dict[str, Any]) -> bool:
-    """Create the model unless it exists; True when created."""
-    if describe_model(sagemaker, request["ModelName"]) is not None:
-        return False
-    with aws_errors(f"sagemaker:CreateModel {request['ModelName']}"):
-        sagemaker.create_model(**request)
-    return True
+    """Create the model unless it exists; True when created. An existing model of that name must run the same
+    package with the same role: a model someone else made is never reused (`ResourceConflict`)."""
+    name = request["ModelName"]
+    existing = describe_model(sagemaker, name)
+    if existing is None:
+        with aws_errors(f"sagemaker:CreateModel {name}"):
+            sagemaker.create_model(**request)
+        return True
+    runs = (existing.get("PrimaryContainer") or {}).get("ModelPackageName")
+    expected = request["PrimaryContainer"]["ModelPackageName"]
+    if runs != expected or existing.get("ExecutionRoleArn") != request["ExecutionRoleArn"]:
+        raise ResourceConflict(
+            f"model {name} exists but runs {runs or 'no model package'} as {existing.get('ExecutionRoleArn')}, not "
+            f"{expected} as {request['ExecutionRoleArn']}: it was not made by this product; delete it to deploy"
+        )
+    return False
+
+
+def _variant_shape(variants: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    keys = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight")
+    return sorted(tuple(variant.get(key) for key in keys) for variant in variants)
 
 
 def ensure_endpoint_config(sagemaker: Any, request: dict[str, Any]) -> bool:
-    """Create the endpoint config unless it exists; True when created."""
-    if describe_endpoint_config(sagemaker, request["EndpointConfigName"]) is not None:
-        return False
-    with aws_errors(f"sagemaker:CreateEndpointConfig {request['EndpointConfigName']}"):
-        sagemaker.create_endpoint_config(**request)
-    return True
+    """Create the endpoint config unless it exists; True when created. An existing config of that name must have the
+    requested variants (`ResourceConflict` otherwise)."""
+    name = request["EndpointConfigName"]
+    existing = describe_endpoint_config(sagemaker, name)
+    if existing is None:
+        with aws_errors(f"sagemaker:CreateEndpointConfig {name}"):
+            sagemaker.create_endpoint_config(**request)
+        return True
+    if _variant_shape(existing.get("ProductionVariants", [])) != _variant_shape(request["ProductionVariants"]):
+        raise ResourceConflict(
+            f"endpoint config {name} exists with other variants than this deployment's: it was not made by this "
+            "product; delete it to deploy"
+        )
+    return False
 
 
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    model: str
-    package_arn: str
-    weight: float
-
-    @property
-    def version(self) -> int | None:
-        tail = self.package_arn.rsplit("/", 1)[-1]
-        return int(tail) if tail.isdigit() else None
-
-
-def serving(sagemaker: Any, endpoint: dict[str, Any]) -> list[Variant]:
-    """The variants of the endpoint's current config and the model package each one's model runs."""
-    config = describe_endpoint_config(sagemaker, endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
+def serving(sagemaker: Any, config: str) -> list[Variant]:
+    """The variants of endpoint config `config` and the model package each one's model runs."""
+    described = describe_endpoint_config(sagemaker, config) or {"ProductionVariants": []}
     variants = []
-    for variant in config["ProductionVariants"]:
+    for variant in described["ProductionVariants"]:
         model = describe_model(sagemaker, variant["ModelName"]) or {}
         package = str((model.get("PrimaryContainer") or {}).get("ModelPackageName", ""))
         weight = float(variant.get("InitialVariantWeight", 1.0))
@@ -212,19 +312,42 @@ def create_endpoint(sagemaker: Any, *, name: str, config: str, tags: list[dict[s
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config, Tags=tags)
 
 
-def update_endpoint(sagemaker: Any, *, name: str, config: str, deployment: dict[str, Any]) -> None:
+def update_endpoint(sagemaker: Any, *, name: str, config: str, deployment: dict[str, Any] | None) -> None:
+    """UpdateEndpoint; without `deployment` SageMaker swaps fleets all at once with no guardrails (the only update
+    that may change the variant set)."""
+    request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config}
+    if deployment is not None:
+        request["DeploymentConfig"] = deployment
     with aws_errors(f"sagemaker:UpdateEndpoint {name}"):
-        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config, DeploymentConfig=deployment)
+        sagemaker.update_endpoint(**request)
+
+
+def firing_alarms(cloudwatch: Any, names: list[str]) -> list[str]:
+    """The alarms of `names` in state ALARM now."""
+    if not names:
+        return []
+    with aws_errors("cloudwatch:DescribeAlarms"):
+        alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    return sorted(alarm["AlarmName"] for alarm in alarms if alarm.get("StateValue") == "ALARM")
 
 
 def smoke_test(
-    runtime: Any, *, endpoint: str, payload: str, content_type: str, expect: str | None, sensitive: bool
+    runtime: Any,
+    *,
+    endpoint: str,
+    payload: str,
+    content_type: str,
+    expect: str | None,
+    sensitive: bool,
+    variant: str | None = None,
 ) -> str:
-    """InvokeEndpoint with the policy's payload; returns the answer's start, `SmokeTestFailed` when it is wrong.
-
-    For a sensitive policy the error does not quote the answer (it reaches notifications and the audit)."""
+    """InvokeEndpoint with the policy's payload (on one variant when named); returns the answer's start,
+    `SmokeTestFailed` when it is wrong. For a sensitive policy the error does not quote the answer."""
+    request: dict[str, Any] = {"EndpointName": endpoint, "Body": payload.encode(), "ContentType": content_type}
+    if variant is not None:
+        request["TargetVariant"] = variant
     try:
-        response = runtime.invoke_endpoint(EndpointName=endpoint, Body=payload.encode(), ContentType=content_type)
+        response = runtime.invoke_endpoint(**request)
     except ClientError as exc:
         if error_code(exc) in THROTTLING_CODES:
             raise ThrottlingError(f"sagemaker:InvokeEndpoint {endpoint}: {error_code(exc)}") from exc

@@ -14,9 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle.actions.deploy import describe_endpoint, serving
 from lifecycle.aws import aws_errors, error_code
-from lifecycle.deployment import PACKAGE_ARN
 from lifecycle.errors import ActionRefused, RetryableError
 from lifecycle.events import AlarmDetail, ProcessingJobDetail
 
@@ -187,29 +185,3 @@ def start_pipeline_execution(sagemaker: Any, request: dict[str, Any]) -> str:
 
 
 # --- rolling back ----------------------------------------------------------------------------------------------------
-def deployed_versions(sagemaker: Any, endpoint_name: str, group: str) -> list[int]:
-    """Versions of `group` the endpoint serves now (its variants' models made from model packages), ascending."""
-    endpoint = describe_endpoint(sagemaker, endpoint_name)
-    if endpoint is None:
-        raise ActionRefused(f"endpoint {endpoint_name} does not exist")
-    found = {_package_version(variant.package_arn, group) for variant in serving(sagemaker, endpoint)}
-    return sorted(version for version in found if version is not None)
-
-
-def _package_version(arn: str, group: str) -> int | None:
-    match = PACKAGE_ARN.match(arn)
-    return int(match["version"]) if match and match["group"] == group else None
-
-
-def previous_approved_version(sagemaker: Any, group: str, *, below: int) -> int | None:
-    """The newest Approved version of `group` older than `below` (None when there is none)."""
-    with aws_errors(f"sagemaker:ListModelPackages {group}"):
-        summaries = sagemaker.list_model_packages(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=100,
-        )["ModelPackageSummaryList"]
-    versions = [v for s in summaries if (v := _package_version(s["ModelPackageArn"], group)) is not None and v < below]
-    return max(versions, default=None)

@@ -1,13 +1,24 @@
-"""Model package state change: Approved → DeployModel; Rejected → roll back what serves it; Pending → ask approvers."""
+"""Model package state change: Approved → DeployModel; Rejected → stop its deployments and roll back what serves it;
+Pending → ask the approvers.
+
+Authority comes from the policy, never from the event: a registry event counts only from the policy's registry account
+and region, for the group its detail names (case-exact), with an ARN that agrees; and the reaction acts on the
+registry as it is now, not on the event's snapshot (a stale or replayed event is recorded as ignored, with why).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from lifecycle import store
 from lifecycle.actions import deploy
 from lifecycle.actions.registry import TRAINING_JOB_KEY
-from lifecycle.aws import aws_errors
+from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.deployment import (
+    PACKAGE_REJECTED,
     ApprovedInput,
     PackageRef,
     RollbackInput,
@@ -17,44 +28,136 @@ from lifecycle.deployment import (
     package_ref,
     start_deployment,
 )
-from lifecycle.errors import ActionRefused, IgnoredEvent, InvalidDeploymentInput
+from lifecycle.errors import ActionRefused, IgnoredEvent, InvalidDeploymentInput, UntrustedEvent
 from lifecycle.events import ModelPackageEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, load_policy
 from lifecycle.reaction import Reaction
+from lifecycle.rollback import rollback_target
 
 REACTION = "model-package-state"
 METRIC_PREFIX = "metric:"
+# What Step Functions answers for a task token nobody waits on any more.
+_STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 def on_model_package_state(r: Reaction[ModelPackageEvent]) -> dict[str, Any]:
-    """Act once per approval-status change of a package."""
+    """Act once per approval-status change of a package, if the event may drive this group's registry."""
     detail = r.event.detail
     updated = detail.UpdatedModelPackageFields
     if updated and "ModelApprovalStatus" not in updated:
         raise IgnoredEvent(f"{detail.ModelPackageArn} changed {updated}, not its approval status")
-    try:
-        ref = package_ref(detail.ModelPackageArn)
-    except InvalidDeploymentInput as exc:
-        raise ActionRefused(exc.reason) from exc
     policy = load_policy(detail.ModelPackageGroupName, r.settings)
+    ref = authorized_package(r, policy)
     steps = {"Approved": _approved, "Rejected": _rejected, "PendingManualApproval": _pending}
     step = steps[detail.ModelApprovalStatus]
     key = SemanticKey.of(REACTION, detail.ModelPackageArn, detail.ModelApprovalStatus, r.event.changed_at)
     return r.once(key, lambda: step(r, policy, ref))
 
 
+def authorized_package(r: Reaction[ModelPackageEvent], policy: Policy) -> PackageRef:
+    """The package the event names, if the event may speak for the group: from the policy's registry account and
+    region, its ARN in this partition, account and region, naming the same group and version as the detail."""
+    detail, registry = r.event.detail, policy.registry
+    if (r.event.account, r.event.region) != (registry.account, registry.region):
+        raise UntrustedEvent(
+            f"model package events of group {policy.group} count only from its registry {registry.account}/"
+            f"{registry.region} (policy), not from {r.event.account}/{r.event.region}"
+        )
+    try:
+        ref = package_ref(detail.ModelPackageArn)
+    except InvalidDeploymentInput as exc:
+        raise ActionRefused(exc.reason) from exc
+    expected = (
+        r.settings.partition,
+        registry.account,
+        registry.region,
+        policy.group.lower(),
+        detail.ModelPackageVersion,
+    )
+    found = (ref.partition, ref.account, ref.region, ref.name_in_arn, ref.version)
+    if found != expected:
+        raise UntrustedEvent(
+            f"{detail.ModelPackageArn[:300]} does not name version {detail.ModelPackageVersion} of group "
+            f"{policy.group} in {registry.account}/{registry.region} ({r.settings.partition}), as the detail does"
+        )
+    return ref
+
+
 def _where(r: Reaction[ModelPackageEvent]) -> dict[str, str]:
     return {"account": r.event.account, "region": r.event.region, "resource": r.event.detail.ModelPackageArn}
+
+
+def _current(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:
+    """The package as the registry has it now, if the event's status is still its status.
+
+    A package that does not exist or never had that status (the event does not match the registry) is refused with
+    nothing written; one that has changed since the event (a stale or redriven event) is recorded as ignored."""
+    registry = r.client("sagemaker", ref.account, ref.region)
+    with aws_errors(f"sagemaker:DescribeModelPackage {ref.arn}"):
+        try:
+            package = dict(registry.describe_model_package(ModelPackageName=ref.arn))
+        except ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise
+            raise ActionRefused(f"model package {ref.arn} does not exist in the registry") from exc
+    if package.get("ModelPackageGroupName") != policy.group:
+        raise ActionRefused(f"{ref.arn} belongs to group {package.get('ModelPackageGroupName')!r}, not {policy.group}")
+    claimed, now = r.event.detail.ModelApprovalStatus, str(package.get("ModelApprovalStatus"))
+    if now == claimed:
+        return package
+    changed: datetime | None = package.get("LastModifiedTime")
+    if changed is None or changed <= r.event.changed_at:
+        raise ActionRefused(f"the registry says v{ref.version} is {now}, not {claimed}: the event does not match it")
+    reason = f"stale event: v{ref.version} was {claimed} at {r.event.changed_at:%Y-%m-%d %H:%M:%S} UTC, is {now} now"
+    r.record(
+        policy, action=f"{claimed.lower()}-event", outcome="skipped", reason=reason, version=ref.version, **_where(r)
+    )
+    count("StaleRegistryEventsIgnored")
+    raise IgnoredEvent(reason)
+
+
+def _serving(r: Reaction[ModelPackageEvent], policy: Policy) -> dict[str, list[int]]:
+    """The versions of the group each stage's endpoint serves now."""
+    found: dict[str, list[int]] = {}
+    for stage in policy.deployment.stages if policy.deployment else []:
+        sagemaker = r.client("sagemaker", stage.account, stage.region)
+        endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+        variants = deploy.serving(sagemaker, endpoint.config) if endpoint else []
+        found[stage.name] = deploy.serving_versions(variants, policy.group)
+    return found
 
 
 def _approved(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:
     if policy.deployment is None:
         raise IgnoredEvent(f"the policy of group {policy.group} has no deployment stages")
+    _current(r, policy, ref)
+    newer = {
+        stage: max(versions)
+        for stage, versions in _serving(r, policy).items()
+        if versions and max(versions) > ref.version
+    }
+    if newer:
+        where = ", ".join(f"{stage} serves v{version}" for stage, version in newer.items())
+        reason = f"v{ref.version} approved, but {where}: an older version is not deployed automatically"
+        r.record(policy, action="start-deployment", outcome="skipped", reason=reason, version=ref.version, **_where(r))
+        r.tell(
+            policy,
+            subject=f"{policy.group} v{ref.version} approved, not deployed",
+            lines=[
+                reason,
+                "To deploy it anyway:",
+                f"  lifecycle deploy {policy.group} --version {ref.version} "
+                + " ".join(f"--stage {stage.name}" for stage in policy.deployment.stages),
+            ],
+            kind="deployment-not-started",
+        )
+        count("OlderApprovalsNotDeployed")
+        return {"action": "not-deployed", "newer": newer}
     approved_at = r.event.changed_at
-    input_ = ApprovedInput(model_package_arn=ref.arn, approved_at=approved_at, event_id=r.event.id)
-    name = approved_execution_name(ref, approved_at)
+    input_ = ApprovedInput(group=policy.group, version=ref.version, approved_at=approved_at, event_id=r.event.id)
+    name = approved_execution_name(policy.group, ref.version, approved_at)
     started = start_deployment(r.settings, input_, name=name)
     reason = "started" if started.started else "already started for this approval (duplicate event)"
     r.record(
@@ -70,77 +173,99 @@ def _approved(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
     return {"action": "deployment-started", "execution_arn": started.execution_arn, "started": started.started}
 
 
-def latest_other_approved(sagemaker: Any, group: str, rejected_arn: str) -> str | None:
-    """The newest Approved package of `group` other than `rejected_arn` (newest first: SortOrder Descending)."""
-    request: dict[str, Any] = {
-        "ModelPackageGroupName": group,
-        "ModelApprovalStatus": "Approved",
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": 100,
-    }
-    with aws_errors(f"sagemaker:ListModelPackages {group}"):
-        while True:
-            page = sagemaker.list_model_packages(**request)
-            for summary in page["ModelPackageSummaryList"]:
-                if summary["ModelPackageArn"] != rejected_arn:
-                    return str(summary["ModelPackageArn"])
-            if not page.get("NextToken"):
-                return None
-            request["NextToken"] = page["NextToken"]
+def _stop_gates(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> list[str]:
+    """Fail the approval gates waiting on the rejected version: their deployments stop and restore what they changed."""
+    stopped: list[str] = []
+    sfn = r.client("stepfunctions", r.settings.automation_account_id, r.settings.region)
+    for gate in store.approvals(r.settings, policy.group):
+        if gate.version != ref.version or gate.decision:
+            continue
+        reason = f"v{ref.version} was rejected in the registry"
+        if not store.answer_approval(r.settings, gate, decision="rejected", by="the model registry", reason=reason):
+            continue
+        with aws_errors(f"states:SendTaskFailure {gate.execution}"):
+            try:
+                sfn.send_task_failure(taskToken=gate.token, error=PACKAGE_REJECTED, cause=reason)
+            except ClientError as exc:
+                if error_code(exc) not in _STALE_TOKEN_CODES:
+                    raise
+                continue
+        stopped.append(f"{gate.execution} ({gate.stage})")
+    if stopped:
+        r.record(
+            policy,
+            action="stop-deployments",
+            outcome="done",
+            reason=f"v{ref.version} rejected: stopped the gates of {', '.join(stopped)}",
+            version=ref.version,
+            **_where(r),
+        )
+    return stopped
 
 
 def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:
     if policy.deployment is None:
         raise IgnoredEvent(f"the policy of group {policy.group} has no deployment stages")
+    _current(r, policy, ref)
+    stopped = _stop_gates(r, policy, ref)
     registry = r.client("sagemaker", ref.account, ref.region)
-    target = latest_other_approved(registry, policy.group, ref.arn)
+    serving = _serving(r, policy)
     rollbacks: list[dict[str, Any]] = []
     for stage in policy.deployment.stages:
-        sagemaker = r.client("sagemaker", stage.account, stage.region)
-        endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
-        if endpoint is None or ref.arn not in {v.package_arn for v in deploy.serving(sagemaker, endpoint)}:
+        if ref.version not in serving.get(stage.name, []):
             continue
         where = {"account": stage.account, "region": stage.region, "resource": stage.endpoint_name}
+        target = rollback_target(
+            r.settings,
+            registry,
+            group=policy.group,
+            stage=stage.name,
+            leaving=ref.version,
+            registry_at=(policy.registry.account, policy.registry.region),
+        )
         if target is None:
             reason = (
-                f"{stage.endpoint_name} serves rejected v{ref.version} and no other version is approved: left as is"
+                f"{stage.endpoint_name} serves rejected v{ref.version} and no other version completed a deployment "
+                f"to {stage.name} and is still Approved: left as it is"
             )
             r.record(policy, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
             r.tell(
                 policy,
                 subject=f"{policy.group}: v{ref.version} rejected, {stage.name} NOT rolled back",
-                lines=[reason, "Approve an earlier version to roll back to it, or deploy a fixed one."],
+                lines=[reason, "Deploy a fixed version, or roll back by hand: lifecycle rollback ... --version N"],
                 kind="rollback-impossible",
             )
             rollbacks.append({"stage": stage.name, "started": False})
             continue
-        version = package_ref(target).version
         input_ = RollbackInput(
-            group=policy.group, stage=stage.name, version=version, reason=f"v{ref.version} was rejected"
+            group=policy.group,
+            stage=stage.name,
+            version=target,
+            from_version=ref.version,
+            reason=f"v{ref.version} was rejected in the registry",
         )
         name = execution_name(
             "rollback", policy.group[:30], stage.name, f"v{ref.version}", compact_time(r.event.changed_at)
         )
         started = start_deployment(r.settings, input_, name=name)
-        reason = f"{stage.endpoint_name} serves rejected v{ref.version}: rolling back to v{version}"
+        reason = f"{stage.endpoint_name} serves rejected v{ref.version}: rolling back to v{target}"
         r.record(
             policy,
             action="rollback",
             outcome="done" if started.started else "skipped",
             reason=reason if started.started else f"{reason} (already started)",
             version=ref.version,
-            details={"execution": started.execution_arn, "target_version": str(version)},
+            details={"execution": started.execution_arn, "target_version": str(target)},
             **where,
         )
         r.tell(
             policy,
-            subject=f"{policy.group}: v{ref.version} rejected, {stage.name} back to v{version}",
+            subject=f"{policy.group}: v{ref.version} rejected, {stage.name} back to v{target}",
             lines=[reason, started.execution_arn],
             kind="rollback-started",
         )
-        rollbacks.append({"stage": stage.name, "started": started.started, "version": version})
-    if not rollbacks:
+        rollbacks.append({"stage": stage.name, "started": started.started, "version": target})
+    if not rollbacks and not stopped:
         r.record(
             policy,
             action="rollback",
@@ -150,13 +275,11 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
             **_where(r),
         )
     count("RollbacksStarted", sum(1 for rollback in rollbacks if rollback["started"]))
-    return {"action": "rejected", "rollbacks": rollbacks}
+    return {"action": "rejected", "rollbacks": rollbacks, "stopped": stopped}
 
 
 def _pending(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:
-    registry = r.client("sagemaker", ref.account, ref.region)
-    with aws_errors(f"sagemaker:DescribeModelPackage {ref.arn}", missing=f"model package {ref.arn} does not exist"):
-        package = registry.describe_model_package(ModelPackageName=ref.arn)
+    package = _current(r, policy, ref)
     metadata = package.get("CustomerMetadataProperties") or {}
     metrics = [
         f"  {key.removeprefix(METRIC_PREFIX)} = {value}"

@@ -21,12 +21,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lifecycle.actions.deploy import describe_endpoint, main_variant, serving
 from lifecycle.actions.monitoring import (
     alarm_target,
-    deployed_versions,
     describe_schedule,
     find_execution,
-    previous_approved_version,
     read_violations,
     running_pipeline_executions,
     running_training_jobs,
@@ -45,6 +44,7 @@ from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import GROUP_TAG, Policy, Stage, StageMonitoring, load_policy, policy_documents
 from lifecycle.reaction import Reaction, run
+from lifecycle.rollback import rollback_target
 
 REACTION = "monitor-violation"
 SIGNAL_TAG = "lifecycle:monitor-signal"
@@ -328,25 +328,43 @@ def _retrain(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any
     return start
 
 
-# --- roll back -------------------------------------------------------------------------------------------------------
+# --- roll back ------------------------------------------------------------------------------------------------------
 def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
-    group, stage = v.policy.group, v.stage
+    """Back to the last version that completed a deployment to the stage (`lifecycle.rollback`); when there is none,
+    the violation is recorded and people are told, and nothing changes."""
+    group, stage, registry = v.policy.group, v.stage, v.policy.registry
     if not r.settings.deploy_state_machine_arn:
         raise ActionRefused(f"cannot roll back {group}/{stage.name}: the DeployModel state machine is not configured")
-    serving = deployed_versions(r.client("sagemaker", stage.account, stage.region), stage.endpoint_name, group)
-    if not serving:
+    sagemaker = r.client("sagemaker", stage.account, stage.region)
+    endpoint = describe_endpoint(sagemaker, stage.endpoint_name)
+    main = main_variant(serving(sagemaker, endpoint.config)) if endpoint else None
+    leaving = main.version if main is not None and main.of_group(group) else None
+    if leaving is None:
         raise ActionRefused(f"endpoint {stage.endpoint_name} serves no model package version of {group}")
-    registry = r.client("sagemaker", v.policy.registry.account, v.policy.registry.region)
-    target = previous_approved_version(registry, group, below=serving[-1])
+    target = rollback_target(
+        r.settings,
+        r.client("sagemaker", registry.account, registry.region),
+        group=group,
+        stage=stage.name,
+        leaving=leaving,
+        registry_at=(registry.account, registry.region),
+    )
     if target is None:
-        raise ActionRefused(f"no Approved version of {group} older than v{serving[-1]} to roll {stage.name} back to")
+        decision = (
+            f"roll back wanted, but no version other than v{leaving} completed a deployment to {stage.name} and is "
+            "still Approved: nothing changed"
+        )
+        _record(r, v, action="rollback", outcome="skipped", reason=decision)
+        _tell(r, v, decision)
+        count("MonitorRollbacksImpossible")
+        raise IgnoredEvent(decision)
 
     def start(window: Window) -> dict[str, Any]:
-        reason = f"Model Monitor violation on {stage.endpoint_name}: back from v{serving[-1]} to v{target}"
-        request = RollbackInput(group=group, stage=stage.name, version=target, reason=reason)
+        reason = f"Model Monitor violation on {stage.endpoint_name}: back from v{leaving} to v{target}"
+        request = RollbackInput(group=group, stage=stage.name, version=target, from_version=leaving, reason=reason)
         name = execution_name("rollback", group[:40], stage.name, compact_time(window.started))
         started = start_deployment(r.settings, request, name=name)
-        decision = f"rollback of {stage.name} from v{serving[-1]} to v{target} started: {started.execution_arn}"
+        decision = f"rollback of {stage.name} from v{leaving} to v{target} started: {started.execution_arn}"
         _record(r, v, action="rollback", outcome="done", reason=decision, resource=started.execution_arn)
         _tell(r, v, decision)
         count("MonitorRollbacksStarted")
