@@ -64,14 +64,19 @@ class Run:
 
 
 def _waiting_on_token(events: list[dict[str, Any]], since: int) -> bool:
+    """A token task was scheduled at `since` or later and its Lambda has answered (TaskSubmitted: the token is kept
+    and the approvers told), and it has not ended since."""
     scheduled: int | None = None
+    submitted = False
     for index, event in enumerate(events):
         details = event.get("taskScheduledEventDetails", {})
         if event["type"] == "TaskScheduled" and details.get("resource", "").endswith(_WAITING_RESOURCE[1:]):
-            scheduled = index
+            scheduled, submitted = index, False
+        elif event["type"] == "TaskSubmitted" and scheduled is not None:
+            submitted = True
         elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitFailed"):
             scheduled = None
-    return scheduled is not None and scheduled >= since
+    return scheduled is not None and submitted and scheduled >= since
 
 
 def history(execution_arn: str, region: str = "us-east-1") -> list[dict[str, Any]]:

@@ -137,6 +137,22 @@ class DeployWorld:
         described = sagemaker.describe_endpoint(EndpointName=stage["endpoint_name"])
         return {"config": described["EndpointConfigName"], "status": described["EndpointStatus"]}
 
+    def react(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The model package function handling `event`, as EventBridge invokes it (in-process)."""
+        from sandbox import runtime
+
+        handler = runtime.handler("model_package_state")
+        return handler(event, runtime.LambdaContext("model-package-state", "arn", 60))
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every DeployModel execution, newest first."""
+        sfn = self.cloud.client("stepfunctions")
+        return sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+
+    def settle(self, timeout: float = 120) -> list[harness.Run]:
+        """Wait until no execution runs (answering nothing): every run as it ended or waits."""
+        return [harness.wait(e["executionArn"], timeout=timeout) for e in self.executions()]
+
     def start(self, name: str, payload: Any) -> harness.Run:
         return harness.start(self.state_machine_arn, name, payload)
 

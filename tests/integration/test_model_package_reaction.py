@@ -46,7 +46,7 @@ def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, lo
     assert execution["name"].startswith("churn-v2-20261127T110203000-")
     run = harness.wait(execution["executionArn"])
     assert run.status == "SUCCEEDED", run.cause
-    assert world.endpoint(staging_stage())["config"] == "churn-v2-staging"
+    assert serving_versions(world, staging_stage()) == [2]
 
 
 def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> None:
@@ -65,50 +65,92 @@ def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> Non
     harness.wait(first.execution_arn)
 
 
-def test_rejection_of_the_serving_version_rolls_back_to_the_previous_approved_one(
+def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
+    from lifecycle.actions import deploy
+
+    sagemaker = world.cloud.client("sagemaker", stage["account"])
+    return deploy.serving_versions(deploy.serving(sagemaker, world.endpoint(stage)["config"]), "churn")
+
+
+def reject_in_registry(world: DeployWorld, version: int) -> None:
+    world.cloud.client("sagemaker", AUTOMATION).update_model_package(
+        ModelPackageArn=package(version), ModelApprovalStatus="Rejected"
+    )
+
+
+def test_rejection_of_the_serving_version_rolls_back_to_the_last_version_that_served_there(
     world: DeployWorld, load_event
 ) -> None:
-    # Given v1 and v2 approved (v3 pending), prod serving v2; then v2 is rejected
+    # Given prod served v1, then v2; v3 is approved too but never served prod; then v2 is rejected
     world.cloud.publish_policy(deploy_policy(staging_stage(), prod_stage()))
-    world.register(3, approved=(1, 2))
+    world.register(3, approved=(1, 2, 3))
+    world.deployed("prod", 1)
     world.serve(prod_stage(), 2)
-    registry = world.cloud.client("sagemaker", AUTOMATION)
-    registry.update_model_package(
-        ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/2", ModelApprovalStatus="Rejected"
-    )
+    reject_in_registry(world, 2)
 
     # When
     result = handle(load_event("model-package-rejected.json"))
 
-    # Then only prod (the stage serving v2) goes back to v1, the newest other approved version
+    # Then only prod (the stage serving v2) goes back to v1, the last version that completed a deployment there
     assert result["rollbacks"] == [{"stage": "prod", "started": True, "version": 1}]
     [execution] = executions(world)
     run = harness.wait(execution["executionArn"])
     assert run.status == "SUCCEEDED", run.cause
     assert "Wait For Approval" not in run.states
-    assert world.endpoint(prod_stage()) == {"config": "churn-v1-prod", "status": "InService"}
-    assert world.cloud.client("sagemaker", PROD).describe_endpoint_config(EndpointConfigName="churn-v1-prod")
+    assert serving_versions(world, prod_stage()) == [1]
     kinds = [note["kind"] for note in world.cloud.notifications()]
     assert kinds == ["rollback-started", "deployed"]
 
 
-def test_rejection_with_no_other_approved_version_notifies_and_leaves_the_endpoint(
+def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:
+    from lifecycle import store
+
+    # Given prod served v2 (and v2 later went out again, then was rejected at prod's gate: it stays Approved), and
+    # serves v1 now; then v1 is rejected in the registry
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(2, approved=(1, 2))
+    world.deployed("prod", 2, at="2026-11-10T10:00:00+00:00")
+    world.serve(prod_stage(), 1)
+    rejected = store.StageEvent(kind="gate-rejected", version=2, at="2026-11-25T10:00:00+00:00", execution="v2-again")
+    store.record_stage_event(get_settings(), "churn", "prod", rejected)
+    reject_in_registry(world, 1)
+
+    result = handle(dict(load_event("model-package-rejected.json"), detail=rejected_detail(load_event, 1)))
+
+    # Then nothing is rolled back to v2: people are told, prod keeps v1 until someone decides
+    assert result["rollbacks"] == [{"stage": "prod", "started": False}]
+    assert executions(world) == []
+    [note] = world.cloud.notifications()
+    assert note["kind"] == "rollback-impossible" and "no other version completed a deployment" in note["message"]
+
+
+def test_rejection_with_no_version_that_served_before_notifies_and_leaves_the_endpoint(
     world: DeployWorld, load_event
 ) -> None:
     world.cloud.publish_policy(deploy_policy(prod_stage()))
-    world.register(2, approved=(2,))
+    world.register(2, approved=(1, 2))  # v1 is Approved, but it never served prod
     world.serve(prod_stage(), 2)
-    world.cloud.client("sagemaker", AUTOMATION).update_model_package(
-        ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/2", ModelApprovalStatus="Rejected"
-    )
+    reject_in_registry(world, 2)
 
     result = handle(load_event("model-package-rejected.json"))
 
     assert result["rollbacks"] == [{"stage": "prod", "started": False}]
     assert executions(world) == []
-    assert world.endpoint(prod_stage())["config"] == "churn-v2-prod"
+    assert serving_versions(world, prod_stage()) == [2]
     [note] = world.cloud.notifications()
-    assert note["kind"] == "rollback-impossible" and "no other version is approved" in note["message"]
+    assert note["kind"] == "rollback-impossible"
+    [record] = [r for r in history("churn", get_settings()) if r.action == "rollback"]
+    assert record.outcome == "skipped" and "left as it is" in record.reason
+
+
+def rejected_detail(load_event, version: int) -> dict:
+    detail = dict(load_event("model-package-rejected.json")["detail"])
+    detail.update(ModelPackageVersion=version, ModelPackageArn=package(version))
+    return detail
+
+
+def package(version: int) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/{version}"
 
 
 def test_pending_package_asks_the_approvers_with_metrics_lineage_and_the_command(

@@ -107,7 +107,7 @@ def _current(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) ->
     claimed, now = r.event.detail.ModelApprovalStatus, str(package.get("ModelApprovalStatus"))
     if now == claimed:
         return package
-    changed: datetime | None = package.get("LastModifiedTime")
+    changed: datetime | None = package.get("LastModifiedTime") or package.get("CreationTime")
     if changed is None or changed <= r.event.changed_at:
         raise ActionRefused(f"the registry says v{ref.version} is {now}, not {claimed}: the event does not match it")
     reason = f"stale event: v{ref.version} was {claimed} at {r.event.changed_at:%Y-%m-%d %H:%M:%S} UTC, is {now} now"
