@@ -142,8 +142,8 @@ def send_failure(token: str, *, error: str, cause: str, region: str = "us-east-1
 def install_deploy_model(*, topic_arn: str, env: dict[str, str] | None = None, region: str = "us-east-1") -> str:
     """Create DeployModel from the real ASL, its Lambda task running `functions/deploy_step` in-process.
 
-    The substitutions are the ones template.yaml passes (`DeployStepFunctionArn`, `NotificationTopicArn`,
-    `Partition`); the model package reaction is registered too, with the state machine's ARN.
+    The substitutions are the ones template.yaml passes (the step function, the topic, the service integrations in
+    the partition); the model package reaction is registered too, with the state machine's ARN.
     """
     from sandbox import lambdas
 
@@ -154,7 +154,12 @@ def install_deploy_model(*, topic_arn: str, env: dict[str, str] | None = None, r
     arn = create_state_machine(
         "deploy-model",
         DEPLOY_MODEL,
-        {"DeployStepFunctionArn": function_arn, "NotificationTopicArn": topic_arn, "Partition": "aws"},
+        {
+            "DeployStepFunctionArn": function_arn,
+            "NotificationTopicArn": topic_arn,
+            "LambdaInvokeWaitForTaskToken": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "SnsPublish": "arn:aws:states:::sns:publish",
+        },
         role_arn=f"arn:aws:iam::{account}:role/deploy-model-state-machine",
         region=region,
     )

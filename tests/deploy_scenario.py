@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import AUTOMATION, PROD, REGION, STAGING, TABLE, TOPIC, Cloud, churn_policy
+from conftest import AUTOMATION, PROD, REGION, STAGING, TOPIC, Cloud, churn_policy
 from lifecycle import store
 from lifecycle.actions import deploy
 from lifecycle.config import get_settings

@@ -50,15 +50,18 @@ class Progress:
     alarms: list[str] = field(default_factory=list)
     fail_with: str | None = None
     blue_green: bool = False
+    hold: int = 0
 
 
 @dataclass
 class Script:
-    """Per-endpoint scripted behaviour: the next change fails, InvokeEndpoint answers."""
+    """Per-endpoint scripted behaviour: the next change fails, or stays in progress for `hold` more DescribeEndpoint
+    calls (a real update takes minutes); InvokeEndpoint answers."""
 
     fail_next_with: str | None = None
     answer: str = DEFAULT_ANSWER
     model_error: str | None = None
+    hold: int = 0
 
 
 _progress: dict[tuple[str, str, str], Progress] = {}
@@ -133,7 +136,9 @@ def create_endpoint(call: FakeCall) -> dict[str, Any]:
     config = call.params["EndpointConfigName"]
     endpoint = call.backend.create_endpoint(name, config, call.params.get("Tags", []))
     scripted = script(call.account, call.region, name)
-    _progress[(call.account, call.region, name)] = Progress(target_config=config, fail_with=scripted.fail_next_with)
+    _progress[(call.account, call.region, name)] = Progress(
+        target_config=config, fail_with=scripted.fail_next_with, hold=scripted.hold
+    )
     scripted.fail_next_with = None
     _set(call, endpoint, "Creating", blue_green=False)
     return {"EndpointArn": endpoint.arn}
@@ -219,6 +224,7 @@ def update_endpoint(call: FakeCall) -> dict[str, Any]:
         alarms=alarms,
         fail_with=scripted.fail_next_with,
         blue_green="BlueGreenUpdatePolicy" in deployment,
+        hold=scripted.hold,
     )
     scripted.fail_next_with = None
     _set(call, endpoint, "Updating", blue_green="BlueGreenUpdatePolicy" in deployment)
@@ -229,6 +235,9 @@ def _advance(call: FakeCall, endpoint: FakeEndpoint) -> None:
     key = (call.account, call.region, endpoint.endpoint_name)
     progress = _progress.get(key)
     if progress is None:
+        return
+    if progress.hold > 0:
+        progress.hold -= 1
         return
     status = endpoint.endpoint_status
     if progress.fail_with:

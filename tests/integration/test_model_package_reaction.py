@@ -6,7 +6,7 @@ The started executions run on moto's Step Functions engine with the deploy step 
 from __future__ import annotations
 
 import pytest
-from conftest import AUTOMATION, PROD, REGION
+from conftest import AUTOMATION, REGION
 from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from lifecycle.audit import history
 from lifecycle.config import get_settings

@@ -7,6 +7,9 @@ rollout), so every update these cases make is one SageMaker would accept.
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from conftest import AUTOMATION, PROD, REGION, STAGING
 from deploy_scenario import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
@@ -275,7 +278,7 @@ def fire(world: DeployWorld) -> None:
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx during canary")
 
 
-def PKG(version: int) -> str:  # noqa: N802
+def PKG(version: int) -> str:
     return f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/{version}"
 
 
@@ -476,3 +479,159 @@ def test_only_an_approved_package_of_the_policys_registry_is_deployed(world: Dep
     assert run.states == ["Validate Input", "Notify Invalid Input", "Input Rejected"]
     assert why in world.cloud.notifications()[0]["message"]
     assert world.cloud.client("sagemaker", STAGING).list_models()["Models"] == []
+
+
+def test_a_rollback_away_from_a_version_the_stage_no_longer_serves_changes_nothing(world: DeployWorld) -> None:
+    # Given prod back on v1 already (the deployment of v2 restored it), and a rollback from v2 started meanwhile
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    v1_config = world.serve(prod_stage(), 1)
+    payload = {"kind": "rollback", "group": "churn", "stage": "prod", "version": 1, "from_version": 2}
+
+    run = world.start("rollback-late", payload)
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.states == [*START, *LEASE, "Deployment Not Needed"]
+    assert world.endpoint(prod_stage())["config"] == v1_config
+    [skipped] = audit("deploy-stage")
+    assert skipped.outcome == "skipped" and skipped.reason == "prod no longer serves v2: nothing to roll back"
+
+
+def test_an_approval_superseded_by_a_newer_one_leaves_the_stage_alone(world: DeployWorld) -> None:
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(3, approved=(1, 2, 3))
+    v1_config = world.serve(prod_stage(), 1)
+
+    run = world.start("superseded", approved(2))
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.states == [*START, *LEASE, "Deployment Not Needed"]
+    assert world.endpoint(prod_stage())["config"] == v1_config
+    [note] = world.cloud.notifications()
+    assert note["kind"] == "deployment-not-needed"
+    assert "v3 has been approved since: its deployment supersedes v2" in note["message"]
+
+
+def planned(world: DeployWorld, execution: str, payload: dict) -> tuple[dict, dict]:
+    """The plan and the stage state after `Validate Input`, the lease, the model and the config (steps run directly)."""
+    from lifecycle.deploy_steps import run_step
+
+    settings = get_settings()
+    state = run_step({"step": "plan", "execution": execution, "input": payload}, settings)
+    plan, stage = state["plan"], state["stage"]
+    for step in ("acquire_lease", "create_model", "create_endpoint_config"):
+        stage = run_step({"step": step, "plan": plan, "stage": stage}, settings)
+    return plan, stage
+
+
+def test_a_retried_update_still_knows_the_config_to_restore(world: DeployWorld) -> None:
+    from lifecycle.deploy_steps import run_step
+
+    from sandbox.fakes import endpoints
+
+    # Given staging serving v1, and a plan to put v2 there; the update will take a while (real ones take minutes)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    v1_config = world.serve(staging_stage(), 1)
+    plan, stage = planned(world, "retry-1", approved())
+    endpoints.script(STAGING, REGION, "churn-staging").hold = 5
+
+    # When the update goes through but its Lambda fails before answering, and the step runs again while SageMaker
+    # still shows the old config (the new one only in PendingDeploymentSummary)
+    first = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
+    retried = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
+
+    # Then the retry recognises its own update in progress (no EndpointBusy, no second update) and knows what to restore
+    assert first["previous_config"] == retried["previous_config"] == v1_config
+    assert retried["changed"] is True and retried["status"] == "Updating"
+    assert f"changed from {v1_config} by an earlier attempt" in audit("update-endpoint")[-1].reason
+    assert len([r for r in audit("update-endpoint") if r.outcome == "done"]) == 1
+
+
+def test_a_restore_after_a_step_that_failed_past_its_update_uses_the_restore_point(world: DeployWorld) -> None:
+    from lifecycle.deploy_steps import run_step
+
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    v1_config = world.serve(staging_stage(), 1)
+    plan, stage = planned(world, "retry-2", approved())
+    run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())  # its answer is lost
+    world.settled(staging_stage())
+
+    # When the failure path restores with the state from before the step (changed: false, no previous config)
+    restore = run_step(
+        {"step": "restore", "plan": plan, "stage": stage, "error": {"Error": "Lambda.Unknown"}}, get_settings()
+    )
+
+    # Then the restore point kept in the table still puts v1 back
+    assert restore["phase"] == "started"
+    assert world.settled(staging_stage())["config"] == v1_config
+
+
+def test_a_restore_never_puts_back_a_config_over_another_change(world: DeployWorld) -> None:
+    from lifecycle.actions import deploy
+    from lifecycle.deploy_steps import run_step
+    from lifecycle.policy import Stage
+
+    # Given this execution moved staging from v1 to v2, then the endpoint was changed to v3's config by someone else
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register(3, approved=(1, 2, 3))
+    world.serve(staging_stage(), 1)
+    plan, stage = planned(world, "cas", {"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    changed = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
+    world.settled(staging_stage())
+    spec = Stage.model_validate(staging_stage())
+    sagemaker = world.cloud.client("sagemaker", STAGING)
+    model = deploy.model_request(spec, group="churn", version=3, package_arn=PKG(3))
+    deploy.ensure_model(sagemaker, model)
+    other = deploy.config_request(
+        spec,
+        group="churn",
+        version=3,
+        package_arn=PKG(3),
+        variants=[deploy.VariantSpec("AllTraffic", model["ModelName"], 1.0)],
+    )
+    deploy.ensure_endpoint_config(sagemaker, other)
+    sagemaker.update_endpoint(EndpointName="churn-staging", EndpointConfigName=other["EndpointConfigName"])
+    world.settled(staging_stage())
+
+    # When this execution fails and restores
+    restore = run_step(
+        {"step": "restore", "plan": plan, "stage": changed, "error": {"Error": "SmokeTestFailed"}}, get_settings()
+    )
+
+    # Then it leaves v3 alone: it only restores while the endpoint carries what it put there
+    assert restore == {"phase": "skipped"}
+    assert world.endpoint(staging_stage())["config"] == other["EndpointConfigName"]
+    assert "which this deployment did not put there" in audit("restore-endpoint")[-1].reason
+
+
+def test_a_rejection_in_the_registry_during_the_rollout_stops_it_and_restores(world: DeployWorld) -> None:
+    from sandbox.fakes import endpoints
+
+    # Given prod on v1; v2's update stays in progress for a few polls
+    world.cloud.publish_policy(deploy_policy(prod_stage(strategy={"type": "all_at_once"})))
+    world.register()
+    v1_config = world.serve(prod_stage(), 1)
+    endpoints.script(PROD, REGION, "churn-prod").hold = 3
+    from sandbox import stepfunctions as harness
+
+    sfn = world.cloud.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=world.state_machine_arn, name="rejected-midway", input=json.dumps(approved())
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while "Check Endpoint Status" not in harness.observe(arn).states:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    # When v2 is rejected in the registry while prod is Updating
+    world.cloud.client("sagemaker").update_model_package(ModelPackageArn=PKG(2), ModelApprovalStatus="Rejected")
+    run = harness.wait(arn, timeout=60)
+
+    # Then the deployment notices at its next check, waits for SageMaker's update to end, and puts v1 back
+    assert run.status == "FAILED" and run.error == "PackageRejected"
+    assert "Wait Before Restore" in run.states or "Wait For Restore" in run.states
+    assert world.endpoint(prod_stage())["config"] == v1_config
+    [stopped] = audit("deployment-stopped")
+    assert "no longer Approved in the registry; prod serves v1" in stopped.reason

@@ -16,7 +16,6 @@ from lifecycle.deployment import (
     ApprovedInput,
     approved_execution_name,
     execution_name,
-    package_ref,
     parse_input,
 )
 from lifecycle.errors import InvalidDeploymentInput
@@ -60,9 +59,16 @@ def test_resource_names_respect_sagemaker_limits(group: str, version: int, stage
 
 def test_long_names_stay_distinct_and_deterministic() -> None:
     long_group = "a" * 63
-    assert deploy.model_name(long_group, 1, "prod") == deploy.model_name(long_group, 1, "prod")
-    assert deploy.model_name(long_group, 1, "prod") != deploy.model_name(long_group, 2, "prod")
-    assert deploy.config_name("churn", 3, "prod", champion=2) == "churn-v3-prod-ab-v2"
+    spec = stage()
+    assert deploy.model_name(long_group, 1, spec, ARN) == deploy.model_name(long_group, 1, spec, ARN)
+    assert deploy.model_name(long_group, 1, spec, ARN) != deploy.model_name(long_group, 2, spec, ARN)
+    assert NAME.match(deploy.model_name(long_group, 1, spec, ARN))
+    # a model of another registry's package (or run by another role) never shares the name
+    other_registry = ARN.replace("123456789012", "222222222222")
+    assert deploy.model_name("churn", 7, spec, ARN) != deploy.model_name("churn", 7, spec, other_registry)
+    other_role = stage(execution_role_arn="arn:aws:iam::444444444444:role/Other")
+    assert deploy.model_name("churn", 7, spec, ARN) != deploy.model_name("churn", 7, other_role, ARN)
+    assert deploy.model_name("churn", 7, spec, ARN).startswith("churn-v7-prod-")
 
 
 @given(st.text(max_size=300))
@@ -72,72 +78,146 @@ def test_execution_names_are_valid(raw: str) -> None:
 
 
 def test_the_approval_execution_name_is_deterministic_per_package_and_time() -> None:
-    ref = package_ref(ARN)
     at = datetime(2026, 11, 27, 11, 2, 3, 456000, tzinfo=UTC)
-    name = approved_execution_name(ref, at)
-    assert name == approved_execution_name(ref, at)
+    name = approved_execution_name("churn", 7, at)
+    assert name == approved_execution_name("churn", 7, at)
     assert name.startswith("churn-v7-20261127T110203456-")
-    assert name != approved_execution_name(ref, at.replace(second=4))
-    assert EXECUTION.match(approved_execution_name(package_ref(ARN.replace("churn", "c" * 63)), at))
+    assert name != approved_execution_name("churn", 7, at.replace(second=4))
+    assert name != approved_execution_name("churn", 8, at)
+    assert EXECUTION.match(approved_execution_name("c" * 63, 7, at))
+
+
+def variant(name: str, version: int, weight: float = 1.0) -> deploy.Variant:
+    return deploy.Variant(name, f"churn-v{version}-prod-abc123", ARN.replace("/7", f"/{version}"), weight)
 
 
 @pytest.mark.parametrize(
-    ("strategy", "routing"),
+    ("strategy", "serving", "phase", "expected"),
     [
-        ({"type": "all_at_once"}, {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}),
+        # a new endpoint: SageMaker's default name for its one variant
+        ({"type": "canary", "percent": 10}, [], "single", [("AllTraffic", "new", 1.0)]),
+        # the main variant keeps the name the endpoint has (an endpoint made before the product, or by an older one)
+        ({"type": "canary", "percent": 10}, [variant("v6", 6)], "single", [("v6", "new", 1.0)]),
+        # the canary share at an at_canary gate: the serving model stays on its variant beside the new one
+        (
+            {"type": "canary", "percent": 20},
+            [variant("AllTraffic", 6)],
+            "canary",
+            [("AllTraffic", "churn-v6-prod-abc123", 0.8), ("Canary", "new", 0.2)],
+        ),
+        # after the gate: one variant again, the main name kept
+        (
+            {"type": "canary", "percent": 20},
+            [variant("AllTraffic", 6, 0.8), variant("Canary", 7, 0.2)],
+            "final",
+            [("AllTraffic", "new", 1.0)],
+        ),
+        # an A/B test keeps the champion (the variant with most traffic) and names the new version the challenger
+        (
+            {"type": "ab", "challenger_weight": 0.3},
+            [variant("AllTraffic", 5, 0.9), variant("Challenger", 6, 0.1)],
+            "single",
+            [("AllTraffic", "churn-v5-prod-abc123", 0.7), ("Challenger", "new", 0.3)],
+        ),
+        # an A/B stage redeploying what its champion runs: one variant
+        ({"type": "ab", "challenger_weight": 0.3}, [variant("AllTraffic", 7)], "single", [("AllTraffic", "new", 1.0)]),
+    ],
+)
+def test_variants_keep_the_main_variant_name(strategy: dict, serving: list, phase: str, expected: list) -> None:
+    found = deploy.variants_for(stage(strategy=strategy), model="new", version=7, serving=serving, phase=phase)
+    assert [(v.name, v.model, v.weight) for v in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("strategy", "routing", "timeout"),
+    [
+        ({"type": "all_at_once"}, {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}, 3600),
         (
             {"type": "canary", "percent": 10, "wait_seconds": 300},
             {"Type": "CANARY", "WaitIntervalInSeconds": 300, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
+            3600 + 600,
         ),
+        # linear 10% x 600 s: ten steps, each baked 600 s, plus an hour to provision (it used to get 3,600 s in all)
         (
-            {"type": "linear", "percent": 25, "interval_seconds": 120},
+            {"type": "linear", "percent": 10, "interval_seconds": 600},
             {
                 "Type": "LINEAR",
-                "WaitIntervalInSeconds": 120,
-                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                "WaitIntervalInSeconds": 600,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 10},
             },
+            3600 + 6000,
         ),
     ],
 )
-def test_update_endpoint_request_is_valid_for_every_strategy(strategy: dict, routing: dict) -> None:
-    config = deploy.deployment_config(stage(strategy=strategy), timeout_seconds=300)
+def test_update_endpoint_request_is_valid_for_every_strategy(strategy: dict, routing: dict, timeout: int) -> None:
+    spec = stage(strategy=strategy)
+    config = deploy.deployment_config(spec, alarms=list(spec.rollback_alarms), routing_of_strategy=True)
     request = {"EndpointName": "churn-prod", "EndpointConfigName": "churn-v7-prod", "DeploymentConfig": config}
 
     validate_request("sagemaker", "UpdateEndpoint", request)
     assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == routing
-    assert config["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] == 600  # SageMaker's minimum
+    assert config["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] == timeout
     assert config["AutoRollbackConfiguration"] == {
         "Alarms": [{"AlarmName": "churn-prod-5xx"}, {"AlarmName": "churn-prod-latency"}]
     }
 
 
+STRATEGIES = st.one_of(
+    st.builds(lambda w: {"type": "all_at_once", "wait_seconds": w}, st.integers(0, 3600)),
+    st.builds(
+        lambda p, w: {"type": "canary", "percent": p, "wait_seconds": w}, st.integers(1, 50), st.integers(0, 3600)
+    ),
+    st.builds(
+        lambda p, w: {"type": "linear", "percent": p, "interval_seconds": w}, st.integers(10, 50), st.integers(0, 2400)
+    ),
+)
+
+
+@given(STRATEGIES, st.integers(5, 120), st.integers(1, 10))
+def test_every_rollout_a_valid_policy_allows_is_one_sagemaker_accepts(strategy: dict, minutes: int, count: int) -> None:
+    from pydantic import ValidationError
+
+    from sandbox.fakes.endpoints import check_deployment_config
+
+    try:
+        spec = stage(strategy=strategy, wait_timeout_minutes=minutes, instance_count=count)
+    except ValidationError:
+        return  # longer than SageMaker's maximum deployment time: refused by the policy (tested in test_policy)
+    config = deploy.deployment_config(spec, alarms=["a"], routing_of_strategy=True)
+    variants = [{"VariantName": "AllTraffic", "InitialInstanceCount": count}]
+    check_deployment_config(config, variants, variants)  # raises what SageMaker would refuse
+    validate_request(
+        "sagemaker", "UpdateEndpoint", {"EndpointName": "e", "EndpointConfigName": "c", "DeploymentConfig": config}
+    )
+
+
 def test_model_and_endpoint_config_requests_are_valid() -> None:
     spec = stage(strategy={"type": "ab", "challenger_weight": 0.3})
-    model = deploy.model_request(spec, name="churn-v7-prod", group="churn", package_arn=ARN, version=7)
-    config = deploy.config_request(
-        spec,
-        name="churn-v7-prod-ab-v6",
-        group="churn",
-        package_arn=ARN,
-        version=7,
-        model="churn-v7-prod",
-        champion=(6, "churn-v6-prod"),
+    model = deploy.model_request(spec, group="churn", package_arn=ARN, version=7)
+    variants = deploy.variants_for(
+        spec, model=model["ModelName"], version=7, serving=[variant("AllTraffic", 6)], phase="single"
     )
+    config = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
 
     validate_request("sagemaker", "CreateModel", model)
     validate_request("sagemaker", "CreateEndpointConfig", config)
     assert model["PrimaryContainer"] == {"ModelPackageName": ARN}
     assert [(v["VariantName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
-        ("v7", 0.3),
-        ("v6", 0.7),
+        ("AllTraffic", 0.7),
+        ("Challenger", 0.3),
     ]
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://example-capture/churn/"
+    assert NAME.match(config["EndpointConfigName"]) and config["EndpointConfigName"].startswith("churn-v7-prod-")
+    # another shape of the same version gets another config name (a retry of the same shape finds its config)
+    single = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants[1:])
+    assert single["EndpointConfigName"] != config["EndpointConfigName"]
+    again = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
+    assert again == config
 
 
 def test_no_data_capture_without_monitoring() -> None:
-    config = deploy.config_request(
-        stage(monitoring=None), name="c", group="churn", package_arn=ARN, version=7, model="m"
-    )
+    variants = [deploy.VariantSpec("AllTraffic", "m", 1.0)]
+    config = deploy.config_request(stage(monitoring=None), group="churn", package_arn=ARN, version=7, variants=variants)
     assert "DataCaptureConfig" not in config
 
 
@@ -164,8 +244,9 @@ def test_monitoring_schedule_request_is_valid_and_uses_the_regions_analyzer_imag
     [
         ({"kind": "promote"}, "group: Field required"),
         ({"kind": "rollback", "group": "churn", "stage": "prod", "version": 0}, "version: Input should be greater"),
-        ({"kind": "deploy", "model_package_arn": "arn:aws:s3:::bucket", "stages": ["prod"]}, "model_package_arn"),
-        ({"kind": "deploy", "model_package_arn": ARN, "stages": []}, "stages: List should have at least 1 item"),
+        ({"kind": "deploy", "model_package_arn": ARN, "stages": ["prod"]}, "Extra inputs are not permitted"),
+        ({"kind": "deploy", "group": "churn", "version": 2, "stages": []}, "stages: List should have at least 1 item"),
+        ({"kind": "deploy", "group": "churn/../x", "version": 2, "stages": ["prod"]}, "group: String should match"),
         ({"kind": "nuke"}, "does not match any of the expected tags"),
         ("deploy everything", "valid dictionary"),
     ],
@@ -179,23 +260,39 @@ def test_bad_input_is_refused_with_a_clear_reason(payload: object, message: str)
 def test_each_manual_sample_is_a_valid_input(load_event) -> None:
     for name in ("deploy", "rollback", "promote"):
         assert parse_input(load_event(f"manual/{name}.json")).kind == name
-    started = ApprovedInput(model_package_arn=ARN, approved_at=datetime.now(UTC), event_id="e")
+    started = ApprovedInput(group="ChurnPrediction", version=7, approved_at=datetime.now(UTC), event_id="e")
     assert parse_input(json.loads(started.model_dump_json())) == started
 
 
 def test_every_task_of_the_asl_has_an_explicit_retry_and_a_catch() -> None:
     states = json.loads(ASL.read_text())["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert len(tasks) == 14
+    assert len(tasks) == 17
     for name, task in tasks.items():
         assert task.get("Retry"), f"{name} has no Retry"
         assert task.get("Catch"), f"{name} has no Catch"
-        assert "arn:aws:" not in task["Resource"] or task["Resource"].startswith("arn:aws:states:::"), name
+        assert "arn:aws" not in task["Resource"], f"{name}: the partition comes from DefinitionSubstitutions"
     targets = {state.get("Next") for state in states.values()} | {state.get("Default") for state in states.values()}
     targets |= {c["Next"] for state in states.values() for c in state.get("Catch", []) + state.get("Choices", [])}
     assert targets - {None} <= set(states), "a transition names a state that does not exist"
     throttling = [r for task in tasks.values() for r in task["Retry"] if "ThrottlingError" in r["ErrorEquals"]]
     assert all(r["BackoffRate"] >= 2 for r in throttling)
+
+
+def test_the_lambda_tasks_share_one_retry_policy() -> None:
+    states = json.loads(ASL.read_text())["States"]
+    lambda_tasks = [s for s in states.values() if s["Type"] == "Task" and "DeployStepFunctionArn" in json.dumps(s)]
+    common = [json.dumps(task["Retry"][:2], sort_keys=True) for task in lambda_tasks]
+    assert len(set(common)) == 1, "the throttling and transient-failure retries differ between tasks"
+    extra = {json.dumps(task["Retry"][2:], sort_keys=True) for task in lambda_tasks} - {"[]"}
+    assert len(extra) == 1  # EndpointBusy, on the two tasks that update an endpoint
+
+
+def test_every_step_the_asl_names_exists_and_every_step_is_used() -> None:
+    from lifecycle.deploy_steps import STEPS
+
+    used = set(re.findall(r'"step": "([a-z_]+)"', ASL.read_text()))
+    assert used == set(STEPS)
 
 
 def test_the_asl_passes_cfn_lint_state_machine_checks() -> None:
@@ -211,8 +308,9 @@ def test_the_asl_passes_cfn_lint_state_machine_checks() -> None:
                     "Definition": json.loads(ASL.read_text()),
                     "DefinitionSubstitutions": {
                         "DeployStepFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:deploy-step",
-                        "LifecycleTableName": "lifecycle",
                         "NotificationTopicArn": "arn:aws:sns:us-east-1:123456789012:notifications",
+                        "LambdaInvokeWaitForTaskToken": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                        "SnsPublish": "arn:aws:states:::sns:publish",
                     },
                 },
             }

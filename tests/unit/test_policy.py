@@ -117,3 +117,57 @@ def test_a_smoke_test_payload_must_fit_the_state_machine_state() -> None:
         PolicyInvalid, match=r"deployment.stages\[0\].smoke_test.payload: String should have at most 16384"
     ):
         validate_policy(document, group="churn")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # TrafficRoutingConfig.LinearStepSize: 10-50% of the variant's capacity
+        (
+            {"strategy": {"type": "linear", "percent": 5}},
+            "strategy.linear.percent: Input should be greater than or equal to 10",
+        ),
+        # provisioning plus every baking period must fit SageMaker's 28,800 s maximum deployment time
+        (
+            {"strategy": {"type": "linear", "percent": 10, "interval_seconds": 3600}, "wait_timeout_minutes": 60},
+            "is 39600 s, more than SageMaker's maximum deployment time of 28800 s",
+        ),
+        (
+            {"approval_required": True, "approval": "at_canary"},
+            "approval: at_canary needs approval_required: true and a canary strategy",
+        ),
+        (
+            {"approval": "at_canary", "strategy": {"type": "canary", "percent": 10}},
+            "approval: at_canary needs approval_required: true",
+        ),
+        ({"on_gate_reject": "delete_package"}, "on_gate_reject: Input should be 'keep_package' or 'reject_package'"),
+    ],
+)
+def test_rollouts_sagemaker_would_refuse_or_could_not_finish_are_refused(extra: dict, message: str) -> None:
+    document = churn_policy(deployment={"stages": [stage("prod", PROD, **extra)]})
+
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(document, group="churn")
+
+    assert message in invalid.value.reason
+
+
+def test_the_rollout_time_counts_every_baking_period() -> None:
+    document = churn_policy(
+        deployment={
+            "stages": [
+                stage("prod", PROD, strategy={"type": "linear", "percent": 10, "interval_seconds": 600}),
+                stage(
+                    "qa",
+                    PROD,
+                    endpoint_name="churn-qa",
+                    strategy={"type": "canary", "percent": 10, "wait_seconds": 300},
+                ),
+            ]
+        }
+    )
+
+    linear, canary = validate_policy(document, group="churn").deployment.stages
+
+    assert linear.rollout_seconds() == 60 * 60 + 10 * 600
+    assert canary.rollout_seconds() == 60 * 60 + 2 * 300

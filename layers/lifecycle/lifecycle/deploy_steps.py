@@ -202,7 +202,9 @@ def _challenger(settings: Settings, policy: Policy, stage: Stage, execution: str
 def _corrective(stage: Stage) -> Stage:
     """A rollback or promotion: all at once, no gate, the stage's alarms kept (the same baking period)."""
     bake = min(stage.strategy.total_wait_seconds(), 3600)
-    return stage.model_copy(update={"strategy": AllAtOnce(wait_seconds=bake), "approval_required": False})
+    return stage.model_copy(
+        update={"strategy": AllAtOnce(wait_seconds=bake), "approval_required": False, "approval": "before_traffic"}
+    )
 
 
 def plan_step(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
