@@ -152,7 +152,12 @@ def _inline_reference(name: str, value: Any) -> str:
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         target = value["Fn::GetAtt"]
         return "${" + (".".join(target) if isinstance(target, list) else target) + "}"
-    raise ValueError(f"DefinitionSubstitutions {name}: the sandbox folds only Ref, Fn::GetAtt and strings, got {value}")
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]  # its own ${...} references resolve in the definition's one-argument Fn::Sub
+    raise ValueError(
+        f"DefinitionSubstitutions {name}: the sandbox folds only Ref, Fn::GetAtt, one-argument Fn::Sub and strings, "
+        f"got {value}"
+    )
 
 
 def _code_key(local_path: str) -> str:

@@ -110,9 +110,13 @@ def deploy_stack(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
     return str(policy)
 
 
-def _serving(sandbox: Sandbox, account: str, endpoint: str) -> str:
-    described = sandbox.client("sagemaker", account).describe_endpoint(EndpointName=endpoint)
-    return str(described["EndpointConfigName"])
+def _serving(sandbox: Sandbox, account: str, endpoint: str) -> list[int]:
+    """The versions of churn the endpoint serves."""
+    from lifecycle.actions import deploy
+
+    sagemaker = sandbox.client("sagemaker", account)
+    config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    return deploy.serving_versions(deploy.serving(sagemaker, config), "churn")
 
 
 def _until_done(lifecycle, execution: str) -> dict:
@@ -144,7 +148,7 @@ def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
     )
     assert all(f"  {state}\n" in staged.out for state in states), staged.out
     assert ": SUCCEEDED" in staged.out
-    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v1-staging"
+    assert _serving(sandbox, STAGING, "churn-staging") == [1]
 
     # When v1 goes to prod, which needs an approval: --wait stops at the gate
     waiting = lifecycle("deploy", "churn", "--version", "1", "--stage", "prod", *where, "--wait", "--interval", "0.2")
@@ -161,7 +165,10 @@ def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
     approved = lifecycle("approve", "churn", *where, "--by", "ml-lead@example.com", "--reason", "canary metrics fine")
     # Then the deployment finishes and prod serves v1
     assert approved.code == 0, approved.err
-    assert f"approved stage prod of {in_flight['name']} (churn v1)" in approved.out
+    assert (
+        f"prod: v1 approved by ml-lead@example.com: canary metrics fine; it goes on (execution {in_flight['name']})"
+        in (approved.out)
+    )
     after = _until_done(lifecycle, in_flight["name"])
     prod = next(stage for stage in after["stages"] if stage["name"] == "prod")
     assert [(v["version"], v["weight"]) for v in prod["variants"]] == [(1, 1.0)]
@@ -176,33 +183,40 @@ def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
     assert nothing.code == 1
     assert "error: no pending approval for 'churn': no deployment of it waits for one" in nothing.err
 
-    # When v2 goes to prod and is rejected by execution name
+    # When v2 goes to prod and is rejected by execution name: a rejection needs a reason
     second = lifecycle("deploy", "churn", "--version", "2", "--stage", "prod", *where, "--wait", "--interval", "0.2")
     name = second.out.split("lifecycle approve ")[1].split()[0]
+    reasonless = lifecycle("reject", name, *where)
+    assert reasonless.code == 2 and "--reason" in reasonless.err
     rejected = lifecycle("reject", name, *where, "--reason", "p99 latency doubled", "--json")
-    # Then the execution fails and prod goes back to v1
+    # Then the execution fails, and prod, untouched while the gate waited, still serves v1
     assert rejected.code == 0, rejected.err
     assert rejected.json()["answer"] == "rejected"
     _until_done(lifecycle, name)
     described = sandbox.client("stepfunctions").describe_execution(executionArn=rejected.json()["execution"])
-    assert described["status"] == "FAILED"
+    assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
     trail = [(r["action"], r["reason"]) for r in lifecycle("history", "churn", *where, "--json").json()]
-    assert ("restore-endpoint", "ApprovalRejected: back to churn-v1-prod") in trail
-    assert _serving(sandbox, PROD, "churn-prod") == "churn-v1-prod"
+    by = rejected.json()["by"]
+    assert (
+        "gate-rejected",
+        f"prod: v2 rejected at the approval gate by {by}: p99 latency doubled; prod serves v1",
+    ) in (trail)
+    assert not [action for action, _ in trail if action == "restore-endpoint"]
+    assert _serving(sandbox, PROD, "churn-prod") == [1]
 
 
 def test_rollback_starts_the_manual_rollback_input(lifecycle, sandbox, deploy_stack):
     where = ("--sandbox", "--stack", STACK)
     assert lifecycle("policy", "publish", deploy_stack, *where, "--yes").code == 0
     assert lifecycle("deploy", "churn", "--version", "2", "--stage", "staging", *where, "--wait").code == 0
-    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v2-staging"
+    assert _serving(sandbox, STAGING, "churn-staging") == [2]
 
     result = lifecycle("rollback", "churn", "--version", "1", "--stage", "staging", *where, "--wait", "--json")
 
     assert result.code == 0, result.err
     view = result.json()
     assert (view["kind"], view["version"], view["stages"], view["status"]) == ("rollback", 1, ["staging"], "SUCCEEDED")
-    assert _serving(sandbox, STAGING, "churn-staging") == "churn-v1-staging"
+    assert _serving(sandbox, STAGING, "churn-staging") == [1]
 
 
 @pytest.mark.parametrize(
@@ -221,7 +235,7 @@ def test_rollback_starts_the_manual_rollback_input(lifecycle, sandbox, deploy_st
             ("rollback", "churn", "--version", "9", "--stage", "prod"),
             f"churn has no version 9 in {AUTOMATION}/us-east-1",
         ),
-        (("reject", "churn-deploy-v9-prod-none"), "error: unknown group 'churn-deploy-v9-prod-none'"),
+        (("reject", "churn-deploy-v9-prod-none", "--reason", "x"), "error: unknown group 'churn-deploy-v9-prod-none'"),
         (("approve", "churn", "--stage", "staging"), "no pending approval for 'churn' at stage 'staging'"),
     ],
 )

@@ -136,10 +136,8 @@ def test_notify_only_tells_people_and_starts_nothing(cloud: Cloud) -> None:
     assert "decision: policy says notify only" in note["message"]
 
 
-def test_rollback_starts_deploy_model_with_the_previous_approved_version(
-    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given prod serves v2 of churn, v1 and v2 are Approved, and the DeployModel state machine exists
+def serve_v2_in_prod(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> str:
+    """prod serves v2 of churn (v1 and v2 Approved); a DeployModel state machine exists. Returns its ARN."""
     cloud.publish_policy(monitored_policy("rollback"))
     registry = cloud.client("sagemaker", AUTOMATION)
     registry.create_model_package_group(ModelPackageGroupName="churn")
@@ -182,18 +180,55 @@ def test_rollback_starts_deploy_model_with_the_previous_approved_version(
     )["stateMachineArn"]
     monkeypatch.setenv("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN", machine)
     get_settings.cache_clear()
+    return str(machine)
+
+
+def served(version: int, day: int) -> None:
+    from lifecycle import store
+
+    event = store.StageEvent(kind="deployed", version=version, at=f"2026-11-{day:02d}T10:00:00+00:00", execution="e")
+    store.record_stage_event(get_settings(), "churn", "prod", event)
+
+
+def test_rollback_starts_deploy_model_with_the_last_version_that_served_the_stage(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given prod served v1, then v2 (serving now)
+    machine = serve_v2_in_prod(cloud, monkeypatch)
+    served(1, 20)
+    served(2, 25)
 
     # When
     result = lambda_handler(violation_run(outcome="violations"), Context())
 
-    # Then DeployModel runs the manual rollback input: prod back to v1
+    # Then DeployModel runs the rollback input: prod back to v1, only while it still serves v2
     assert result["action"] == "rollback"
     assert result["version"] == 1
+    sfn = cloud.client("stepfunctions")
     [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
     started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert (started["kind"], started["group"], started["stage"], started["version"]) == ("rollback", "churn", "prod", 1)
+    assert started["from_version"] == 2
     assert [(r.action, r.outcome) for r in audit()] == [("rollback", "done")]
     assert "from v2 to v1" in cloud.notifications()[0]["message"]
+
+
+def test_a_rollback_with_nowhere_to_go_is_recorded_and_told_not_dropped(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given prod serves v2 and no other version ever completed a deployment there (v1 is Approved, never served)
+    machine = serve_v2_in_prod(cloud, monkeypatch)
+    served(2, 25)
+
+    result = lambda_handler(violation_run(outcome="violations"), Context())
+
+    assert result["outcome"] == "ignored"
+    assert cloud.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+    [record] = audit()
+    assert (record.action, record.outcome) == ("rollback", "skipped")
+    assert "no version other than v2 completed a deployment to prod" in record.reason
+    [note] = cloud.notifications()
+    assert "nothing changed" in note["message"]
 
 
 def test_a_burst_of_50_violations_starts_exactly_one_retrain(cloud: Cloud) -> None:
