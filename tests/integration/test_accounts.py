@@ -113,7 +113,7 @@ def test_every_reaction_session_policy_fits_assume_role() -> None:
 
 
 def test_a_reaction_without_a_session_policy_cannot_act_in_a_workload_account(cloud: Cloud) -> None:
-    with pytest.raises(ConfigurationError, match="no entry in lifecycle.accounts.SESSION_ACTIONS"):
+    with pytest.raises(ConfigurationError, match=r"no entry in lifecycle\.accounts\.SESSION_ACTIONS"):
         session_for(DEV, REGION, get_settings(), reaction="made-up", event_id="e-1")
 
 
