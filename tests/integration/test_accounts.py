@@ -180,3 +180,9 @@ def test_the_automation_account_is_trusted_for_its_own_events_without_being_list
     check_trust(raw(account=AUTOMATION), get_settings())
     with pytest.raises(UntrustedEvent, match="not on the allow-list"):
         check_trust(raw(account=UNTRUSTED), get_settings())
+
+
+@pytest.mark.parametrize("account", [{"id": DEV}, [DEV], 222222222222, None], ids=["object", "list", "number", "null"])
+def test_an_account_that_is_not_a_string_is_refused_not_a_crash(cloud: Cloud, account: object) -> None:
+    with pytest.raises(UntrustedEvent, match="not on the allow-list"):
+        check_trust({**raw(), "account": account}, get_settings())

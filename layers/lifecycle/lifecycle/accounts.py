@@ -160,7 +160,7 @@ def check_trust(raw: dict[str, Any], settings: Settings) -> None:
     if source != expected:
         raise UntrustedEvent(f"source {str(source)[:100]!r} is not {expected!r} for {detail_type!r}")
     account = raw.get("account")
-    if account not in settings.trusted_accounts:
+    if not isinstance(account, str) or account not in settings.trusted_accounts:
         raise UntrustedEvent(f"account {str(account)[:20]!r} is not on the allow-list")
 
 
