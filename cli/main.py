@@ -7,13 +7,19 @@ stack in AWS (the default boto3 session, or --profile/--region) or the local san
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Any
 
 from botocore.exceptions import BotoCoreError
 from lifecycle.config import Settings
+from lifecycle.deployment import DeployInput, Reason, StageName
 from lifecycle.errors import LifecycleError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.prompt import Confirm
 from rich.text import Text
@@ -23,7 +29,46 @@ from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, c
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2  # argparse's own exit code for bad usage: bad input never reaches AWS, and never shows a traceback
 EXIT_INTERRUPTED = 130
+_STAGES = DeployInput.model_fields["stages"]
+_DEPLOY_STAGES: TypeAdapter[list[str]] = TypeAdapter(Annotated[_STAGES.annotation, _STAGES])
+
+
+# --- argument types: the layer's own models bound what a person may type ---------------------------------------------
+def _validated(adapter: TypeAdapter[Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(str(exc.errors(include_url=False)[0]["msg"])) from exc
+
+    return parse
+
+
+def _since(text: str) -> datetime:
+    try:
+        return state.since(text, datetime.now(UTC))
+    except CliError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
+    return value
+
+
+def _account_ids(text: str) -> frozenset[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [part for part in ids if not re.fullmatch(r"\d{12}", part)]
+    if bad or not ids:
+        raise argparse.ArgumentTypeError(f"expected comma-separated 12-digit account ids, got {text!r}")
+    return frozenset(ids)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -53,8 +98,8 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _wait_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default: 5)")
-    parser.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    parser.add_argument("--interval", type=_seconds, default=5.0, help="seconds between polls (default: 5)")
+    parser.add_argument("--timeout", type=_seconds, default=None, help="stop waiting after this many seconds")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,9 +112,20 @@ def parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("policy", help="validate or publish policy files")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     validate = policy_commands.add_parser(
-        "validate", help="check policy files (YAML or JSON) against the policy model; offline"
+        "validate",
+        parents=[common],
+        help="check policy files (YAML or JSON) against the policy model, SSM's size limit and the stack's allow-list",
+        description="Offline with --allowed-accounts (or without it: accounts are then not checked); with --stack, "
+        "--sandbox or --profile the allow-list and partition come from the deployed stack.",
     )
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument(
+        "--allowed-accounts",
+        type=_account_ids,
+        help="the accounts the stack trusts (its AllowedAccountIds and its own account), comma-separated; offline",
+    )
+    validate.add_argument("--partition", default="aws", help="the stack's partition, offline (default: aws)")
+    validate.set_defaults(stack=None)
     _json_flag(validate)
     publish = policy_commands.add_parser(
         "publish", parents=[common], help="validate, show the diff against SSM, and write /<stack>/policies/<group>"
@@ -89,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", parents=[common], help="the audit trail of a group as a timeline")
     history.add_argument("group", metavar="GROUP", help="model package group")
-    history.add_argument("--since", default="7d", help="30m, 12h, 7d, 2w or an ISO date (default: 7d)")
+    history.add_argument("--since", type=_since, default="7d", help="30m, 12h, 7d, 2w or an ISO date (default: 7d)")
     _json_flag(history)
 
     for verb, what in (("approve", "approve"), ("reject", "reject")):
@@ -98,6 +154,7 @@ def parser() -> argparse.ArgumentParser:
         gate.add_argument("--stage", help="the stage whose gate to answer (when several wait)")
         gate.add_argument(
             "--reason",
+            type=_validated(TypeAdapter(Reason)),
             required=verb == "reject",
             default="",
             help="why (recorded with the answer and told to people)" + ("; required" if verb == "reject" else ""),
@@ -115,19 +172,32 @@ def parser() -> argparse.ArgumentParser:
         run.add_argument(
             "--stage",
             required=True,
+            type=_validated(TypeAdapter(StageName)),
             action="append" if verb == "deploy" else "store",
             help="stage name from the policy" + ("; repeatable" if verb == "deploy" else ""),
         )
-        run.add_argument("--reason", default="", help="why (recorded in the audit trail)")
+        run.add_argument(
+            "--reason", type=_validated(TypeAdapter(Reason)), default="", help="why (recorded in the audit trail)"
+        )
         run.add_argument("--wait", action="store_true", help="follow the execution until it ends or waits for approval")
         _wait_flags(run)
         _json_flag(run)
     return top
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What argparse cannot check alone: how many stages one deployment may name."""
+    if args.command == "deploy":
+        try:
+            _DEPLOY_STAGES.validate_python(args.stage)
+        except ValidationError as exc:
+            return f"argument --stage: {exc.errors(include_url=False)[0]['msg']}"
+    return None
+
+
 def _target(args: argparse.Namespace) -> Target:
     return Target(
-        stack=args.stack,
+        stack=args.stack or DEFAULT_STACK,
         profile=args.profile,
         region=args.region,
         endpoint_url=args.endpoint_url,
@@ -137,8 +207,20 @@ def _target(args: argparse.Namespace) -> Target:
     )
 
 
+def _names_a_stack(args: argparse.Namespace) -> bool:
+    return bool(args.stack or args.sandbox or args.profile or args.endpoint_url)
+
+
 def _validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    items = policies.check_all(args.files)
+    installation = None
+    if args.allowed_accounts is not None:
+        installation = policies.Installation(args.allowed_accounts, args.partition)
+    elif _names_a_stack(args):
+        with connected(_target(args)):
+            installation = policies.Installation.of(discover(_target(args)))
+    else:
+        err.print("note: accounts not checked against an allow-list (pass --allowed-accounts, or --stack)")
+    items = policies.check_all(args.files, installation)
     if args.json:
         render.emit_json(out, [item.summary() for item in items])
     else:
@@ -147,7 +229,7 @@ def _validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _publish(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    items = policies.check_all(args.files)
+    items = policies.check_all(args.files, policies.Installation.of(settings))
     if not all(item.valid for item in items):
         render.checked(out, err, items)
         err.print("nothing published: fix the errors above", style="red")
@@ -187,7 +269,7 @@ def _status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 
 def _history(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    start = state.since(args.since, datetime.now(UTC))
+    start = args.since
     records = state.history(settings, args.group, start)
     if args.json:
         render.emit_json(out, records)
@@ -260,7 +342,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The `lifecycle` console script."""
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    problem = _usage_problem(args)
+    if problem:
+        top.error(problem)  # exits with EXIT_USAGE
     out, err = Console(), Console(stderr=True)
     try:
         return run(args, out, err)

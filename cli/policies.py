@@ -12,12 +12,32 @@ import yaml
 from botocore.exceptions import ClientError
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.policy import Policy, describe_errors
+from lifecycle.policy import Policy, describe_errors, installation_problems
 from pydantic import ValidationError
 
 from cli.connect import client
 
+# Parameter Store value limits (PutParameter, Systems Manager API Reference: "Standard parameters have a value limit of
+# 4 KB. Advanced parameters have a value limit of 8 KB."); an Advanced parameter cannot go back to Standard.
 STANDARD_TIER_MAX_BYTES = 4096
+ADVANCED_TIER_MAX_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Installation:
+    """What one automation stack accepts in a policy: the accounts it trusts and its partition."""
+
+    trusted_accounts: frozenset[str]
+    partition: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Installation:
+        return cls(settings.trusted_accounts, settings.partition)
+
+
+def tier_for(value: str, *, current: str | None = None) -> str:
+    """The Parameter Store tier a published policy needs: Standard up to 4 KB, else (or once Advanced) Advanced."""
+    return "Advanced" if len(value.encode()) > STANDARD_TIER_MAX_BYTES or current == "Advanced" else "Standard"
 
 
 @dataclass
@@ -34,11 +54,14 @@ class Checked:
 
     def summary(self) -> dict[str, Any]:
         stages = self.policy.deployment.stages if self.policy and self.policy.deployment else []
+        value = stored_value(self.policy) if self.policy else None
         return {
             "file": str(self.path),
             "valid": self.valid,
             "group": self.policy.group if self.policy else None,
             "stages": [stage.name for stage in stages],
+            "bytes": len(value.encode()) if value is not None else None,
+            "tier": tier_for(value) if value is not None else None,
             "errors": self.errors,
         }
 
@@ -57,8 +80,9 @@ def _read(path: Path) -> Any:
         raise ValueError(f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}") from exc
 
 
-def check(path: Path) -> Checked:
-    """Validate one policy file against the policy model."""
+def check(path: Path, installation: Installation | None = None) -> Checked:
+    """Validate one policy file against the policy model, SSM's size limit and (when given) the installation: every
+    account it names on the stack's allow-list, every region and ARN in the stack's partition."""
     try:
         document = _read(path)
     except ValueError as exc:
@@ -71,12 +95,24 @@ def check(path: Path) -> Checked:
         policy = Policy.model_validate(document)
     except ValidationError as exc:
         return Checked(path, errors=[f"{path}: {line}" for line in describe_errors(exc)])
-    return Checked(path, policy=policy)
+    errors = []
+    size = len(stored_value(policy).encode())
+    if size > ADVANCED_TIER_MAX_BYTES:
+        errors.append(
+            f"{path}: <document>: {size} bytes as published; an SSM parameter holds at most {ADVANCED_TIER_MAX_BYTES} "
+            "(Advanced tier)"
+        )
+    if installation is not None:
+        problems = installation_problems(
+            policy, trusted_accounts=installation.trusted_accounts, partition=installation.partition
+        )
+        errors += [f"{path}: {problem}" for problem in problems]
+    return Checked(path, errors=errors) if errors else Checked(path, policy=policy)
 
 
-def check_all(paths: list[Path]) -> list[Checked]:
+def check_all(paths: list[Path], installation: Installation | None = None) -> list[Checked]:
     """Validate every file; two files claiming one group is an error too (the second would overwrite the first)."""
-    checked = [check(path) for path in paths]
+    checked = [check(path, installation) for path in paths]
     owners: dict[str, Path] = {}
     for item in checked:
         if item.policy is None:
@@ -109,6 +145,7 @@ class Change:
     parameter: str
     value: str
     current: str | None
+    current_tier: str | None = None
 
     @property
     def unchanged(self) -> bool:
@@ -116,7 +153,7 @@ class Change:
 
     @property
     def tier(self) -> str:
-        return "Advanced" if len(self.value.encode()) > STANDARD_TIER_MAX_BYTES else "Standard"
+        return tier_for(self.value, current=self.current_tier)
 
     def diff(self) -> str:
         """A unified diff of the published policy (pretty JSON) against the file's."""
@@ -141,12 +178,17 @@ def plan_publish(settings: Settings, checked: list[Checked]) -> list[Change]:
                 if error_code(exc) != "ParameterNotFound":
                     raise
                 current = None
-        changes.append(Change(item.path, item.policy.group, name, stored_value(item.policy), current))
+        current_tier = None
+        if current is not None:  # an Advanced parameter cannot be put back as Standard: keep its tier
+            with aws_errors(f"ssm:DescribeParameters {name}"):
+                found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+            current_tier = str(found[0].get("Tier", "Standard")) if found else None
+        changes.append(Change(item.path, item.policy.group, name, stored_value(item.policy), current, current_tier))
     return changes
 
 
 def publish(settings: Settings, change: Change) -> None:
-    """Write one policy to its parameter (Advanced tier past 4 KB)."""
+    """Write one policy to its parameter (Advanced tier past 4 KB, or when it already is)."""
     with aws_errors(f"ssm:PutParameter {change.parameter}"):
         client("ssm", settings).put_parameter(
             Name=change.parameter,

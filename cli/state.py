@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from cli.connect import CliError, client
 
-_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[mhdw])$")
+_DURATION = re.compile(r"^(?P<amount>\d{1,12})(?P<unit>[mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WAIT_FOR_TOKEN = "waitForTaskToken"
 _TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitFailed"})
@@ -250,11 +250,14 @@ def since(text: str, now: datetime) -> datetime:
     """`30m`, `12h`, `7d`, `2w` before now, or an ISO date/time (UTC unless it says)."""
     match = _DURATION.match(text.strip())
     if match:
-        return now - timedelta(**{_UNITS[match["unit"]]: int(match["amount"])})
+        try:
+            return now - timedelta(**{_UNITS[match["unit"]]: int(match["amount"])})
+        except OverflowError as exc:
+            raise CliError(f"{text!r} reaches before year 1; use a shorter duration or a date") from exc
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise CliError(f"--since {text!r}: expected a duration like 30m, 12h, 7d, 2w or an ISO date") from exc
+        raise CliError(f"{text!r}: expected a duration like 30m, 12h, 7d, 2w or an ISO date") from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 

@@ -1,15 +1,22 @@
-"""`python -m sandbox demo | replay EVENT.json [--policy FILE ...] [--json] | serve [--port N]`."""
+"""`python -m sandbox demo | replay EVENT.json [--policy FILE ...] [--account ID ...] [--json] | serve [--port N]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from sandbox.timeline import Timeline, printer
 
 EXIT_BAD_INPUT = 2
+
+
+def _account_id(text: str) -> str:
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(f"expected a 12-digit account id, got {text!r}")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         help="policy file (YAML/JSON) to publish; repeatable; default: every sandbox/policies/*.yaml",
+    )
+    replay.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        type=_account_id,
+        help="also deploy the workload stack in this account (for a real event from it); repeatable",
     )
     replay.add_argument("--json", action="store_true", help="print one JSON document instead of the timeline")
     commands.add_parser("demo", help="run the whole lifecycle scenario with the sample policies")
@@ -41,7 +55,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     timeline = Timeline(echo=None if args.json else printer())
-    report = replay(event, policies, timeline)
+    report = replay(event, policies, timeline, accounts=tuple(args.account))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -3,8 +3,10 @@
 `Sandbox` is a context manager. On entry it starts moto (in-process, or as a `ThreadedMotoServer` on 127.0.0.1),
 installs the SageMaker fakes and the call recorder, translates template.yaml with aws-sam-translator and creates it
 with moto's CloudFormation in the automation account, then creates accounts/workload-account.yaml in every workload
-account. What moto's CloudFormation skips (EventInvokeConfig, bus policy) is read back from the translated template
-by the router; nothing is created behind CloudFormation's back.
+account (dev, staging, prod, and any `extra_accounts`), as the README tells users to deploy: no workload stack in the
+automation account, whose own SageMaker events (its registry's) the automation stack forwards itself. What moto's
+CloudFormation skips (EventInvokeConfig, bus policy) is read back from the translated template by the router; nothing
+is created behind CloudFormation's back.
 """
 
 from __future__ import annotations
@@ -248,14 +250,22 @@ def free_port() -> int:
 class Sandbox:
     """moto + the deployed stacks, for the duration of a `with` block."""
 
-    def __init__(self, *, timeline: Timeline | None = None, server: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeline: Timeline | None = None,
+        server: bool = False,
+        port: int | None = None,
+        extra_accounts: tuple[str, ...] = (),
+    ) -> None:
         self.timeline = timeline or Timeline()
         self.recorder = CallRecorder(self.timeline)
         self.server = server
         self.port = port
         self.endpoint_url = ""
         self.deployment = Deployment()
-        self.workload_accounts = [AUTOMATION, DEV, STAGING, PROD]
+        # Where accounts/workload-account.yaml is deployed (and so AllowedAccountIds): not the automation account.
+        self.workload_accounts = list(dict.fromkeys([DEV, STAGING, PROD, *extra_accounts]))
         self._saved_env: dict[str, str | None] = {}
         self._mock: Any = None
         self._moto_server: ThreadedMotoServer | None = None
@@ -365,7 +375,7 @@ class Sandbox:
         self.timeline.add(
             "note",
             AUTOMATION,
-            f"deployed {STACK} (template.yaml, {len(resources)} resources) and {WORKLOAD_STACK} "
+            f"deployed {STACK} (template.yaml, {len(resources)} resources) in {AUTOMATION} and {WORKLOAD_STACK} "
             f"(accounts/workload-account.yaml) in {', '.join(self.workload_accounts)}",
         )
         unsupported = sorted(
@@ -378,6 +388,12 @@ class Sandbox:
                 f"moto's CloudFormation skipped {', '.join(unsupported)} (the router applies the EventInvokeConfigs)",
             )
         return self.deployment
+
+    @property
+    def forwarding_accounts(self) -> list[str]:
+        """Accounts whose default bus forwards SageMaker events to the lifecycle bus: the workload accounts (their
+        stack's ForwardingRule) and the automation account (template.yaml's AutomationForwardingRule)."""
+        return [AUTOMATION, *self.workload_accounts]
 
     def _workload_parameters(self, account: str, outputs: dict[str, str]) -> dict[str, str]:
         return {
@@ -435,7 +451,8 @@ class Sandbox:
                     on_failure=on_failure,
                 )
             elif resource["Type"] == "AWS::Events::Rule":
-                bus = self.deployment.outputs.get("LifecycleBusName", "default")
+                own_bus = resource["Properties"].get("EventBusName") == "default"
+                bus = "default" if own_bus else self.deployment.outputs["LifecycleBusName"]
                 rule = events.describe_rule(Name=resources[logical_id], EventBusName=bus)
                 self.deployment.rule_ids[rule["Arn"]] = logical_id
 

@@ -1,8 +1,10 @@
 """`python -m sandbox replay EVENT.json`: seed what the event refers to, deliver it, run everything it causes.
 
 Seeding makes the sandbox hold the resources an event names as SageMaker would have them (e.g. the training job of a
-training job state change, in the event's account, with its status, final metrics, artifacts, rule statuses and tags),
-so the handlers' Describe calls see what the event says.
+training job state change, in the event's account, with its status, final metrics, artifacts, rule statuses and tags;
+the monitoring schedule, execution and report of a Model Monitor run), so the handlers' Describe calls see what a real
+Describe would answer. A real event from any account replays with `--account ID` (a workload stack there). An event the
+product would refuse (a missing field, a malformed value) is delivered unseeded: the product's refusal is what you see.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox.cloud import ROOT, Sandbox, mount_code
@@ -60,8 +64,8 @@ def seed_training_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
     detail, account, region = event["detail"], event["account"], event["region"]
     name = detail["TrainingJobName"]
     jobs = sagemaker_backends[account][region].training_jobs
+    output = {key: value for key, value in (detail.get("OutputDataConfig") or {}).items() if value}
     if name not in jobs:
-        output = {key: value for key, value in detail["OutputDataConfig"].items() if value}
         request: dict[str, Any] = {
             "TrainingJobName": name,
             "AlgorithmSpecification": detail["AlgorithmSpecification"],
@@ -82,12 +86,20 @@ def seed_training_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
     job.last_modified_time = _when(detail.get("LastModifiedTime"))
     job.training_end_time = _when(detail["TrainingEndTime"]) if detail.get("TrainingEndTime") else None
     job.final_metric_data_list = _timestamps(detail.get("FinalMetricDataList"), "Timestamp")
-    job.model_artifacts = detail.get("ModelArtifacts")  # absent until the job has written its model
+    job.model_artifacts = detail.get("ModelArtifacts") or _artifacts(job.training_job_status, output, name)
     job.debug_rule_evaluation_statuses = _timestamps(detail.get("DebugRuleEvaluationStatuses"), "LastModifiedTime")
     job.profiler_rule_evaluation_statuses = _timestamps(
         detail.get("ProfilerRuleEvaluationStatuses"), "LastModifiedTime"
     )
     return f"training job {name} ({job.training_job_status})"
+
+
+def _artifacts(status: str, output: dict[str, Any], name: str) -> dict[str, str] | None:
+    """Where a Completed job's DescribeTrainingJob says its model is (`<S3OutputPath>/<job>/output/model.tar.gz`);
+    none before the job has written it."""
+    if status != "Completed" or not output.get("S3OutputPath"):
+        return None
+    return {"S3ModelArtifacts": f"{str(output['S3OutputPath']).rstrip('/')}/{name}/output/model.tar.gz"}
 
 
 @seeder("SageMaker Model Package State Change")
@@ -161,6 +173,105 @@ def seed_labeling_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
     return f"labeling job {name} ({status})"
 
 
+def _execution_status(detail: dict[str, Any]) -> str:
+    """How ListMonitoringExecutions reports the run of this processing job (its ExitMessage says violations)."""
+    if detail.get("ProcessingJobStatus") == "Failed":
+        return "Failed"
+    return "CompletedWithViolations" if "CompletedWithViolations" in str(detail.get("ExitMessage")) else "Completed"
+
+
+@seeder("SageMaker Processing Job State Change")
+def seed_monitoring_run(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """A Model Monitor run: its schedule, the processing job as DescribeProcessingJob has it, the execution
+    ListMonitoringExecutions reports, and the constraint_violations.json the run wrote (violations when it found some).
+    """
+    from lifecycle.actions.monitoring import ENDPOINT_ENV, SCHEDULE_ENV, VIOLATIONS_FILE
+
+    from sandbox.fakes import monitoring
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    environment = detail.get("Environment") or {}
+    schedule_arn = str(detail.get("MonitoringScheduleArn") or "")
+    schedule = environment.get(SCHEDULE_ENV) or schedule_arn.rsplit("/", 1)[-1]
+    if not schedule:
+        return f"processing job {detail['ProcessingJobName']} (no monitoring schedule started it: nothing else)"
+    backend = sagemaker_backends[account][region]
+    output = str(detail["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]).rstrip("/")
+    endpoint = str(environment.get(ENDPOINT_ENV, ""))
+    now = datetime.now(UTC)
+    known = monitoring.schedules(backend)
+    if schedule not in known:
+        known[schedule] = monitoring.MonitoringSchedule(
+            name=schedule,
+            arn=schedule_arn or f"arn:aws:sagemaker:{region}:{account}:monitoring-schedule/{schedule}",
+            config={
+                "MonitoringType": "DataQuality",
+                "MonitoringJobDefinition": {
+                    "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": output}}]},
+                    "RoleArn": detail["RoleArn"],
+                },
+            },
+            endpoint_name=endpoint,
+            monitoring_type="DataQuality",
+            creation_time=now,
+            last_modified_time=now,
+            tags=[],
+        )
+    job = backend.create_processing_job(
+        app_specification=detail["AppSpecification"],
+        experiment_config=None,  # type: ignore[arg-type]  (absent, as on a monitoring job)
+        network_config=detail.get("NetworkConfig"),  # type: ignore[arg-type]
+        processing_inputs=detail.get("ProcessingInputs", []),
+        processing_job_name=detail["ProcessingJobName"],
+        processing_output_config=detail["ProcessingOutputConfig"],
+        role_arn=detail["RoleArn"],
+        stopping_condition=detail.get("StoppingCondition", {"MaxRuntimeInSeconds": 3600}),
+        tags=[],
+    )
+    job.environment = environment
+    job.monitoring_schedule_arn = known[schedule].arn
+    job.processing_job_status = detail["ProcessingJobStatus"]
+    job.exit_message = detail.get("ExitMessage")
+    job.failure_reason = detail.get("FailureReason")
+    job.last_modified_time = job.processing_end_time = _when(detail.get("ProcessingEndTime"))
+    status = _execution_status(detail)
+    scheduled = _when(environment["end_time"]) if environment.get("end_time") else now
+    known[schedule].executions.append(
+        monitoring.MonitoringExecution(
+            schedule_name=schedule,
+            scheduled_time=scheduled,
+            creation_time=job.creation_time,
+            last_modified_time=job.last_modified_time,
+            status=status,
+            processing_job_arn=job.arn,
+            endpoint_name=endpoint,
+            monitoring_type="DataQuality",
+            failure_reason=detail.get("FailureReason"),
+        )
+    )
+    if status != "Failed":
+        violations = monitoring.default_violations() if status == "CompletedWithViolations" else []
+        bucket, _, prefix = output.removeprefix("s3://").partition("/")
+        s3 = sandbox.client("s3", account, region)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{VIOLATIONS_FILE}", Body=json.dumps({"violations": violations}))
+    return f"monitoring schedule {schedule}, its run {detail['ProcessingJobName']} ({status}) and its report"
+
+
+# What a seeder meets in an event the product itself refuses cleanly (a missing or malformed field): the event is then
+# delivered unseeded, so what the user sees is the product's refusal, not the sandbox's crash.
+_UNSEEDABLE = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ClientError,
+    BotoCoreError,
+    ServiceException,
+)
+
+
 def seed(sandbox: Sandbox, event: dict[str, Any]) -> None:
     """Create what `event` refers to, in its account, as SageMaker would have it."""
     account = str(event.get("account", ""))
@@ -168,8 +279,20 @@ def seed(sandbox: Sandbox, event: dict[str, Any]) -> None:
     if fn is None or not isinstance(event.get("detail"), dict):
         sandbox.timeline.add("note", account, f"nothing to seed for {event.get('detail-type')!r}")
         return
-    sandbox.timeline.add("note", account, f"seeded {fn(sandbox, event)}")
+    if account not in sandbox.forwarding_accounts:
+        sandbox.timeline.add("note", account, f"nothing seeded: {no_stack_reason(account)}")
+        return
+    try:
+        seeded = fn(sandbox, event)
+    except _UNSEEDABLE as exc:
+        sandbox.timeline.add("note", account, f"nothing seeded ({type(exc).__name__}: {exc}): the product decides")
+    else:
+        sandbox.timeline.add("note", account, f"seeded {seeded}")
     WORLD.drain()  # the seeding's own events (a registered package, a finished job): the replayed event is delivered
+
+
+def no_stack_reason(account: str) -> str:
+    return f"account {account} has no workload stack in the sandbox: replay --account {account}"
 
 
 # -------------------------------------------------------------------------------------------------------------------
@@ -216,28 +339,38 @@ def sample_policies() -> list[Path]:
 # -------------------------------------------------------------------------------------------------------------------
 # the run
 # -------------------------------------------------------------------------------------------------------------------
-def outcome_of(deliveries: list[Delivery]) -> tuple[str, str]:
-    """acted when any handler acted; else failed, rejected or ignored, with the first reason given."""
+def outcome_of(deliveries: list[Delivery], sandbox: Sandbox) -> tuple[str, str]:
+    """acted when any handler acted; else failed, rejected or ignored, with the first reason given. An event from an
+    account without a workload stack names that first: in AWS nothing would have forwarded it."""
     invocations = [invocation for delivery in deliveries for invocation in delivery.invocations]
+    account = str(deliveries[0].event.get("account", "")) if deliveries else ""
+    cause = no_stack_reason(account) if deliveries and account not in sandbox.forwarding_accounts else ""
     for wanted in ("acted", "failed", "rejected", "ignored"):
         found = [invocation for invocation in invocations if invocation.outcome == wanted]
         if found:
             reason = found[0].error or str((found[0].result or {}).get("reason", ""))
-            return wanted, "" if wanted == "acted" else reason
+            if wanted == "acted":
+                return wanted, ""
+            return wanted, f"{cause}; then: {reason}" if cause else reason
+    if cause:
+        return "ignored", cause
     if deliveries and not deliveries[0].forwarded:
         return "ignored", "no forwarding rule of the event's account matches it"
     return "ignored", "no rule of the automation bus matches the event"
 
 
-def replay(event: dict[str, Any], policies: list[dict[str, Any]], timeline: Timeline) -> dict[str, Any]:
-    """Run one event through a fresh sandbox; the report `--json` prints."""
-    with Sandbox(timeline=timeline) as sandbox:
+def replay(
+    event: dict[str, Any], policies: list[dict[str, Any]], timeline: Timeline, *, accounts: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Run one event through a fresh sandbox (with a workload stack in each of `accounts` too); the report `--json`
+    prints."""
+    with Sandbox(timeline=timeline, extra_accounts=accounts) as sandbox:
         for policy in policies:
             sandbox.publish_policy(policy)
         seed(sandbox, event)
         router = Router(sandbox)
         deliveries = router.emit_and_settle(event)
-        outcome, reason = outcome_of(deliveries)
+        outcome, reason = outcome_of(deliveries, sandbox)
         template_rules = sandbox.deployment.template["Resources"]
         rules = list(
             dict.fromkeys(rule for delivery in deliveries for rule in delivery.rules if rule in template_rules)

@@ -110,15 +110,15 @@ class Router:
         self.deliveries.append(delivery)
         account, region = str(event.get("account", "")), str(event.get("region", "us-east-1"))
         self.timeline.add("event", account, summarize(event), event_id=event.get("id"))
-        if account in self.sandbox.workload_accounts:
+        if account in self.sandbox.forwarding_accounts:
             self._bus(events_backends[account][region].event_buses["default"], event, delivery)
         else:
             delivery.forwarded = False
             self.timeline.add(
                 "note",
                 account,
-                "no workload stack in this account: the event is put on the automation bus as is "
-                "(in AWS the bus policy refuses it; moto does not enforce bus policies)",
+                f"account {account} has no workload stack in the sandbox: the event is put on the automation bus as is "
+                "(in AWS nothing forwards it, and the bus policy would refuse it; moto does not enforce bus policies)",
             )
             self._bus(self._automation_bus(region), event, delivery)
         return delivery

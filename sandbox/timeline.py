@@ -94,7 +94,8 @@ class CallRecorder:
     """Records every successful write call made through botocore while `recording()` is active.
 
     Each record is `{account, region, call: "service:Operation", resource}`; the account is the one the
-    credentials land in (moto's own mapping of access keys to accounts).
+    credentials land in (moto's own mapping of access keys to accounts). `by_function` also keeps the access key of
+    every call a function made, so a test can find the assumed-role session (and its session policy) that made it.
     """
 
     def __init__(self, timeline: Timeline) -> None:
@@ -137,6 +138,7 @@ class CallRecorder:
         if call is None:
             return
         credentials = request_signer._credentials  # botocore keeps no public accessor on the signer
+        call["access_key"] = credentials.access_key if credentials else ""
         call["account"] = get_account_id_from(credentials.access_key) if credentials else ""
         call["region"] = request_signer.region_name
 
@@ -151,7 +153,12 @@ class CallRecorder:
         if function:  # every call a function made, reads too: what its role must allow
             with self._lock:
                 self.by_function.append(
-                    {"function": function, "account": call.get("account", ""), "call": f"{service}:{model.name}"}
+                    {
+                        "function": function,
+                        "account": call.get("account", ""),
+                        "call": f"{service}:{model.name}",
+                        "access_key": call.get("access_key", ""),
+                    }
                 )
         if not is_write(model.name):
             return

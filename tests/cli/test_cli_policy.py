@@ -7,6 +7,11 @@ import json
 
 import cli_fixtures
 import pytest
+import yaml
+from cli_fixtures import CHURN
+from lifecycle.policy import Policy
+
+from cli.policies import stored_value
 
 STACK_PATH = "/sagemaker-lifecycle/policies"
 
@@ -83,13 +88,24 @@ def test_validate_json_output(lifecycle, policy_file):
     result = lifecycle("policy", "validate", good, bad, "--json")
 
     assert result.code == 1
+    size = len(stored_value(Policy.model_validate(yaml.safe_load(CHURN.read_text()))).encode())
     assert result.json() == [
-        {"file": good, "valid": True, "group": "churn", "stages": ["staging", "prod"], "errors": []},
+        {
+            "file": good,
+            "valid": True,
+            "group": "churn",
+            "stages": ["staging", "prod"],
+            "bytes": size,
+            "tier": "Standard",
+            "errors": [],
+        },
         {
             "file": bad,
             "valid": False,
             "group": None,
             "stages": [],
+            "bytes": None,
+            "tier": None,
             "errors": [
                 "policies/bad.yaml: deployment.stages[1].strategy.canary.percent: "
                 "Input should be greater than or equal to 1, got 0"
@@ -103,6 +119,66 @@ def test_validate_a_missing_file(lifecycle):
 
     assert result.code == 1
     assert "policies/nope.yaml: cannot read: No such file or directory" in result.err
+
+
+OUTSIDER = "555555555555"
+
+
+def _stage_in_outsider(document: dict) -> None:
+    document["deployment"]["stages"][1]["account"] = OUTSIDER
+
+
+def test_validate_checks_accounts_against_the_allow_list_given(lifecycle, policy_file):
+    path = policy_file("churn.yaml", _stage_in_outsider)
+    trusted = "123456789012,222222222222,333333333333,444444444444"
+
+    result = lifecycle("policy", "validate", path, "--allowed-accounts", trusted)
+
+    assert result.code == 1
+    assert (
+        f"policies/churn.yaml: deployment.stages[1].account: account {OUTSIDER} is not on the stack's allow-list"
+    ) in result.err
+    assert lifecycle("policy", "validate", policy_file("ok.yaml"), "--allowed-accounts", trusted).code == 0
+
+
+def test_validate_learns_the_allow_list_from_the_stack(lifecycle, policy_file):
+    # The sandbox's stack allows dev, staging and prod, and trusts its own (automation) account: the sample is fine
+    assert lifecycle("policy", "validate", policy_file("churn.yaml"), "--sandbox").code == 0
+
+    result = lifecycle("policy", "validate", policy_file("outsider.yaml", _stage_in_outsider), "--sandbox")
+
+    assert result.code == 1
+    assert f"deployment.stages[1].account: account {OUTSIDER}" in result.err
+
+
+def test_validate_without_an_allow_list_says_accounts_were_not_checked(lifecycle, policy_file):
+    result = lifecycle("policy", "validate", policy_file("churn.yaml", _stage_in_outsider))
+
+    assert result.code == 0
+    assert "accounts not checked against an allow-list" in result.err
+
+
+def _grown(size: int):
+    def edit(document: dict) -> None:
+        document["training"]["hyperparameters"].update({f"w{n}": "0." + "7" * 90 for n in range(size // 100)})
+
+    return edit
+
+
+def test_validate_refuses_a_policy_over_ssm_s_size_limit(lifecycle, policy_file):
+    result = lifecycle("policy", "validate", policy_file("huge.yaml", _grown(9000)))
+
+    assert result.code == 1
+    assert "policies/huge.yaml: <document>:" in result.err
+    assert "an SSM parameter holds at most 8192 (Advanced tier)" in result.err
+
+
+def test_validate_declares_the_tier_a_policy_needs(lifecycle, policy_file):
+    result = lifecycle("policy", "validate", policy_file("large.yaml", _grown(5000)), "--json")
+
+    (item,) = result.json()
+    assert result.code == 0
+    assert item["tier"] == "Advanced" and 4096 < item["bytes"] <= 8192
 
 
 # --- publish ---------------------------------------------------------------------------------------------------------
@@ -213,3 +289,29 @@ def test_sandbox_without_an_endpoint_is_a_clear_error(lifecycle, policy_file, mo
 
     assert result.code == 1
     assert "--sandbox needs the sandbox's endpoint" in result.err
+
+
+def test_publish_refuses_a_policy_naming_an_account_off_the_stack_s_allow_list(lifecycle, policy_file, sandbox):
+    path = policy_file("outsider.yaml", lambda d: (d.update(group="publish-outsider"), _stage_in_outsider(d)))
+
+    result = lifecycle("policy", "publish", path, "--sandbox", "--yes")
+
+    assert result.code == 1
+    assert f"deployment.stages[1].account: account {OUTSIDER} is not on the stack's allow-list" in result.err
+    with pytest.raises(sandbox.client("ssm").exceptions.ParameterNotFound):
+        sandbox.client("ssm").get_parameter(Name=f"{STACK_PATH}/publish-outsider")
+
+
+def test_publish_keeps_an_advanced_parameter_advanced_when_the_policy_shrinks(lifecycle, policy_file, sandbox):
+    # Parameter Store cannot turn an Advanced parameter back into a Standard one (PutParameter, Tier)
+    group = "publish-shrink"
+    policy_file("shrink.yaml", lambda d: (d.update(group=group), _grown(5000)(d)))
+    assert lifecycle("policy", "publish", "policies/shrink.yaml", "--sandbox").code == 0
+    assert _published(sandbox, group)["tier"] == "Advanced"
+    policy_file("shrink.yaml", lambda d: d.update(group=group))
+
+    result = lifecycle("policy", "publish", "policies/shrink.yaml", "--sandbox", "--yes")
+
+    assert result.code == 0, result.err
+    assert f"published {STACK_PATH}/{group} (Advanced tier" in result.out
+    assert _published(sandbox, group)["tier"] == "Advanced"

@@ -3,17 +3,21 @@
 moto does not enforce IAM, so a missing permission would show only in AWS. This plays the whole scenario, takes the
 calls each function made (reads too: `CallRecorder.by_function`), and checks each action against the statements of
 the role that made it: the function's own `Policies` in template.yaml for calls in the automation account, the
-workload execution role of accounts/workload-account.yaml for calls in a workload account.
+workload execution role of accounts/workload-account.yaml for calls in a workload account, and, there, the session
+policy the reaction passed to AssumeRole (the session's permissions are the intersection of both).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from infra_templates import actions_of, as_list, statements
+from lifecycle.accounts import SESSION_ACTIONS, session_policy
+from moto.sts.models import sts_backends
 
 from sandbox.cloud import AUTOMATION, Sandbox
 from sandbox.scenario import run_scenario
@@ -81,3 +85,76 @@ def test_the_check_would_see_a_missing_permission(played: Sandbox, automation_te
     assert allowed(granted(policies), "sagemaker:CreateModelPackage")
     assert not allowed(actions, "sagemaker:CreateModelPackage")
     assert any(call["call"] == "sagemaker:CreateModelPackage" for call in played.recorder.by_function)
+
+
+# Calls that need a second action, from the "Dependent actions" column of the Service Authorization Reference for
+# SageMaker: a Create* with Tags also needs sagemaker:AddTags; one that names an execution role needs iam:PassRole.
+DEPENDENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "sagemaker:CreateTrainingJob": ("sagemaker:AddTags", "iam:PassRole"),
+    "sagemaker:CreateModel": ("sagemaker:AddTags", "iam:PassRole"),
+    "sagemaker:CreateEndpointConfig": ("sagemaker:AddTags",),
+    "sagemaker:CreateEndpoint": ("sagemaker:AddTags",),
+    "sagemaker:CreateMonitoringSchedule": ("sagemaker:AddTags", "iam:PassRole"),
+    "sagemaker:CreateModelPackageGroup": ("sagemaker:AddTags",),
+}
+
+
+def sessions(played: Sandbox) -> list[tuple[str, str, str, list[str]]]:
+    """(function, session name, call, actions its session policy allows) of every call made in a workload account."""
+    found = []
+    for call in played.recorder.by_function:
+        if call["account"] == AUTOMATION:
+            continue
+        # moto keeps an assumed role in the backend of the role's account (moto.sts.models.STSBackend.assume_role)
+        role = sts_backends[call["account"]]["aws"].get_assumed_role_from_access_key(call["access_key"])
+        assert role is not None, f"{call}: not made with assumed-role credentials"
+        policy = json.loads(role.policy) if role.policy else {"Statement": []}
+        allowed_actions = [action for statement in policy["Statement"] for action in actions_of(statement)]
+        found.append((call["function"], role.session_name, call["call"], allowed_actions))
+    return found
+
+
+def session_denials(found: list[tuple[str, str, str, list[str]]]) -> list[tuple[str, str]]:
+    return sorted(
+        {
+            (next(r for r in SESSION_ACTIONS if session.startswith(f"{r}-")), action)
+            for _, session, call, actions in found
+            for action in (call, *DEPENDENT_ACTIONS.get(call, ()))
+            if not allowed(actions, action)
+        }
+    )
+
+
+def test_every_call_in_a_workload_account_is_allowed_by_the_reaction_s_session_policy(played: Sandbox) -> None:
+    # Given every call made in a workload account, with the session (and its session policy) that made it
+    found = sessions(played)
+
+    # Then each session is named after a reaction and carries that reaction's session policy
+    for function, session, call, actions in found:
+        reaction = next((r for r in SESSION_ACTIONS if session.startswith(f"{r}-")), None)
+        assert reaction is not None, f"{function} called {call} in session {session!r} named after no reaction"
+        assert actions == json.loads(session_policy(reaction))["Statement"][0]["Action"]
+
+    # and allows the call and what the call needs besides (the check saw the calls of every workload reaction)
+    assert session_denials(found) == []
+    assert {session.split("-")[0] for _, session, _, _ in found} >= {"debugger", "deploy", "labeling", "monitor"}
+
+
+def test_the_session_check_would_see_a_missing_action(played: Sandbox) -> None:
+    # Given the deploy reaction's calls, judged against its policy without UpdateEndpoint
+    found = sessions(played)
+    narrowed = [
+        (function, session, call, [a for a in actions if a != "sagemaker:UpdateEndpoint"])
+        for function, session, call, actions in found
+    ]
+
+    # Then the check names the reaction and the action it misses
+    assert ("deploy-model", "sagemaker:UpdateEndpoint") in session_denials(narrowed)
+    assert ("deploy-model", "sagemaker:UpdateEndpoint") not in session_denials(found)
+
+
+def test_the_debugger_reaction_s_session_cannot_change_endpoints() -> None:
+    allowed_actions = json.loads(session_policy("debugger-rule"))["Statement"][0]["Action"]
+
+    assert allowed(allowed_actions, "sagemaker:StopTrainingJob")
+    assert not any(allowed(allowed_actions, f"sagemaker:{verb}Endpoint") for verb in ("Create", "Update", "Delete"))

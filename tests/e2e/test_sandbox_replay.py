@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.__main__ import EXIT_BAD_INPUT, main
-from sandbox.cloud import ACCOUNTS, AUTOMATION, DEV
-from sandbox.replay import read_event, read_policy, replay, sample_policies
+from sandbox.cloud import ACCOUNTS, AUTOMATION, DEV, Sandbox
+from sandbox.replay import read_event, read_policy, replay, sample_policies, seed
 from sandbox.timeline import Timeline
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -24,6 +24,8 @@ EXPECTED: dict[str, tuple[str, set[tuple[str, str]]]] = {
     "profiler-issues-found.json": ("acted", {("sns:Publish", AUTOMATION)}),
     "labeling-completed.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
     "untrusted-account-training-completed.json": ("rejected", set()),
+    # the seeder makes the schedule, its execution (CompletedWithViolations) and the report: the policy retrains
+    "monitor-violations.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
 }
 
 
@@ -69,6 +71,77 @@ def test_untrusted_account_is_rejected_without_any_write() -> None:
     assert report["outcome"] == "rejected"
     assert "999999999999" in report["reason"] and "allow-list" in report["reason"]
     assert report["actions"] == []
+
+
+def test_an_event_from_an_account_without_a_workload_stack_names_that_cause() -> None:
+    report = run(EVENTS / "untrusted-account-training-completed.json")
+
+    assert report["reason"].startswith(
+        "account 999999999999 has no workload stack in the sandbox: replay --account 999999999999"
+    )
+
+
+def test_replay_account_deploys_a_workload_stack_there_and_forwards_its_event() -> None:
+    # Given a real event from an account the sandbox does not have
+    event = read_event(EVENTS / "untrusted-account-training-completed.json")
+
+    # When it is replayed with that account added as a workload account
+    report = replay(event, [read_policy(path) for path in sample_policies()], Timeline(), accounts=("999999999999",))
+
+    # Then its workload stack forwards the event and the account is on the allow-list: what the product decides next
+    # is its own policy's business, not the sandbox's topology
+    assert report["rules"][0] == "TrainingJobStateRule"
+    assert "no workload stack" not in report["reason"]
+    assert "allow-list" not in report["reason"]
+
+
+def test_cli_account_must_be_an_account_id(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", str(EVENTS / "training-failed.json"), "--account", "dev"])
+
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert "expected a 12-digit account id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [("detail", "OutputDataConfig"), ("detail", "TrainingJobName"), ("detail", "AlgorithmSpecification")],
+    ids=lambda drop: drop[1],
+)
+def test_a_field_the_product_refuses_never_crashes_the_seeder(drop: tuple[str, str]) -> None:
+    # Given a real-looking event missing a field
+    event = read_event(EVENTS / "training-completed.json")
+    del event[drop[0]][drop[1]]
+
+    # When it is replayed
+    report = replay(event, [read_policy(path) for path in sample_policies()], Timeline())
+
+    # Then the report is the product's decision (a refusal, or acting on what the event says), never a seeding crash
+    assert report["outcome"] in ("acted", "rejected", "ignored")
+    assert "KeyError" not in report["reason"]
+
+
+def test_a_monitoring_run_is_seeded_with_its_schedule_execution_and_report() -> None:
+    report = run(EVENTS / "monitor-no-violations.json")
+
+    # The run is found, its execution listed as Completed: the product's reason is the real one
+    assert report["outcome"] == "ignored"
+    assert "is Completed: no violations" in report["reason"]
+
+
+def test_a_completed_job_is_seeded_with_the_artifacts_sagemaker_reports() -> None:
+    event = read_event(EVENTS / "training-completed.json")
+    event["detail"].pop("ModelArtifacts", None)
+
+    with Sandbox() as sandbox:
+        seed(sandbox, event)
+        job = sandbox.client("sagemaker", event["account"]).describe_training_job(
+            TrainingJobName=event["detail"]["TrainingJobName"]
+        )
+
+    output = event["detail"]["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    name = event["detail"]["TrainingJobName"]
+    assert job["ModelArtifacts"] == {"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"}
 
 
 def test_cli_json_prints_one_document_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lifecycle.accounts import CLIENT_CONFIG, retry_budget_seconds
 from lifecycle.config import Settings
 from pydantic_core import PydanticUndefined
 
@@ -77,3 +78,19 @@ def test_layer_builds_the_lifecycle_package(automation_template: dict[str, Any])
     else:
         # sam's python builder copies ContentUri to python/ and installs its requirements.txt there
         assert build_method == "python3.13"
+
+
+def test_every_function_outlives_one_sdk_call_s_retry_budget(automation_template: dict[str, Any]) -> None:
+    # A call the SDK is still retrying (adaptive mode: every attempt's connect and read timeouts, backoff between)
+    # must not be cut off by the function's own timeout: Lambda would kill it mid-retry and retry the whole event.
+    budget = retry_budget_seconds(CLIENT_CONFIG)
+    default = automation_template["Globals"]["Function"]["Timeout"]
+    timeouts = {
+        logical_id: resource["Properties"].get("Timeout", default)
+        for logical_id, resource in automation_template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+    assert budget > 60  # what the functions had: a single stalled call outlasted it
+    assert {logical_id: timeout for logical_id, timeout in timeouts.items() if timeout <= budget} == {}
+    assert all(timeout <= 900 for timeout in timeouts.values())  # Lambda's maximum

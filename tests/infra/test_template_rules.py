@@ -55,11 +55,14 @@ def sample_files() -> dict[str, Path]:
     return found
 
 
-def rule_patterns(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Logical id -> EventPattern of every AWS::Events::Rule in the template."""
+def rule_patterns(template: dict[str, Any], *, default_bus: bool = False) -> dict[str, dict[str, Any]]:
+    """Logical id -> EventPattern of every AWS::Events::Rule in the template on the lifecycle bus (or, with
+    `default_bus`, on the account's default bus: the forwarding rules)."""
     patterns = {}
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Events::Rule":
+            continue
+        if (resource["Properties"].get("EventBusName") == "default") is not default_bus:
             continue
         pattern = resource["Properties"].get("EventPattern")
         assert pattern, f"rule {logical_id} has no EventPattern"
@@ -116,10 +119,16 @@ def test_sample_triggers_exactly_its_rules(sample: str, automation_template: dic
     assert matched == EXPECTED_RULES[sample]
 
 
-def test_workload_forwarding_rule_forwards_every_sample(workload_template: dict[str, Any]) -> None:
-    # Given the default-bus rule of the workload account
-    patterns = rule_patterns(workload_template)
-    assert set(patterns) == {"ForwardingRule"}
+@pytest.mark.parametrize(
+    ("template_name", "rule"),
+    [("accounts/workload-account.yaml", "ForwardingRule"), ("template.yaml", "AutomationForwardingRule")],
+)
+def test_forwarding_rules_forward_every_sample(
+    template_name: str, rule: str, templates: dict[str, dict[str, Any]]
+) -> None:
+    # Given the default-bus rule of a workload account, or of the automation account (its own SageMaker events)
+    patterns = rule_patterns(templates[template_name], default_bus=True)
+    assert set(patterns) == {rule}
     sagemaker_samples = {name: load(path) for name, path in sample_files().items()}
     sagemaker_samples = {
         name: event
@@ -186,7 +195,7 @@ def test_workload_forwarding_rule_forwards_model_monitor_alarms_only(
     event = _alarm_event(namespace)
 
     # When the forwarding rule matches it
-    matched = matching_rules(rule_patterns(workload_template), event)
+    matched = matching_rules(rule_patterns(workload_template, default_bus=True), event)
 
     # Then only Model Monitor alarms are forwarded
     assert bool(matched) is forwarded
@@ -215,7 +224,8 @@ def test_lookalike_events_match_no_rule(
     # Then none fires (and a fake source is not even forwarded from a workload account)
     assert matched == set()
     if field == "source":
-        assert matching_rules(rule_patterns(workload_template), event) == set()
+        assert matching_rules(rule_patterns(workload_template, default_bus=True), event) == set()
+        assert matching_rules(rule_patterns(automation_template, default_bus=True), event) == set()
 
 
 def test_processing_jobs_of_no_monitoring_schedule_match_no_rule(automation_template: dict[str, Any]) -> None:
@@ -267,3 +277,27 @@ def test_matcher_sees_pattern_changes() -> None:
     assert matching_rules({"narrow": narrower}, event) == set()
     narrower["detail"]["TrainingJobStatus"] = ["Completed"]
     assert matching_rules({"narrow": narrower}, event) == {"narrow"}
+
+
+def test_the_automation_account_forwards_its_own_events_like_a_workload_account(
+    automation_template: dict[str, Any], workload_template: dict[str, Any]
+) -> None:
+    # The registry may live in the automation account: its SageMaker events must reach the lifecycle bus as a workload
+    # account's do, through the same pattern, a retried target with a dead-letter queue, and a role that may put them.
+    own = automation_template["Resources"]["AutomationForwardingRule"]["Properties"]
+    workload = workload_template["Resources"]["ForwardingRule"]["Properties"]
+    assert own["EventPattern"] == workload["EventPattern"]
+    assert own["EventBusName"] == "default"
+    (target,) = own["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["LifecycleBus", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["AutomationForwardingRole", "Arn"]}
+    role = automation_template["Resources"]["AutomationForwardingRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (grant,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert (grant["Action"], grant["Resource"]) == ("events:PutEvents", {"Fn::GetAtt": ["LifecycleBus", "Arn"]})
+    # and the dead-letter queue admits the rule
+    queue_policy = automation_template["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    sources = queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert {"Fn::GetAtt": ["AutomationForwardingRule", "Arn"]} in sources

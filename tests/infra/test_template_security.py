@@ -17,11 +17,13 @@ refused unless listed in `SAM_POLICY_ALLOWED`.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from infra_templates import FUNCTION_TYPES, NO_VALUE, actions_of, as_list, iam_statements, resources, statements
+from lifecycle.policy import GROUP_TAG
 
 Template = dict[str, Any]
 Check = Callable[[Template], list[str]]
@@ -260,6 +262,66 @@ def unreviewable_function_policies(template: Template) -> list[str]:
     return findings
 
 
+# The SageMaker actions that create or change a model, endpoint config, endpoint or monitoring schedule.
+SAGEMAKER_CREATES = frozenset(
+    f"sagemaker:{name}"
+    for name in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "CreateMonitoringSchedule")
+)
+SAGEMAKER_CHANGES = frozenset(
+    f"sagemaker:{name}"
+    for name in (
+        "UpdateEndpoint",
+        "UpdateEndpointWeightsAndCapacities",
+        "InvokeEndpoint",
+        "DeleteEndpoint",
+        "DeleteEndpointConfig",
+        "DeleteModel",
+        "UpdateMonitoringSchedule",
+        "DeleteMonitoringSchedule",
+    )
+)
+_SERVING_RESOURCES = (":model/", ":endpoint-config/", ":endpoint/", ":monitoring-schedule/")
+
+
+def _string_like_keys(statement: dict[str, Any]) -> dict[str, Any]:
+    condition = statement.get("Condition", {})
+    return {key.lower(): value for key, value in condition.get("StringLike", {}).items()}
+
+
+def untagged_serving_changes(template: Template) -> list[str]:
+    """Creating a model, endpoint config, endpoint or schedule requires the product's lineage tag on the request
+    (aws:RequestTag/<GROUP_TAG>), and changing one requires it on the resource (aws:ResourceTag/<GROUP_TAG>): the
+    product acts only on what it made (or what a person handed it by tagging it)."""
+    findings = []
+    request_tag, resource_tag = f"aws:requesttag/{GROUP_TAG}", f"aws:resourcetag/{GROUP_TAG}"
+    for where, _kind, statement in iam_statements(template):
+        if statement.get("Effect") != "Allow":
+            continue
+        resources = json.dumps(statement.get("Resource", ""))
+        if not any(kind in resources for kind in _SERVING_RESOURCES) and "*" not in as_list(statement.get("Resource")):
+            continue
+        keys = _string_like_keys(statement)
+        for action in actions_of(statement):
+            if action in SAGEMAKER_CREATES and keys.get(request_tag) != "?*" and resource_tag not in keys:
+                findings.append(f"{where}: {action} without StringLike {request_tag} '?*'")
+            if action in SAGEMAKER_CHANGES and keys.get(resource_tag) != "?*":
+                findings.append(f"{where}: {action} without StringLike {resource_tag} '?*'")
+    return findings
+
+
+def assume_role_unbounded(template: Template) -> list[str]:
+    """sts:AssumeRole on a role ARN pattern with an account wildcard carries an aws:ResourceAccount condition."""
+    findings = []
+    for where, kind, statement in iam_statements(template):
+        if kind != "identity" or statement.get("Effect") != "Allow" or "sts:AssumeRole" not in actions_of(statement):
+            continue
+        if "*" not in json.dumps(statement.get("Resource", "*")):
+            continue
+        if "aws:resourceaccount" not in condition_keys(statement.get("Condition")):
+            findings.append(f"{where}: sts:AssumeRole on {statement.get('Resource')} without aws:ResourceAccount")
+    return findings
+
+
 CHECKS: dict[str, Check] = {
     "wildcard_actions": wildcard_actions,
     "write_on_star": write_on_star,
@@ -270,6 +332,8 @@ CHECKS: dict[str, Check] = {
     "rule_targets_without_retry_or_dlq": rule_targets_without_retry_or_dlq,
     "functions_without_failure_destination": functions_without_failure_destination,
     "unreviewable_function_policies": unreviewable_function_policies,
+    "untagged_serving_changes": untagged_serving_changes,
+    "assume_role_unbounded": assume_role_unbounded,
 }
 
 
@@ -498,6 +562,25 @@ BAD_SNIPPETS: list[tuple[str, Template]] = [
             }
         },
     ),
+    (
+        "untagged_serving_changes",
+        _with_statement({"Effect": "Allow", "Action": "sagemaker:UpdateEndpoint", "Resource": "arn:x:endpoint/*"}),
+    ),
+    (
+        "untagged_serving_changes",  # a create conditioned on some other tag
+        _with_statement(
+            {
+                "Effect": "Allow",
+                "Action": "sagemaker:CreateEndpoint",
+                "Resource": "arn:x:endpoint/*",
+                "Condition": {"StringLike": {"aws:RequestTag/team": "?*"}},
+            }
+        ),
+    ),
+    (
+        "assume_role_unbounded",
+        _with_statement({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/r"}),
+    ),
     ("functions_without_failure_destination", {"Resources": {"F": _function(EventInvokeConfig={})}}),
     ("unreviewable_function_policies", {"Resources": {"F": _function(Policies=["AdministratorAccess"])}}),
     (
@@ -568,3 +651,55 @@ def test_a_mutated_real_template_fails(automation_template: Template) -> None:
     assert rule_targets_without_retry_or_dlq(mutated) == [
         "TrainingJobStateRule target TrainingStateFunction: no RetryPolicy"
     ]
+
+
+def test_function_roles_assume_the_execution_role_in_allow_listed_accounts_only(automation_template: Template) -> None:
+    # Given every sts:AssumeRole grant of the function roles
+    grants = [
+        (where, statement)
+        for where, kind, statement in iam_statements(automation_template)
+        if kind == "identity" and "sts:AssumeRole" in actions_of(statement)
+    ]
+
+    # Then each is the execution role, in the accounts of AllowedAccountIds (every function has one)
+    assert {where for where, _ in grants} == {
+        f"{logical_id} Policies" for logical_id, _ in resources(automation_template, *FUNCTION_TYPES)
+    }
+    for where, statement in grants:
+        assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}, where
+        assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AllowedAccountIds"}}}
+
+
+def test_the_workload_role_changes_only_endpoints_the_product_made(workload_template: Template) -> None:
+    # The checks above pass on the workload role; make sure they saw the endpoint grants (not vacuous)
+    role = workload_template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+    granted = {
+        action
+        for policy in role
+        for statement in statements(policy["PolicyDocument"])
+        for action in actions_of(statement)
+    }
+    assert {"sagemaker:UpdateEndpoint", "sagemaker:CreateEndpoint", "sagemaker:InvokeEndpoint"} <= granted
+    assert untagged_serving_changes(workload_template) == []
+
+
+def test_the_workload_role_reads_monitoring_reports_by_default(workload_template: Template) -> None:
+    # Given the workload role's report statements (MonitoringReportObjectArns is empty by default)
+    assert workload_template["Parameters"]["MonitoringReportObjectArns"]["Default"] == ""
+    document = workload_template["Resources"]["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    by_sid = {statement.get("Sid"): statement for statement in document["Statement"] if isinstance(statement, dict)}
+    reads, listing = by_sid["ReadMonitoringReports"], by_sid["ListReportBuckets"]
+
+    # Then without the parameter it reads Model Monitor's report in any bucket the account owns
+    assert reads["Action"] == "s3:GetObject"
+    assert reads["Resource"] == {
+        "Fn::If": [
+            "HasMonitoringReports",
+            {"Ref": "MonitoringReportObjectArns"},
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*constraint_violations.json"},
+        ]
+    }
+    own_buckets = {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert reads["Condition"] == {"Fn::If": ["HasMonitoringReports", NO_VALUE, own_buckets]}
+    # and may list those buckets, so a report not written yet is 404 NoSuchKey, not 403 AccessDenied
+    assert (listing["Action"], listing["Condition"]) == ("s3:ListBucket", own_buckets)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
+from botocore.config import Config
 from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud
 from lifecycle import accounts
-from lifecycle.accounts import check_arns_in_account, check_trust, client_for, session_for
-from lifecycle.config import get_settings
+from lifecycle.accounts import (
+    SESSION_ACTIONS,
+    SESSION_POLICY_MAX_CHARS,
+    check_arns_in_account,
+    check_trust,
+    client_for,
+    retry_budget_seconds,
+    session_for,
+    session_policy,
+)
+from lifecycle.config import ConfigurationError, get_settings
 from lifecycle.errors import UntrustedEvent
 
 
@@ -25,33 +37,94 @@ def test_a_workload_account_is_reached_by_assuming_its_execution_role(cloud: Clo
     assert ":assumed-role/sagemaker-lifecycle-execution/training-state-e-1" in identity["Arn"]
 
 
-def test_sessions_are_cached_until_near_expiry(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_serves_one_event_and_is_cached_for_it_until_near_expiry(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = get_settings()
-    first = session_for(PROD, REGION, settings, reaction="r", event_id="e-1")
-    assert session_for(PROD, REGION, settings, reaction="r", event_id="e-2") is first
-    assert client_for("sagemaker", PROD, REGION, settings, reaction="r", event_id="e-3") is client_for(
-        "sagemaker", PROD, REGION, settings, reaction="r", event_id="e-4"
+    first = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
+    assert session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is first
+    assert client_for("sagemaker", PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is client_for(
+        "sagemaker", PROD, REGION, settings, reaction="deploy-model", event_id="e-1"
     )
 
     # When the cached credentials are within the refresh margin of expiry
-    cached = accounts._cache[(PROD, REGION)]
+    cached = accounts._cache[(PROD, REGION, "deploy-model", "e-1")]
     monkeypatch.setattr(cached, "expires_at", cached.expires_at - 3600 * 24)
 
-    assert session_for(PROD, REGION, settings, reaction="r", event_id="e-5") is not first
+    assert session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is not first
+
+
+def test_a_later_event_gets_its_own_session_named_after_it(cloud: Cloud) -> None:
+    # CloudTrail attribution: a session cached for one event must not act for the next one under the first's name.
+    settings = get_settings()
+    first = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
+    second = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-2")
+    other = session_for(PROD, REGION, settings, reaction="model-package-state", event_id="e-2")
+
+    names = [s.client("sts").get_caller_identity()["Arn"].rsplit("/", 1)[1] for s in (first, second, other)]
+    assert names == ["deploy-model-e-1", "deploy-model-e-2", "model-package-state-e-2"]
+
+
+def test_the_automation_account_shares_the_functions_own_session(cloud: Cloud) -> None:
+    settings = get_settings()
+
+    assert session_for(AUTOMATION, REGION, settings, reaction="audit", event_id="e-1") is session_for(
+        AUTOMATION, REGION, settings, reaction="notify", event_id="e-2"
+    )
+
+
+def _assume_role_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    own = boto3.session.Session(region_name=REGION)
+    sent: list[dict[str, object]] = []
+    own.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: sent.append(dict(params)))
+    monkeypatch.setattr(accounts, "_own", lambda region: own)
+    return sent
 
 
 def test_the_external_id_is_sent_when_configured(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFECYCLE_EXTERNAL_ID", "shared-secret-id")
     get_settings.cache_clear()
-    own = boto3.session.Session(region_name=REGION)
-    sent: list[dict[str, object]] = []
-    own.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: sent.append(dict(params)))
-    monkeypatch.setattr(accounts, "_own", lambda region: own)
+    sent = _assume_role_requests(monkeypatch)
 
-    session_for(DEV, REGION, get_settings(), reaction="r", event_id="e-1")
+    session_for(DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
 
     assert sent[0]["ExternalId"] == "shared-secret-id"
     assert sent[0]["RoleArn"] == f"arn:aws:iam::{DEV}:role/sagemaker-lifecycle-execution"
+
+
+def test_each_reaction_assumes_the_role_narrowed_to_its_own_actions(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _assume_role_requests(monkeypatch)
+
+    session_for(PROD, REGION, get_settings(), reaction="debugger-rule", event_id="e-1")
+
+    policy = json.loads(str(sent[0]["Policy"]))
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert "sagemaker:StopTrainingJob" in actions
+    assert "sagemaker:UpdateEndpoint" not in actions  # the Debugger reaction cannot touch endpoints
+    assert len(str(sent[0]["Policy"])) <= SESSION_POLICY_MAX_CHARS
+
+
+def test_every_reaction_session_policy_fits_assume_role() -> None:
+    # AssumeRole refuses more than 2,048 characters of session policy plaintext (STS API Reference).
+    for reaction in SESSION_ACTIONS:
+        assert len(session_policy(reaction)) <= SESSION_POLICY_MAX_CHARS, reaction
+
+
+def test_a_reaction_without_a_session_policy_cannot_act_in_a_workload_account(cloud: Cloud) -> None:
+    with pytest.raises(ConfigurationError, match=r"no entry in lifecycle\.accounts\.SESSION_ACTIONS"):
+        session_for(DEV, REGION, get_settings(), reaction="made-up", event_id="e-1")
+
+
+def test_the_retry_budget_counts_every_attempt_timeout_and_backoff() -> None:
+    # 5 retries = 6 attempts of (5 s connect + 30 s read), backoffs 1+2+4+8+16 s, each up to 5 s more (retry-after)
+    config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+    assert retry_budget_seconds(config) == 6 * 35 + (1 + 2 + 4 + 8 + 16) + 5 * 5
+    # botocore rewrites max_attempts to total_max_attempts in place once a client is made with the Config
+    boto3.client("sts", region_name=REGION, config=config)
+    assert retry_budget_seconds(config) == 6 * 35 + (1 + 2 + 4 + 8 + 16) + 5 * 5
 
 
 def test_role_session_names_are_made_safe_and_short(cloud: Cloud) -> None:
@@ -94,3 +167,22 @@ def test_a_detail_naming_a_resource_of_another_account_is_refused() -> None:
     with pytest.raises(UntrustedEvent, match=f"not in the event's account {DEV}"):
         check_arns_in_account([arn], DEV)
     check_arns_in_account([arn, "arn:aws:s3:::bucket/key"], PROD)
+
+
+def test_the_automation_account_is_trusted_for_its_own_events_without_being_listed(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack forwards its own account's SageMaker events (the registry may live there); AllowedAccountIds lists
+    # the workload accounts only.
+    monkeypatch.setenv("LIFECYCLE_ALLOWED_ACCOUNTS", f"{DEV},{PROD}")
+    get_settings.cache_clear()
+
+    check_trust(raw(account=AUTOMATION), get_settings())
+    with pytest.raises(UntrustedEvent, match="not on the allow-list"):
+        check_trust(raw(account=UNTRUSTED), get_settings())
+
+
+@pytest.mark.parametrize("account", [{"id": DEV}, [DEV], 222222222222, None], ids=["object", "list", "number", "null"])
+def test_an_account_that_is_not_a_string_is_refused_not_a_crash(cloud: Cloud, account: object) -> None:
+    with pytest.raises(UntrustedEvent, match="not on the allow-list"):
+        check_trust({**raw(), "account": account}, get_settings())

@@ -513,7 +513,7 @@ def deliver_hostile(sandbox: Sandbox, router: Router, count: int, rng_seed: int,
 
     from tests.reliability.hostile import generate
 
-    allowed = frozenset(sandbox.workload_accounts)
+    allowed = frozenset(sandbox.forwarding_accounts)
     events = generate(count, allowed, rng_seed=rng_seed)
     functions = [f for f in sandbox.deployment.functions.values() if f.logical_id in EVENT_FUNCTIONS]
     before = len(sandbox.recorder.calls)

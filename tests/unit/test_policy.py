@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import AUTOMATION, PROD, REGION, STAGING, churn_policy
+from conftest import AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
 from lifecycle.errors import PolicyInvalid
-from lifecycle.policy import Canary, match_group, validate_policy
+from lifecycle.policy import Canary, installation_problems, match_group, validate_policy
 
 
 def stage(name: str, account: str, **extra: object) -> dict[str, object]:
@@ -171,3 +171,116 @@ def test_the_rollout_time_counts_every_baking_period() -> None:
 
     assert linear.rollout_seconds() == 60 * 60 + 10 * 600
     assert canary.rollout_seconds() == 60 * 60 + 2 * 300
+# --- what AWS or the installation would refuse ------------------------------------------------------------------------
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), float("-inf"), "NaN", "Infinity"])
+def test_a_gate_threshold_must_be_a_finite_number(threshold: object) -> None:
+    # NaN compares false with everything: ">= NaN" would fail every job, "< NaN" too, silently
+    with pytest.raises(PolicyInvalid, match=r"gate\.threshold"):
+        validate_policy(churn_policy(gate={"metric": "validation:auc", "threshold": threshold}), group="churn")
+
+
+def _monitored(expression: str) -> dict[str, object]:
+    monitoring = {"schedule_expression": expression}
+    return churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=monitoring)]})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(0 * ? * * *)", "cron(0 12 ? * * *)", "cron(0 0 ? * * *)", "cron(0 17/12 ? * * *)", "cron(0 0/2 ? * * *)"],
+)
+def test_the_schedule_expressions_sagemaker_supports_are_accepted(expression: str) -> None:
+    validate_policy(_monitored(expression), group="churn")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "NOW",  # needs DataAnalysisStartTime/EndTime, which the product does not set
+        "cron(0 24 ? * * *)",
+        "cron(30 * ? * * *)",  # SageMaker runs monitors on the hour
+        "cron(0 0/25 ? * * *)",
+        "cron(0 0/0 ? * * *)",
+        "rate(1 hour)",
+        "cron(0 * * * ? *)",
+        "hourly",
+    ],
+)
+def test_schedule_expressions_sagemaker_refuses_are_refused(expression: str) -> None:
+    with pytest.raises(PolicyInvalid, match=r"deployment\.stages\[0\]\.monitoring\.schedule_expression"):
+        validate_policy(_monitored(expression), group="churn")
+
+
+def test_two_stages_on_one_endpoint_are_refused() -> None:
+    document = churn_policy(
+        deployment={
+            "stages": [stage("staging", PROD, endpoint_name="churn"), stage("prod", PROD, endpoint_name="churn")]
+        }
+    )
+
+    with pytest.raises(PolicyInvalid, match="stages 'staging' and 'prod' name one endpoint"):
+        validate_policy(document, group="churn")
+
+
+def test_the_same_endpoint_name_in_two_accounts_is_two_endpoints() -> None:
+    document = churn_policy(
+        deployment={
+            "stages": [stage("staging", STAGING, endpoint_name="churn"), stage("prod", PROD, endpoint_name="churn")]
+        }
+    )
+
+    validate_policy(document, group="churn")
+
+
+TRUSTED = {AUTOMATION, DEV, STAGING, PROD}
+
+
+def test_a_policy_naming_only_trusted_accounts_in_the_stack_partition_has_no_problem() -> None:
+    policy = validate_policy(churn_policy(deployment={"stages": [stage("prod", PROD)]}), group="churn")
+
+    assert installation_problems(policy, trusted_accounts=TRUSTED, partition="aws") == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda d: d["deployment"]["stages"][0].update(account="555555555555"),
+            "deployment.stages[0].account: account 555555555555 is not on the stack's allow-list",
+        ),
+        (
+            lambda d: d["deployment"]["stages"][0].update(
+                execution_role_arn="arn:aws:iam::555555555555:role/SageMakerExecutionRole"
+            ),
+            "deployment.stages[0].execution_role_arn: account 555555555555 is not on the stack's allow-list",
+        ),
+        (
+            lambda d: d["training"].update(role_arn="arn:aws:iam::555555555555:role/Training"),
+            "training.role_arn: account 555555555555",
+        ),
+        (lambda d: d["registry"].update(account="555555555555"), "registry.account: account 555555555555"),
+        (lambda d: d["training"].update(account="555555555555"), "training.account: account 555555555555"),
+        (
+            lambda d: d.update(notifications={"topic_arn": "arn:aws:sns:us-east-1:555555555555:ml-alerts"}),
+            "notifications.topic_arn: account 555555555555",
+        ),
+        (
+            lambda d: d["deployment"]["stages"][0].update(region="cn-north-1"),
+            "deployment.stages[0].region: region cn-north-1 is in partition 'aws-cn', the stack's is 'aws'",
+        ),
+        (
+            lambda d: d["deployment"]["stages"][0].update(
+                execution_role_arn=f"arn:aws-us-gov:iam::{PROD}:role/SageMakerExecutionRole"
+            ),
+            "deployment.stages[0].execution_role_arn: ARN in partition 'aws-us-gov', the stack's is 'aws'",
+        ),
+    ],
+    ids=["stage-account", "stage-role", "training-role", "registry", "training", "topic", "region", "arn-partition"],
+)
+def test_every_account_and_region_a_policy_names_must_fit_the_installation(edit, expected: str) -> None:
+    document = churn_policy(deployment={"stages": [stage("prod", PROD)]})
+    edit(document)
+    policy = validate_policy(document, group="churn")
+
+    problems = installation_problems(policy, trusted_accounts=TRUSTED, partition="aws")
+
+    assert any(problem.startswith(expected) for problem in problems), problems

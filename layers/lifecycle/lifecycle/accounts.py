@@ -1,28 +1,151 @@
-"""Trust checks and the one way to get AWS credentials for an account: `session_for`."""
+"""Trust checks and the one way to get AWS credentials for an account: `session_for`.
+
+Every session in a workload account is an STS AssumeRole of the workload execution role, narrowed by an inline session
+policy to what the acting reaction does (`SESSION_ACTIONS`), and named after the reaction and the event it acts for.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 
-from lifecycle.config import Settings
+from lifecycle.config import ConfigurationError, Settings
 from lifecycle.errors import AssumeRoleFailed, UntrustedEvent
 
 # Every client the product makes retries with the SDK's adaptive mode (client-side rate limiting + backoff).
 CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+# botocore's standard/adaptive backoff (botocore.retries.standard.ExponentialBackoff): attempt i waits at most
+# min(2 ** (i - 1), 20) s, plus up to 5 s more when the service sends x-amz-retry-after.
+_BACKOFF_CAP_SECONDS = 20
+_RETRY_AFTER_EXTRA_SECONDS = 5
 _REFRESH_MARGIN_SECONDS = 300
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
 _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):[a-z0-9-]*:(?P<account>\d{12})?:")
 _SOURCES_BY_DETAIL_TYPE_PREFIX = {"SageMaker ": "aws.sagemaker", "CloudWatch Alarm": "aws.cloudwatch"}
 # ARNs of these services name the account the resource lives in; it must be the event's own account.
 _ACCOUNT_BOUND_SERVICES = frozenset({"sagemaker", "cloudwatch"})
+# Sessions are per event (CloudTrail attribution); a warm container keeps the most recent ones only.
+_MAX_CACHED_SESSIONS = 64
+
+# What each reaction may do in a workload account: the inline session policy of its AssumeRole ("Session policies",
+# IAM User Guide; AssumeRole, STS API Reference: the session's permissions are the intersection of the role's policies
+# and the session policy). The workload role bounds the resources; this table bounds the actions per reaction, so the
+# Debugger reaction (stop a job) cannot update an endpoint. Create* calls that carry Tags also need sagemaker:AddTags,
+# and those that name a role iam:PassRole ("Dependent actions" in the Service Authorization Reference for SageMaker).
+# tests/e2e/test_sandbox_permissions.py checks every call of the demo scenario against this table.
+_READ_ENDPOINTS = (
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeModel",
+)
+_READ_REGISTRY = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
+    "debugger-rule": (
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
+    ),
+    "training-state": (
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:ListTags",
+        "sagemaker:CreateModelPackageGroup",
+        "sagemaker:CreateModelPackage",
+        "sagemaker:ListModelPackageGroups",
+        "sagemaker:AddTags",
+        *_READ_REGISTRY,
+    ),
+    "labeling-state": (
+        "sagemaker:DescribeLabelingJob",
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:AddTags",
+        "iam:PassRole",
+    ),
+    "model-package-state": (*_READ_REGISTRY, *_READ_ENDPOINTS),
+    "monitor-violation": (
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:DescribeMonitoringSchedule",
+        "sagemaker:ListMonitoringExecutions",
+        "s3:GetObject",
+        "s3:ListBucket",
+        *_READ_ENDPOINTS,
+        *_READ_REGISTRY,
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:ListTrainingJobs",
+        "sagemaker:StartPipelineExecution",
+        "sagemaker:ListPipelineExecutions",
+        "sagemaker:AddTags",
+        "iam:PassRole",
+    ),
+    "deploy-model": (
+        *_READ_REGISTRY,
+        *_READ_ENDPOINTS,
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:InvokeEndpoint",
+        "sagemaker:CreateMonitoringSchedule",
+        "sagemaker:UpdateMonitoringSchedule",
+        "sagemaker:DescribeMonitoringSchedule",
+        "sagemaker:UpdateModelPackage",  # a stage's on_gate_reject: reject_package
+        "sagemaker:AddTags",
+        # the rollback alarms: named in guarded updates, left out of a rollback while firing, watched after a change
+        # SageMaker cannot guard
+        "cloudwatch:DescribeAlarms",
+        "iam:PassRole",
+    ),
+    # The operator CLI reads stages (`lifecycle status`) and the registry (`deploy`/`rollback` check the version).
+    "lifecycle-cli": (*_READ_ENDPOINTS, *_READ_REGISTRY, "sagemaker:DescribeMonitoringSchedule"),
+}
+# AssumeRole refuses a session policy over 2,048 characters of plaintext (AssumeRole, STS API Reference).
+SESSION_POLICY_MAX_CHARS = 2048
+
+
+def retry_budget_seconds(config: Config = CLIENT_CONFIG) -> float:
+    """The longest one SDK call can take with `config` before it gives up: every attempt waits out its connect and
+    read timeouts, and every retry waits the longest backoff (capped, plus the retry-after allowance).
+
+    In a client Config `max_attempts` counts the retries after the first attempt; botocore rewrites it in place to
+    `total_max_attempts` (attempts in all) once a client is made with the Config (botocore/args.py), so both are read.
+    Adaptive mode may also wait for its client-side rate limiter's tokens, which is not bounded here.
+    """
+    retries = config.retries or {}
+    attempts = (
+        int(retries["total_max_attempts"])
+        if "total_max_attempts" in retries
+        else int(retries.get("max_attempts", 0)) + 1
+    )
+    per_attempt = float(config.connect_timeout) + float(config.read_timeout)
+    backoff = sum(
+        min(2 ** (retry - 1), _BACKOFF_CAP_SECONDS) + _RETRY_AFTER_EXTRA_SECONDS for retry in range(1, attempts)
+    )
+    return attempts * per_attempt + backoff
+
+
+def session_policy(reaction: str) -> str:
+    """The inline session policy (compact JSON) that narrows `reaction`'s workload sessions to its own actions."""
+    actions = SESSION_ACTIONS.get(reaction)
+    if actions is None:
+        raise ConfigurationError(f"reaction {reaction!r} has no entry in lifecycle.accounts.SESSION_ACTIONS")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
+    }
+    return json.dumps(document, separators=(",", ":"))
 
 
 def check_trust(raw: dict[str, Any], settings: Settings) -> None:
@@ -40,7 +163,7 @@ def check_trust(raw: dict[str, Any], settings: Settings) -> None:
     if source != expected:
         raise UntrustedEvent(f"source {str(source)[:100]!r} is not {expected!r} for {detail_type!r}")
     account = raw.get("account")
-    if account not in settings.allowed_accounts:
+    if not isinstance(account, str) or account not in settings.trusted_accounts:
         raise UntrustedEvent(f"account {str(account)[:20]!r} is not on the allow-list")
 
 
@@ -65,8 +188,11 @@ class _Cached:
     clients: dict[str, Any]
 
 
-_cache: dict[tuple[str, str], _Cached] = {}
+# (account, region, reaction, event id) -> session: a session never serves another event, so CloudTrail in the workload
+# account names the event that acted on every call (the role session name is the reaction and the event id).
+_cache: OrderedDict[tuple[str, str, str, str], _Cached] = OrderedDict()
 _lock = threading.Lock()
+_loader: list[Loader] = []
 
 
 def role_arn_for(account: str, settings: Settings) -> str:
@@ -74,11 +200,31 @@ def role_arn_for(account: str, settings: Settings) -> str:
     return f"arn:{settings.partition}:iam::{account}:role/{settings.execution_role_name}"
 
 
-def _assume(account: str, region: str, settings: Settings, session_name: str) -> _Cached:
+def _session(region: str, credentials: dict[str, Any] | None = None) -> boto3.session.Session:
+    """A boto3 session sharing one botocore data loader: a session per event must not parse the service models again
+    (SageMaker's takes a quarter of a second)."""
+    with _lock:
+        if not _loader:
+            _loader.append(create_loader())
+    core = botocore.session.Session()
+    core.register_component("data_loader", _loader[0])
+    if credentials is None:
+        return boto3.session.Session(botocore_session=core, region_name=region)
+    return boto3.session.Session(
+        botocore_session=core,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def _assume(account: str, region: str, settings: Settings, reaction: str, event_id: str) -> _Cached:
     request: dict[str, Any] = {
         "RoleArn": role_arn_for(account, settings),
-        "RoleSessionName": _SESSION_NAME_UNSAFE.sub("-", session_name)[:64],
+        "RoleSessionName": _SESSION_NAME_UNSAFE.sub("-", f"{reaction}-{event_id}")[:64],
         "DurationSeconds": 3600,
+        "Policy": session_policy(reaction),
     }
     if settings.external_id:
         request["ExternalId"] = settings.external_id
@@ -87,50 +233,47 @@ def _assume(account: str, region: str, settings: Settings, session_name: str) ->
         credentials = sts.assume_role(**request)["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise AssumeRoleFailed(f"cannot assume {request['RoleArn']}: {exc}") from exc
-    session = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
-    return _Cached(session, credentials["Expiration"].timestamp(), {})
+    return _Cached(_session(region, credentials), credentials["Expiration"].timestamp(), {})
 
 
 def _own(region: str) -> boto3.session.Session:
-    return boto3.session.Session(region_name=region)
+    return _session(region)
 
 
-def _entry(account: str, region: str, settings: Settings, session_name: str) -> _Cached:
-    key = (account, region)
+def _entry(account: str, region: str, settings: Settings, reaction: str, event_id: str) -> _Cached:
+    own = account == settings.automation_account_id
+    # The function's own credentials are not per event: one session per region serves every reaction and event.
+    key = (account, region, "", "") if own else (account, region, reaction, event_id)
     with _lock:
         cached = _cache.get(key)
         if cached and cached.expires_at - _REFRESH_MARGIN_SECONDS > time.time():
+            _cache.move_to_end(key)
             return cached
-    if account == settings.automation_account_id:
-        cached = _Cached(_own(region), float("inf"), {})
-    else:
-        cached = _assume(account, region, settings, session_name)
+    cached = _Cached(_own(region), float("inf"), {}) if own else _assume(account, region, settings, reaction, event_id)
     with _lock:
         _cache[key] = cached
+        while len(_cache) > _MAX_CACHED_SESSIONS:
+            _cache.popitem(last=False)
     return cached
 
 
 def session_for(
     account: str, region: str, settings: Settings, *, reaction: str, event_id: str
 ) -> boto3.session.Session:
-    """A boto3 session acting in `account`/`region`.
+    """A boto3 session acting in `account`/`region` for `reaction` handling event `event_id`.
 
     The automation account uses the function's own credentials; any other account is reached by STS AssumeRole of
-    the workload execution role (with the ExternalId when configured). Sessions are cached per account and region
-    until five minutes before their credentials expire. The role session name says which reaction and event acted,
-    so CloudTrail in the workload account answers "why did this happen".
+    the workload execution role (with the ExternalId when configured), narrowed to the reaction's actions by its
+    session policy (`SESSION_ACTIONS`). A workload session serves one event only, cached per account, region,
+    reaction and event until five minutes before its credentials expire: its role session name (reaction + event id)
+    tells CloudTrail in the workload account which event acted.
     """
-    return _entry(account, region, settings, f"{reaction}-{event_id}").session
+    return _entry(account, region, settings, reaction, event_id).session
 
 
 def client_for(service: str, account: str, region: str, settings: Settings, *, reaction: str, event_id: str) -> Any:
     """A cached client of `service` acting in `account`/`region` through `session_for`'s session."""
-    entry = _entry(account, region, settings, f"{reaction}-{event_id}")
+    entry = _entry(account, region, settings, reaction, event_id)
     client = entry.clients.get(service)
     if client is None:
         client = entry.session.client(service, config=CLIENT_CONFIG)
@@ -139,6 +282,6 @@ def client_for(service: str, account: str, region: str, settings: Settings, *, r
 
 
 def clear_session_cache() -> None:
-    """Forget cached cross-account sessions (tests, and after a role change)."""
+    """Forget cached sessions (tests, and after a role change)."""
     with _lock:
         _cache.clear()

@@ -73,6 +73,12 @@ class Settings(BaseModel):
             raise ConfigurationError(f"stack {stack.get('StackName')!r} is not a lifecycle stack: {exc}") from exc
 
     @property
+    def trusted_accounts(self) -> frozenset[str]:
+        """The accounts whose events the functions act on and that policies may name: the allow-list, and the
+        automation account itself (its own SageMaker events reach the bus through the stack's own forwarding rule)."""
+        return frozenset([*self.allowed_accounts, self.automation_account_id])
+
+    @property
     def policy_path(self) -> str:
         """The SSM path under which one parameter per model package group holds its policy."""
         return f"/{self.stack_name}/policies"

@@ -7,10 +7,15 @@ Users keep one document per group in git and publish it (as JSON) to SSM Paramet
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Collection, Iterator
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
+import botocore.session
 from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from botocore.exceptions import UnknownRegionError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lifecycle.aws import THROTTLING_CODES
 from lifecycle.config import Settings
@@ -74,7 +79,7 @@ class MetricGate(_Strict):
 
     metric: Annotated[str, Field(min_length=1, max_length=255)]
     comparison: Literal[">=", ">", "<=", "<"] = ">="
-    threshold: float
+    threshold: Annotated[float, Field(allow_inf_nan=False)]  # NaN compares false both ways: no gate at all
 
 
 class Registry(_Strict):
@@ -167,6 +172,12 @@ class SmokeTest(_Strict):
     expect_contains: Annotated[str, Field(max_length=1024)] | None = None
 
 
+# The monitoring schedule expressions SageMaker supports (ScheduleConfig, SageMaker API Reference): hourly, daily at an
+# hour (00-23), every N hours (01-24) from an hour. `NOW` (one run) also needs DataAnalysisStartTime/EndTime.
+_HOUR = r"(?:[01]?\d|2[0-3])"
+_SCHEDULE = re.compile(rf"^cron\(0 (?:\*|{_HOUR}|{_HOUR}/(?:0?[1-9]|1\d|2[0-4])) \? \* \* \*\)$")
+
+
 class StageMonitoring(_Strict):
     schedule_expression: Annotated[str, Field(min_length=1, max_length=256)] = "cron(0 * ? * * *)"
     on_violation: Literal["retrain", "rollback", "notify"] = "notify"
@@ -179,6 +190,17 @@ class StageMonitoring(_Strict):
         default=None, description="prefix holding statistics.json and constraints.json of the baseline job"
     )
     instance_type: InstanceType = "ml.m5.xlarge"
+
+    @field_validator("schedule_expression")
+    @classmethod
+    def _supported_schedule(cls, expression: str) -> str:
+        if not _SCHEDULE.match(expression):
+            raise ValueError(
+                "SageMaker accepts cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H, 0-23) or "
+                "cron(0 H/N ? * * *) (every N hours, 1-24, from hour H); NOW needs a data analysis window the product "
+                "does not set (ScheduleConfig, SageMaker API Reference)"
+            )
+        return expression
 
     @model_validator(mode="after")
     def _capture_and_reports_together(self) -> StageMonitoring:
@@ -261,6 +283,20 @@ class Deployment(_Strict):
             raise ValueError(f"stage names must be unique, got {names}")
         return self
 
+    @model_validator(mode="after")
+    def _one_stage_per_endpoint(self) -> Deployment:
+        # Two stages on one endpoint would deploy over each other (and each restore the other's "previous" config).
+        seen: dict[tuple[str, str, str], str] = {}
+        for stage in self.stages:
+            where = (stage.account, stage.region, stage.endpoint_name)
+            if where in seen:
+                raise ValueError(
+                    f"stages {seen[where]!r} and {stage.name!r} name one endpoint "
+                    f"({stage.endpoint_name} in {stage.account}/{stage.region}): each stage needs its own"
+                )
+            seen[where] = stage.name
+        return self
+
 
 class Notifications(_Strict):
     topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")] | None = (
@@ -307,8 +343,57 @@ def validate_policy(document: Any, *, group: str) -> Policy:
     return policy
 
 
+_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):[a-z0-9-]+:[a-z0-9-]*:(?P<account>\d{12})?:")
+
+
+@lru_cache(maxsize=64)
+def partition_of(region: str) -> str | None:
+    """The partition a region belongs to, from the SDK's endpoint data (None for a region it does not know)."""
+    try:
+        return str(botocore.session.get_session().get_partition_for_region(region))
+    except UnknownRegionError:
+        return None
+
+
+def _fields(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) of every field of a dumped policy, nested ones included (`deployment.stages[1].account`)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            yield here, str(key), item
+            yield from _fields(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _fields(item, f"{path}[{index}]")
+
+
+def installation_problems(policy: Policy, *, trusted_accounts: Collection[str], partition: str) -> list[str]:
+    """What makes a valid policy unusable by one installation, as `field: why`.
+
+    Every account the policy names (an `account` field, or the account inside an ARN: roles, topics, keys) must be one
+    the stack trusts (its AllowedAccountIds and its own account), so a policy cannot send a step to an account the
+    installer never admitted; every region and ARN must be in the stack's partition, where its roles and bus live.
+    """
+    problems = []
+    for path, key, value in _fields(policy.model_dump(mode="json", exclude_none=True)):
+        if not isinstance(value, str):
+            continue
+        arn = _ARN.match(value)
+        account = value if key == "account" else (arn["account"] if arn else None)
+        if account and account not in trusted_accounts:
+            problems.append(f"{path}: account {account} is not on the stack's allow-list (AllowedAccountIds)")
+        if arn and arn["partition"] != partition:
+            problems.append(f"{path}: ARN in partition {arn['partition']!r}, the stack's is {partition!r}")
+        if key == "region" and partition_of(value) != partition:
+            where = partition_of(value)
+            found = f"partition {where!r}" if where else "no partition the SDK knows"
+            problems.append(f"{path}: region {value} is in {found}, the stack's is {partition!r}")
+    return problems
+
+
 def load_policy(group: str, settings: Settings) -> Policy:
-    """The validated policy of `group`, from SSM (cached). `PolicyNotFound` when none is published."""
+    """The validated policy of `group`, from SSM (cached). `PolicyNotFound` when none is published; `PolicyInvalid`
+    when it is invalid, or names an account off the stack's allow-list or a region of another partition."""
     name = f"{settings.policy_path}/{group}"
     try:
         document = parameters.get_parameter(name, transform="json", max_age=POLICY_CACHE_SECONDS)
@@ -318,7 +403,13 @@ def load_policy(group: str, settings: Settings) -> Policy:
         if "ParameterNotFound" in repr(exc.__cause__) or "ParameterNotFound" in str(exc):
             raise PolicyNotFound(f"no policy for model package group {group!r} (expected at {name})") from exc
         raise ssm_failure(f"ssm:GetParameter {name}", exc) from exc
-    return validate_policy(document, group=group)
+    policy = validate_policy(document, group=group)
+    problems = installation_problems(policy, trusted_accounts=settings.trusted_accounts, partition=settings.partition)
+    if problems:
+        raise PolicyInvalid(
+            f"policy of group {group!r} is refused by stack {settings.stack_name!r}: " + "; ".join(problems)
+        )
+    return policy
 
 
 def ssm_failure(what: str, exc: parameters.exceptions.GetParameterError) -> RetryableError:
