@@ -34,9 +34,23 @@ class Act:
 class World:
     """What people and SageMaker do in the scenario; each change emits SageMaker's event and the product reacts."""
 
-    def __init__(self, sandbox: Sandbox, router: Router) -> None:
+    def __init__(self, sandbox: Sandbox, router: Router, echo: Callable[[str], None]) -> None:
         self.sandbox = sandbox
         self.router = router
+        self.echo = echo
+
+    def show(self, when: str, *, account: str = PROD, endpoint: str = "churn-prod") -> None:
+        """Say what an endpoint serves now (what `lifecycle status` would show a person)."""
+        from lifecycle.actions import deploy
+
+        sagemaker = self.sandbox.client("sagemaker", account)
+        found = deploy.describe_endpoint(sagemaker, endpoint)
+        if found is None:
+            self.echo(f"  -- {when}: {endpoint} does not exist (nothing is created before the approval)")
+            return
+        variants = deploy.serving(sagemaker, found.config)
+        shares = ", ".join(f"v{v.version} on {v.name} {v.weight:.0%}" for v in variants)
+        self.echo(f"  -- {when}: {endpoint} {found.status}, serving {shares}")
 
     def settle(self) -> None:
         self.router.settle()
@@ -176,7 +190,9 @@ def _gate_fails(world: World) -> None:
 
 def _approval_deploys(world: World) -> None:
     world.approve_package(2)
+    world.show("while prod's approval gate waits")
     world.approve_gates()
+    world.show("after the approval")
 
 
 def _drift_retrains(world: World) -> None:
@@ -194,7 +210,9 @@ def _drift_retrains(world: World) -> None:
 def _canary_rolls_back(world: World) -> None:
     world.alarm_fires("churn-prod-5xx")
     world.approve_package(3)
+    world.show("while prod's approval gate waits")
     world.approve_gates()
+    world.show("after the canary")
 
 
 ACTS = [
@@ -215,7 +233,8 @@ ACTS = [
     ),
     Act("A training job ends with validation:auc 0.71 -> the metric gate fails", "TrainingJobStateRule", _gate_fails),
     Act(
-        "v2 is approved -> DeployModel: staging, smoke test, approval gate, prod canary, monitoring schedule",
+        "v2 is approved -> DeployModel: staging, smoke test; prod untouched at its approval gate until a person "
+        "approves -> prod canary, monitoring schedule",
         "ModelPackageStateRule",
         _approval_deploys,
     ),
@@ -225,7 +244,8 @@ ACTS = [
         _drift_retrains,
     ),
     Act(
-        "v3 is approved -> staging updated; in prod the 5xx alarm fires during the canary -> rolled back to v2",
+        "v3 is approved -> staging updated; prod approved, its 5xx alarm fires during the canary -> SageMaker rolls "
+        "it back to v2",
         "ModelPackageStateRule",
         _canary_rolls_back,
     ),
@@ -275,7 +295,7 @@ def run_scenario(sandbox: Sandbox, echo: Callable[[str], None]) -> Router:
     for path in sample_policies():
         sandbox.publish_policy(read_policy(path))
     router = Router(sandbox)
-    world = World(sandbox, router)
+    world = World(sandbox, router, echo)
     deployed = set(sandbox.deployment.rule_ids.values())
     for number, act in enumerate(ACTS, 1):
         if act.needs_rule not in deployed:

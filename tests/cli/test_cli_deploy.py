@@ -130,7 +130,7 @@ def _until_done(lifecycle, execution: str) -> dict:
     raise AssertionError(f"{execution} still in flight")
 
 
-def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
+def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack, capsys):
     where = ("--sandbox", "--stack", STACK)
     published = lifecycle("policy", "publish", deploy_stack, *where, "--yes")
     assert published.code == 0, published.err
@@ -186,8 +186,10 @@ def test_deploy_approve_and_reject(lifecycle, sandbox, deploy_stack):
     # When v2 goes to prod and is rejected by execution name: a rejection needs a reason
     second = lifecycle("deploy", "churn", "--version", "2", "--stage", "prod", *where, "--wait", "--interval", "0.2")
     name = second.out.split("lifecycle approve ")[1].split()[0]
-    reasonless = lifecycle("reject", name, *where)
-    assert reasonless.code == 2 and "--reason" in reasonless.err
+    with pytest.raises(SystemExit) as reasonless:  # argparse: a usage error, exit status 2
+        lifecycle("reject", name, *where)
+    assert reasonless.value.code == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
     rejected = lifecycle("reject", name, *where, "--reason", "p99 latency doubled", "--json")
     # Then the execution fails, and prod, untouched while the gate waited, still serves v1
     assert rejected.code == 0, rejected.err

@@ -82,11 +82,34 @@ def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox
     first = deployments(router)[0]
     assert first.status == "SUCCEEDED"
     assert first.states.count("Create Model") == 2
-    assert first.states.index("Run Smoke Test") < first.states.index("Wait For Approval")
+    # prod's gate comes before anything changes in prod: its model is created only after the approval
+    gate = first.states.index("Wait For Approval")
+    assert first.states.index("Run Smoke Test") < gate < len(first.states) - first.states[::-1].index("Create Model")
     assert first.states[-1] == "Deployment Succeeded"
     assert [c["account"] for c in calls(sandbox, "sagemaker:CreateEndpoint")] == [STAGING, PROD]
     [schedule] = calls(sandbox, "sagemaker:CreateMonitoringSchedule")
     assert schedule["account"] == PROD
+
+
+def serving(sandbox: Sandbox, account: str, endpoint: str) -> list[tuple[str, int | None]]:
+    from lifecycle.actions import deploy
+
+    sagemaker = sandbox.client("sagemaker", account)
+    config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    return [(v.name, v.version) for v in deploy.serving(sagemaker, config)]
+
+
+def test_every_update_is_a_guarded_update_that_keeps_the_variant_name(played: tuple[Sandbox, Router]) -> None:
+    sandbox, _ = played
+    updates = calls(sandbox, "sagemaker:UpdateEndpoint")
+    assert len(updates) >= 2  # staging v2 -> v3, prod's canary of v3 (the fake refuses a renamed variant)
+    records = sandbox.client("dynamodb").query(
+        TableName=sandbox.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+        ExpressionAttributeValues={":pk": {"S": "GROUP#churn"}, ":audit": {"S": "AUDIT#"}},
+    )["Items"]
+    reasons = [r["reason"]["S"] for r in records if r["action"]["S"] == "update-endpoint"]
+    assert reasons and all("blue/green" in reason for reason in reasons)
 
 
 def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_version(
@@ -98,20 +121,17 @@ def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_v
     assert second.states[-5:] == [
         "Restore Previous Endpoint Config",
         "Restore Started?",
-        "Record Deployment Failure",
-        "Notify Deployment Failure",
+        "Finish Failed Stage",
+        "How Did It End?",
         "Deployment Failed",
     ]
-    serving = {
-        account: sandbox.client("sagemaker", account).describe_endpoint(EndpointName=name)["EndpointConfigName"]
-        for account, name in ((STAGING, "churn-staging"), (PROD, "churn-prod"))
-    }
-    assert serving == {STAGING: "churn-v3-staging", PROD: "churn-v2-prod"}
+    assert serving(sandbox, STAGING, "churn-staging") == [("AllTraffic", 3)]
+    assert serving(sandbox, PROD, "churn-prod") == [("AllTraffic", 2)]
 
 
 def test_summary_names_what_is_deployed_where_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:
     sandbox, _ = played
     lines = summary(sandbox)
     assert any(line.startswith(f"registry {AUTOMATION}: group churn: v1") for line in lines)
-    assert f"endpoint {PROD}: churn-prod InService on churn-v2-prod" in lines
+    assert any(line.startswith(f"endpoint {PROD}: churn-prod InService on churn-v2-prod-") for line in lines)
     assert any("register-model-package skipped x1" in line for line in lines)

@@ -171,6 +171,8 @@ def test_the_rollout_time_counts_every_baking_period() -> None:
 
     assert linear.rollout_seconds() == 60 * 60 + 10 * 600
     assert canary.rollout_seconds() == 60 * 60 + 2 * 300
+
+
 # --- what AWS or the installation would refuse ------------------------------------------------------------------------
 @pytest.mark.parametrize("threshold", [float("nan"), float("inf"), float("-inf"), "NaN", "Infinity"])
 def test_a_gate_threshold_must_be_a_finite_number(threshold: object) -> None:

@@ -754,7 +754,7 @@ def _serves_now(step: StepContext) -> str:
         return f"{stage.name} has no endpoint"
     versions = deploy.serving_versions(deploy.serving(sagemaker, endpoint.config), step.plan.group)
     shown = ", ".join(f"v{version}" for version in versions) or f"no version of {step.plan.group}"
-    return f"{stage.name} serves {shown} ({endpoint.status})"
+    return f"{stage.name} serves {shown}" + ("" if endpoint.status == "InService" else f" ({endpoint.status})")
 
 
 def _gate_answer(step: StepContext) -> store.Approval | None:
