@@ -107,3 +107,20 @@ def test_issues_on_a_job_that_already_ended_are_ignored(cloud: Cloud, load_event
 
     assert result["outcome"] == "ignored"
     assert "no longer running" in result["reason"]
+
+
+def test_a_rule_name_tags_refuse_is_made_to_fit_the_tag_the_stop_writes(cloud: Cloud) -> None:
+    # Given a policy stopping on a rule whose name holds characters a tag value refuses ('(', ')', '#')
+    rule = "LossNotDecreasing(val)#2"
+    cloud.publish_policy(churn_policy(debugger={"stop_on_rules": [rule]}))
+    event = running_job_with_issues(cloud, rule=rule)
+
+    # When the reaction stops the job
+    result = debugger_handler(event, Context())
+
+    # Then the job is stopped and the tag holds the rule's name as SageMaker accepts it
+    assert result["action"] == "stopped"
+    assert status(cloud) == "Stopped"
+    job_arn = event["detail"]["TrainingJobArn"]
+    tags = cloud.client("sagemaker", DEV).list_tags(ResourceArn=job_arn)["Tags"]
+    assert {"Key": "lifecycle:stopped-by", "Value": "LossNotDecreasing_val__2"} in tags
