@@ -105,7 +105,7 @@ def training_job_request(policy: Policy, *, name: str, channel: dict[str, Any], 
     """The CreateTrainingJob request of the policy's training template (pure: validated in tests).
 
     `name` must already be a valid, deterministic training job name; tags are made to fit AWS's tag pattern and
-    lengths.
+    lengths. With the template's `output_kms_key_arn` the artifacts are encrypted with that key (see `Policy`).
     """
     template = policy.training
     if template is None:
@@ -113,13 +113,16 @@ def training_job_request(policy: Policy, *, name: str, channel: dict[str, Any], 
     algorithm: dict[str, Any] = {"TrainingImage": template.image, "TrainingInputMode": template.input_mode}
     if template.metric_definitions:
         algorithm["MetricDefinitions"] = [{"Name": d.name, "Regex": d.regex} for d in template.metric_definitions]
+    output: dict[str, Any] = {"S3OutputPath": template.output_s3_uri}
+    if template.output_kms_key_arn:
+        output["KmsKeyId"] = template.output_kms_key_arn
     return {
         "TrainingJobName": name,
         "AlgorithmSpecification": algorithm,
         "RoleArn": template.role_arn,
         "HyperParameters": dict(template.hyperparameters),
         "InputDataConfig": [channel],
-        "OutputDataConfig": {"S3OutputPath": template.output_s3_uri},
+        "OutputDataConfig": output,
         "ResourceConfig": {
             "InstanceType": template.instance_type,
             "InstanceCount": template.instance_count,
