@@ -336,3 +336,34 @@ def test_rollback_without_the_deploy_state_machine_configured_is_refused(cloud: 
     assert result["outcome"] == "rejected"
     assert "DeployModel state machine is not configured" in result["reason"]
     assert audit() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"violations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper than 16 levels"),
+        (b'{"violations": [' + b'{"feature_name": "f"},' * 400_000 + b"{}]}", "is larger than 8388608 bytes"),
+        (b'{"violations": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "is not a constraint_violations.json document"),
+    ],
+    ids=["deeply-nested", "oversized", "brackets-in-a-string"],
+)
+def test_a_hostile_violations_report_is_refused_with_a_reason_and_no_action(
+    cloud: Cloud, body: bytes, reason: str
+) -> None:
+    # Given a run whose constraint_violations.json (read from the workload account) is hostile
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    event = violation_run(outcome="violations")
+    output = event["detail"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    cloud.client("s3", PROD).put_object(Bucket=bucket, Key=f"{prefix}/constraint_violations.json", Body=body)
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then it is refused (never a RecursionError, never parsed whole), and nothing is started, recorded or told
+    assert result["outcome"] == "rejected"
+    assert reason in result["reason"]
+    assert dev_training_jobs(cloud) == []
+    assert audit() == []
+    assert cloud.notifications() == []

@@ -28,6 +28,11 @@ MONITOR_NAMESPACES = frozenset({"aws/sagemaker/Endpoints/data-metrics", "aws/sag
 FINAL_EXECUTION_STATES = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
 MAX_EXECUTION_PAGES = 5
 _NOT_FOUND_S3 = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
+# A constraint_violations.json holds one short entry per violated feature or metric (KBs; 8 MB is thousands of
+# features). The report is read from a workload account, so it is not trusted: bounded in size and nesting before it
+# is parsed (a deeply nested document would raise RecursionError in the JSON parser, a huge one exhaust memory).
+MAX_REPORT_BYTES = 8 * 1024 * 1024
+MAX_REPORT_DEPTH = 16
 
 
 class ExecutionNotFinal(RetryableError):
@@ -126,15 +131,20 @@ def violations_report_uri(sagemaker: Any, job_name: str) -> str:
 
 
 def read_violations(s3: Any, uri: str) -> list[Finding]:
-    """The violations in a `constraint_violations.json`; a missing or unreadable report is refused."""
+    """The violations in a `constraint_violations.json`; a missing, oversized, too deeply nested or unreadable report
+    is refused."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     with aws_errors(f"s3:GetObject {uri}"):
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_REPORT_BYTES + 1)
         except ClientError as exc:
             if error_code(exc) in _NOT_FOUND_S3:
                 raise ActionRefused(f"violations report {uri} is missing") from exc
             raise
+    if len(body) > MAX_REPORT_BYTES:
+        raise ActionRefused(f"violations report {uri} is larger than {MAX_REPORT_BYTES} bytes")
+    if _nesting_exceeds(body, MAX_REPORT_DEPTH):
+        raise ActionRefused(f"violations report {uri} nests deeper than {MAX_REPORT_DEPTH} levels")
     try:
         document = json.loads(body)
         entries = document["violations"]
@@ -148,6 +158,29 @@ def read_violations(s3: Any, uri: str) -> list[Finding]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ActionRefused(f"violations report {uri} is not a constraint_violations.json document") from exc
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether a JSON text opens more than `limit` arrays/objects inside one another (strings skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in b"]}":
+            depth -= 1
+    return False
 
 
 def summarize(violations: list[Finding], *, limit: int = 20) -> list[str]:
