@@ -367,3 +367,50 @@ def test_a_hostile_violations_report_is_refused_with_a_reason_and_no_action(
     assert dev_training_jobs(cloud) == []
     assert audit() == []
     assert cloud.notifications() == []
+
+
+def test_the_schedule_named_only_in_the_environment_is_found(cloud: Cloud) -> None:
+    # Given a monitoring run whose event names no MonitoringScheduleArn (the rule admits it by its Environment)
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    event = violation_run(outcome="violations")
+    del event["detail"]["MonitoringScheduleArn"]
+
+    # When / Then the reaction finds the schedule and acts
+    assert lambda_handler(event, Context())["action"] == "retrain"
+
+
+def test_a_mixed_case_schedule_named_only_by_its_arn_is_found_without_reading_its_name_from_the_arn(
+    cloud: Cloud,
+) -> None:
+    # Given a mixed-case schedule (its ARN names it in lower case) and a run whose Environment does not name it
+    cloud.publish_policy(monitored_policy("retrain"))
+    arn = create_schedule(cloud, name="Churn-Prod-Data-Quality")
+    assert arn.endswith(":monitoring-schedule/churn-prod-data-quality")
+    event = fake_monitoring.run_execution(PROD, REGION, "Churn-Prod-Data-Quality", outcome="violations")
+    del event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"]
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then the schedule is found by its ARN among the account's schedules, and the reaction acts
+    assert result["action"] == "retrain"
+    assert "monitoring schedule Churn-Prod-Data-Quality on churn-prod" in audit()[0].reason
+
+
+def test_a_run_naming_two_different_schedules_is_refused(cloud: Cloud) -> None:
+    # Given a run whose Environment names another schedule than its MonitoringScheduleArn
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    create_schedule(cloud, name="other-schedule", with_endpoint=False)
+    event = violation_run(outcome="violations")
+    event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = "other-schedule"
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then it is refused, nothing done
+    assert result["outcome"] == "rejected"
+    assert "names schedule other-schedule in its Environment but" in result["reason"]
+    assert dev_training_jobs(cloud) == []
+    assert audit() == []

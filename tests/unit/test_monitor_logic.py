@@ -12,10 +12,10 @@ import pytest
 from conftest import DEV, PROD, REGION, churn_policy
 from hypothesis import given
 from hypothesis import strategies as st
-from lifecycle.actions.monitoring import Finding, alarm_target, schedule_name_of, summarize
+from lifecycle.actions.monitoring import Finding, alarm_target, summarize
 from lifecycle.actions.training import training_channel, training_job_request
 from lifecycle.cooldown import Window
-from lifecycle.events import AlarmEvent, ProcessingJobEvent, parse_event
+from lifecycle.events import AlarmEvent, parse_event
 from lifecycle.idempotency import SemanticKey
 from lifecycle.policy import Policy
 from lifecycle.reactions.monitor import (
@@ -60,16 +60,6 @@ def violation(**training: Any) -> Violation:
     signal = f"arn:aws:sagemaker:{REGION}:{PROD}:processing-job/model-monitoring-202611271300-d3493922"
     key = SemanticKey.of("monitor-violation", signal, "CompletedWithViolations", at)
     return Violation(policy, policy.deployment.stages[0], signal, at, ["drift"], {}, key)
-
-
-def test_the_schedule_of_a_monitoring_job_comes_from_its_environment_else_its_arn() -> None:
-    event = parse_event(sample("monitor-violations.json"), ProcessingJobEvent)
-    without_env = event.detail.model_copy(update={"Environment": {}})
-    plain = without_env.model_copy(update={"MonitoringScheduleArn": None})
-
-    assert schedule_name_of(event.detail) == "churn-prod-data-quality"
-    assert schedule_name_of(without_env) == "churn-prod-data-quality"
-    assert schedule_name_of(plain) is None
 
 
 def test_an_alarm_names_its_endpoint_and_schedule_only_on_a_model_monitor_metric() -> None:

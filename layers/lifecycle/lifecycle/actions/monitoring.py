@@ -2,8 +2,9 @@
 
 A monitoring run is a processing job that ends `Completed` even when it finds violations. The product
 identifies the schedule from the job (the monitoring container's `sagemaker_monitoring_schedule_name`
-environment variable, else the job's `MonitoringScheduleArn`), confirms the outcome with ListMonitoringExecutions
-(`CompletedWithViolations`), and reads `constraint_violations.json` from the job's output in the endpoint's account.
+environment variable, else the schedule whose ARN is the job's `MonitoringScheduleArn`), confirms the outcome with
+ListMonitoringExecutions (`CompletedWithViolations`), and reads `constraint_violations.json` from the job's output
+in the endpoint's account.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ VIOLATIONS_FILE = "constraint_violations.json"
 MONITOR_NAMESPACES = frozenset({"aws/sagemaker/Endpoints/data-metrics", "aws/sagemaker/Endpoints/model-metrics"})
 FINAL_EXECUTION_STATES = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
 MAX_EXECUTION_PAGES = 5
+MAX_SCHEDULE_PAGES = 10
 _NOT_FOUND_S3 = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 # A constraint_violations.json holds one short entry per violated feature or metric (KBs; 8 MB is thousands of
 # features). The report is read from a workload account, so it is not trusted: bounded in size and nesting before it
@@ -61,14 +63,39 @@ class AlarmTarget:
     metric_name: str
 
 
-def schedule_name_of(detail: ProcessingJobDetail) -> str | None:
-    """The monitoring schedule a processing job ran for; None for a processing job no schedule started."""
-    from_env = detail.Environment.get(SCHEDULE_ENV)
-    if from_env:
-        return from_env
-    if detail.MonitoringScheduleArn:
-        return detail.MonitoringScheduleArn.rsplit("/", 1)[-1]
-    return None
+def find_schedule(sagemaker: Any, detail: ProcessingJobDetail) -> dict[str, Any] | None:
+    """The monitoring schedule a processing job ran for (its DescribeMonitoringSchedule); None for a processing job
+    no schedule started.
+
+    The schedule is named by the monitoring container's Environment, else found by the job's MonitoringScheduleArn
+    among the account's schedules: an ARN names the schedule in lower case, so a name is never read from it. When
+    the job names both, they must be the same schedule.
+    """
+    arn = detail.MonitoringScheduleArn
+    name = detail.Environment.get(SCHEDULE_ENV) or (arn and _schedule_name_with_arn(sagemaker, arn))
+    if not name:
+        return None
+    schedule = describe_schedule(sagemaker, name)
+    if arn and schedule["MonitoringScheduleArn"] != arn:
+        raise ActionRefused(
+            f"processing job {detail.ProcessingJobName} names schedule {name} in its Environment but {arn} as its "
+            f"MonitoringScheduleArn"
+        )
+    return schedule
+
+
+def _schedule_name_with_arn(sagemaker: Any, arn: str) -> str:
+    request: dict[str, Any] = {"MaxResults": 100}
+    for _ in range(MAX_SCHEDULE_PAGES):
+        with aws_errors("sagemaker:ListMonitoringSchedules"):
+            page = sagemaker.list_monitoring_schedules(**request)
+        for summary in page.get("MonitoringScheduleSummaries", []):
+            if summary["MonitoringScheduleArn"] == arn:
+                return str(summary["MonitoringScheduleName"])
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    raise ActionRefused(f"no monitoring schedule of the account has the ARN {arn}")
 
 
 def alarm_target(detail: AlarmDetail) -> AlarmTarget | None:

@@ -24,13 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.actions.monitoring import (
     alarm_target,
     deployed_versions,
-    describe_schedule,
     find_execution,
+    find_schedule,
     previous_approved_version,
     read_violations,
     running_pipeline_executions,
     running_training_jobs,
-    schedule_name_of,
     start_pipeline_execution,
     summarize,
     violations_report_uri,
@@ -109,11 +108,11 @@ def on_monitoring_job(r: Reaction[ProcessingJobEvent]) -> dict[str, Any]:
     detail = r.event.detail
     if detail.ProcessingJobStatus not in ("Completed", "Failed"):
         raise IgnoredEvent(f"processing job {detail.ProcessingJobName} is {detail.ProcessingJobStatus}")
-    schedule = schedule_name_of(detail)
-    if schedule is None:
-        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
     sagemaker = r.client("sagemaker", r.event.account, r.event.region)
-    endpoint = describe_schedule(sagemaker, schedule)["EndpointName"]
+    found = find_schedule(sagemaker, detail)
+    if found is None:
+        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
+    schedule, endpoint = found["MonitoringScheduleName"], found["EndpointName"]
     policy, stage = policy_for_endpoint(r, endpoint)
     execution = find_execution(sagemaker, schedule, detail.ProcessingJobArn)
     status = execution["MonitoringExecutionStatus"]
