@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DEV, REGION, Cloud, churn_policy
+from conftest import DEV, REGION, STAGING, Cloud, churn_policy
 from lifecycle import audit
 from lifecycle.config import get_settings
 from test_training_reaction import Context, create_job
@@ -152,3 +152,22 @@ def test_a_rule_name_tags_refuse_is_made_to_fit_the_tag_the_stop_writes(cloud: C
     job_arn = event["detail"]["TrainingJobArn"]
     tags = cloud.client("sagemaker", DEV).list_tags(ResourceArn=job_arn)["Tags"]
     assert {"Key": "lifecycle:stopped-by", "Value": "LossNotDecreasing_val__2"} in tags
+
+
+def test_issues_of_a_job_outside_the_policys_training_account_are_refused(cloud: Cloud) -> None:
+    # Given a running job of the group in staging (the policy trains in dev) whose rule the policy stops on
+    cloud.publish_policy(churn_policy())
+    create_job(cloud, JOB, account=STAGING)
+    fake_training.set_state(STAGING, REGION, JOB, status="InProgress")
+    event = fake_training.set_rule_status(STAGING, REGION, JOB, rule="LossNotDecreasing", status="IssuesFound")
+
+    # When
+    result = debugger_handler(event, Context())
+
+    # Then refused: the job is not stopped, nothing recorded or told
+    assert result["outcome"] == "rejected"
+    assert f"count only from its training account {DEV}" in result["reason"]
+    job = cloud.client("sagemaker", STAGING).describe_training_job(TrainingJobName=JOB)
+    assert job["TrainingJobStatus"] == "InProgress"
+    assert audit.history("churn", get_settings()) == []
+    assert cloud.notifications() == []

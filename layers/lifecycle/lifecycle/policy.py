@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lifecycle.aws import THROTTLING_CODES
 from lifecycle.config import Settings
-from lifecycle.errors import AwsCallFailed, PolicyInvalid, PolicyNotFound, RetryableError, ThrottlingError
+from lifecycle.errors import (
+    AwsCallFailed,
+    PolicyInvalid,
+    PolicyNotFound,
+    RetryableError,
+    ThrottlingError,
+    UntrustedEvent,
+)
 
 GROUP_TAG = "lifecycle:model-package-group"
 POLICY_CACHE_SECONDS = 300
@@ -257,6 +264,22 @@ class Policy(_Strict):
                 "managed KMS key those accounts are granted"
             )
         return self
+
+
+def check_training_source(policy: Policy, *, account: str, region: str) -> None:
+    """Authority comes from the policy, never from the event: a training job's event counts for a group only when it
+    comes from the policy's training account and region (an allow-listed account only proves the event genuine).
+    Refused before anything is read or written."""
+    template = policy.training
+    if template is None:
+        raise UntrustedEvent(
+            f"policy of group {policy.group} names no training account: no training job event counts for it"
+        )
+    if (account, region) != (template.account, template.region):
+        raise UntrustedEvent(
+            f"training job events of group {policy.group} count only from its training account {template.account} "
+            f"({template.region}), not from {account} ({region})"
+        )
 
 
 def describe_errors(exc: ValidationError) -> list[str]:

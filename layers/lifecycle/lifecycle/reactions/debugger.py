@@ -10,7 +10,7 @@ from lifecycle.errors import IgnoredEvent
 from lifecycle.events import RuleEvaluationStatus, TrainingJobEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
-from lifecycle.policy import Policy, find_policy
+from lifecycle.policy import Policy, check_training_source, find_policy
 from lifecycle.reaction import Reaction
 
 REACTION = "debugger-rule"
@@ -31,6 +31,7 @@ def on_rule_issues(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
     if not issues:
         raise IgnoredEvent("no Debugger or profiler rule reports IssuesFound")
     policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
+    check_training_source(policy, account=r.event.account, region=r.event.region)
     rules = sorted({issue.RuleConfigurationName for issue in issues})
     key = SemanticKey.of(REACTION, detail.TrainingJobArn, "IssuesFound:" + ",".join(rules), "")
     return r.once(key, lambda: _act(r, policy, issues))
