@@ -13,8 +13,10 @@ from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_poli
 from lifecycle.audit import AuditRecord, history
 from lifecycle.config import get_settings
 from test_monitoring_fake import ENDPOINT, SCHEDULE, create_schedule
+from test_training_reaction import LONG_GROUP
 
 from functions.monitor_violation.app import lambda_handler
+from functions.training_state.app import lambda_handler as training_handler
 from sandbox.fakes import monitoring as fake_monitoring
 from sandbox.fakes import training as fake_training
 
@@ -414,3 +416,36 @@ def test_a_run_naming_two_different_schedules_is_refused(cloud: Cloud) -> None:
     assert "names schedule other-schedule in its Environment but" in result["reason"]
     assert dev_training_jobs(cloud) == []
     assert audit() == []
+
+
+@pytest.mark.parametrize("group", ["ChurnPrediction", LONG_GROUP], ids=["mixed-case", "63-characters"])
+def test_a_mixed_case_or_longest_group_retrains_and_registers_the_retrained_model_end_to_end(
+    cloud: Cloud, group: str
+) -> None:
+    # Given the prod monitor of a group whose name is mixed-case (or 63 characters) finds violations
+    cloud.publish_policy({**monitored_policy("retrain"), "group": group})
+    create_schedule(cloud)
+
+    # When the violation is handled
+    assert lambda_handler(violation_run(outcome="violations"), Context())["action"] == "retrain"
+
+    # Then the retrain runs in dev under a valid name, tagged with the group's name as written
+    [job] = dev_training_jobs(cloud)
+    name = job["TrainingJobName"]
+    assert len(name) <= 63
+    tags = {
+        t["Key"]: t["Value"]
+        for t in cloud.client("sagemaker", DEV).list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    }
+    assert tags["lifecycle:model-package-group"] == group
+    # and when it completes, the training reaction registers its model in that group: the loop closes
+    fake_training.set_state(DEV, REGION, name, status="InProgress")
+    completed = fake_training.set_state(DEV, REGION, name, status="Completed", metrics={"validation:auc": 0.93})
+    registered = training_handler(completed, Context())
+    assert registered["action"] == "registered"
+    assert registered["model_package_arn"].endswith(f":model-package/{group.lower()}/1")
+    package = cloud.client("sagemaker", AUTOMATION).describe_model_package(
+        ModelPackageName=registered["model_package_arn"]
+    )
+    assert package["ModelPackageGroupName"] == group
+    assert [r.action for r in audit(group)] == ["retrain", "register-model-package"]

@@ -49,6 +49,7 @@ REACTION = "monitor-violation"
 SIGNAL_TAG = "lifecycle:monitor-signal"
 NAME_MAX = 63
 _STAMP = "%Y%m%d%H%M%S"
+_STAMP_LENGTH = len("yyyymmddHHMMSS")  # `datetime.min` would format its year as "1", not "0001"
 _HOLDER_DIGITS = 6
 
 
@@ -241,7 +242,7 @@ def _tell(r: Reaction[Any], v: Violation, decision: str) -> None:
 def retrain_prefix(group: str, stage: str) -> str:
     """The name prefix of every retrain of `group`'s `stage` (so running ones can be found), within AWS's limit."""
     prefix = f"{group}-{stage}-retrain-"
-    room = NAME_MAX - len(f"{datetime.min:{_STAMP}}-{'0' * _HOLDER_DIGITS}")
+    room = NAME_MAX - _STAMP_LENGTH - 1 - _HOLDER_DIGITS
     if len(prefix) <= room:
         return prefix
     digest = hashlib.sha256(f"{group}/{stage}".encode()).hexdigest()[:6]
