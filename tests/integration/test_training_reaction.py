@@ -307,3 +307,28 @@ def test_a_mixed_case_or_longest_group_is_registered_by_its_name(cloud: Cloud, g
     assert (record.action, record.outcome, record.version) == ("register-model-package", "done", 1)
     [note] = cloud.notifications()
     assert note["subject"].startswith(f"{group} v1 registered")
+
+
+def test_a_failed_attempt_releases_its_claim_so_another_change_of_the_job_registers_it(cloud: Cloud) -> None:
+    # Given CreateModelPackage fails beyond the SDK's retries for one change of the job
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+    registry = client_for("sagemaker", AUTOMATION, REGION, get_settings(), reaction="test", event_id="-")
+
+    def throttled(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "CreateModelPackage")
+
+    registry.meta.events.register("before-call.sagemaker.CreateModelPackage", throttled, unique_id="throttle")
+    with pytest.raises(ThrottlingError):
+        lambda_handler(event, Context())
+    registry.meta.events.unregister("before-call.sagemaker.CreateModelPackage", unique_id="throttle")
+
+    # When another change of the same job arrives before the claim would have expired
+    later = dict(
+        event, id="later", detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + 1}
+    )
+    result = lambda_handler(later, Context())
+
+    # Then it is not told to wait for the failed attempt: it registers the job, once
+    assert result["action"] == "registered"
+    assert len(packages(cloud)) == 1

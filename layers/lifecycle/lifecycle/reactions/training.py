@@ -61,21 +61,20 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     claimed = registration.claim(r.settings, job_arn, holder=holder)
     if not claimed.granted and not claimed.package_arn:
         raise DuplicateInProgress(f"{name} is being registered for its change of {claimed.holder}")
-    existing = claimed.package_arn or find_package_for_job(sagemaker, policy.group, job)
+    try:
+        existing = claimed.package_arn or find_package_for_job(sagemaker, policy.group, job)
+        request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
+        package_arn = existing or create_model_package(sagemaker, request)
+    except BaseException:
+        registration.release(r.settings, job_arn, holder=holder)  # the platform's retry claims again
+        raise
+    if claimed.granted:
+        registration.finish(r.settings, job_arn, holder=holder, package_arn=package_arn)
     if existing:
-        if claimed.granted:
-            registration.finish(r.settings, job_arn, holder=holder, package_arn=existing)
         reason = f"{name} is already registered as {existing}"
         r.record(policy, action="register-model-package", outcome="skipped", reason=reason, **where)
         return {"action": "already-registered", "model_package_arn": existing}
 
-    request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
-    try:
-        package_arn = create_model_package(sagemaker, request)
-    except BaseException:
-        registration.release(r.settings, job_arn, holder=holder)
-        raise
-    registration.finish(r.settings, job_arn, holder=holder, package_arn=package_arn)
     version = int(package_arn.rsplit("/", 1)[1])
     status = request["ModelApprovalStatus"]
     reason = f"{gate.summary}; registered as version {version} ({status})"
