@@ -116,13 +116,14 @@ def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
     count = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
     for number in range(count + 1, version + 1):
         last = number == version
+        metadata = detail.get("CustomerMetadataProperties") if last else None
+        # A package of a group takes its group's tags; SageMaker refuses Tags (and an empty metadata map) here.
         sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=detail.get("ModelPackageDescription", "") if last else f"version {number}",
             InferenceSpecification=detail["InferenceSpecification"],
             ModelApprovalStatus=detail["ModelApprovalStatus"] if last else "Approved",
-            CustomerMetadataProperties=detail.get("CustomerMetadataProperties", {}) if last else {},
-            Tags=tags,
+            **({"CustomerMetadataProperties": metadata} if metadata else {}),
         )
     return f"model package group {group} with versions 1..{version} (v{version} {detail['ModelApprovalStatus']})"
 

@@ -29,6 +29,8 @@ REGION = "us-east-1"
 STACK = "sagemaker-lifecycle-test"
 TABLE = "sagemaker-lifecycle-test-table"
 TOPIC = f"arn:aws:sns:{REGION}:{AUTOMATION}:sagemaker-lifecycle-test-notifications"
+# The customer managed key of the model artifacts: the registry and the stages read what dev trains.
+ARTIFACTS_KEY = f"arn:aws:kms:{REGION}:{DEV}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @dataclass
@@ -153,6 +155,7 @@ def churn_policy(**overrides: Any) -> dict[str, Any]:
             "instance_type": "ml.m5.xlarge",
             "hyperparameters": {"max_depth": "5", "eta": "0.2", "num_round": "200", "objective": "binary:logistic"},
             "output_s3_uri": "s3://example-dev-ml-artifacts/churn/",
+            "output_kms_key_arn": ARTIFACTS_KEY,
             "fresh_data_s3_uri": "s3://example-dev-ml-data/churn/fresh/",
         },
         "gate": {"metric": "validation:auc", "comparison": ">=", "threshold": 0.8},

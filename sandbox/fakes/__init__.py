@@ -2,7 +2,7 @@
 
 Each fake is a function registered with `@sagemaker_fake("OperationName")`. `install()` adds it to moto's
 SageMaker responder, so boto3 clients (in-process or against a moto server) reach it like any other API. Every
-request is validated against botocore's service model before the fake sees it, as SageMaker would.
+request is validated strictly against botocore's service model before the fake sees it, as SageMaker would.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import wraps
 from typing import Any
 
-import botocore.session
-from botocore.validate import ParamValidator
 from moto.core.responses import ActionResult
+from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
+from sandbox.fakes import arns
+from sandbox.fakes.strict import request_errors, service_model
 from sandbox.world import WORLD, World
 
 
@@ -52,35 +53,39 @@ def sagemaker_fake(operation: str) -> Callable[[Fake], Fake]:
     return register
 
 
-@cache
-def _service_model(service: str) -> Any:
-    return botocore.session.get_session().get_service_model(service)
-
-
 def validate_request(service: str, operation: str, params: dict[str, Any]) -> None:
-    """Refuse a request botocore's model of `operation` refuses, with SageMaker's error code."""
-    shape = _service_model(service).operation_model(operation).input_shape
-    report = ParamValidator().validate(params, shape)
-    if report.has_errors():
-        raise ValidationError(message=report.generate_report())
+    """Refuse a request that breaks any constraint of botocore's model of `operation` (types, required members,
+    `pattern`, `min`, `max`, `enum`: see `sandbox.fakes.strict`), with SageMaker's error code."""
+    errors = request_errors(service, operation, params)
+    if errors:
+        raise ValidationError(message=f"{len(errors)} validation error(s) detected: " + "; ".join(errors))
 
 
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
-
-
-def _responder(operation: str, fn: Fake) -> Callable[[SageMakerResponse], ActionResult]:
+def _fake_responder(fn: Fake) -> Callable[[SageMakerResponse], ActionResult]:
     def respond(self: SageMakerResponse) -> ActionResult:
         params = json.loads(self.body or "{}")
-        validate_request("sagemaker", operation, params)
         return ActionResult(fn(FakeCall(self.current_account, self.region, params, WORLD)))
 
-    respond.__name__ = _snake(operation)
     return respond
 
 
+def _validated(operation: str, respond: Callable[[SageMakerResponse], Any]) -> Callable[[SageMakerResponse], Any]:
+    """`respond`, after the request is validated strictly against the model of `operation`."""
+    if getattr(respond, "lifecycle_validated", False):
+        return respond
+
+    @wraps(respond)
+    def validated(self: SageMakerResponse) -> Any:
+        validate_request("sagemaker", operation, json.loads(self.body or "{}"))
+        return respond(self)
+
+    validated.lifecycle_validated = True  # type: ignore[attr-defined]
+    return validated
+
+
 def install() -> list[str]:
-    """Add every fake to moto's SageMaker API (idempotent); returns the operations faked."""
+    """Add every fake to moto's SageMaker API, and validate every SageMaker request moto answers (the fakes' and
+    moto's own) strictly against botocore's model (idempotent); returns the operations faked."""
     import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
     import sandbox.fakes.monitoring  # noqa: F401  (registers its fakes)
@@ -88,6 +93,11 @@ def install() -> list[str]:
 
     training.refuse_duplicate_names()
     registry.emit_registry_events()
+    arns.lower_case_resource_names()
     for operation, fn in _FAKES.items():
-        setattr(SageMakerResponse, _snake(operation), _responder(operation, fn))
+        setattr(SageMakerResponse, camelcase_to_underscores(operation), _fake_responder(fn))
+    for operation in service_model("sagemaker").operation_names:
+        method = camelcase_to_underscores(operation)
+        if callable(getattr(SageMakerResponse, method, None)):
+            setattr(SageMakerResponse, method, _validated(operation, getattr(SageMakerResponse, method)))
     return sorted(_FAKES)

@@ -20,6 +20,7 @@ from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, 
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox.fakes import FakeCall, sagemaker_fake
+from sandbox.fakes.arns import sagemaker_arn
 from sandbox.world import WORLD
 
 DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
@@ -50,7 +51,7 @@ class FakeLabelingJob:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:labeling-job/{self.name}"
+        return sagemaker_arn("labeling-job", self.name, self.account, self.region)
 
     def describe(self) -> dict[str, Any]:
         """The DescribeLabelingJob response."""
@@ -83,6 +84,9 @@ class FakeLabelingJob:
 
 
 def _jobs(account: str, region: str) -> dict[str, FakeLabelingJob]:
+    """The labeling jobs of an account and region by lower-cased name: "LabelingJobName is not case sensitive. For
+    example, Example-job and example-job are considered the same labeling job name by Ground Truth" (API reference,
+    CreateLabelingJob)."""
     backend = sagemaker_backends[account][region]
     jobs: dict[str, FakeLabelingJob] = backend.__dict__.setdefault("labeling_jobs", {})
     return jobs
@@ -90,9 +94,9 @@ def _jobs(account: str, region: str) -> dict[str, FakeLabelingJob]:
 
 def labeling_job(account: str, region: str, name: str) -> FakeLabelingJob:
     """The labeling job `name`, as SageMaker refuses an unknown one."""
-    job = _jobs(account, region).get(name)
+    job = _jobs(account, region).get(name.lower())
     if job is None:
-        arn = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{name}"
+        arn = sagemaker_arn("labeling-job", name, account, region)
         raise ResourceNotFound(message=f"Could not find labeling job '{arn}'.")
     return job
 
@@ -115,13 +119,14 @@ def _set_status(job: FakeLabelingJob, status: str) -> dict[str, Any]:
 
 @sagemaker_fake("CreateLabelingJob")
 def create_labeling_job(call: FakeCall) -> dict[str, Any]:
-    """Create the job InProgress (and emit that); a name already used in the account and region is refused."""
+    """Create the job InProgress (and emit that); a name already used in the account and region, in any case, is
+    refused."""
     jobs = _jobs(call.account, call.region)
     name = call.params["LabelingJobName"]
-    if name in jobs:
+    if name.lower() in jobs:
         raise ResourceInUseException(message=f"Labeling job {name} already exists.")
     job = FakeLabelingJob(call.account, call.region, dict(call.params))
-    jobs[name] = job
+    jobs[name.lower()] = job
     _emit(job)
     return {"LabelingJobArn": job.arn}
 
@@ -198,7 +203,7 @@ def complete_labeling_job(
     _count(job, human=human, machine=machine, unlabeled=unlabeled, failed=failed)
     if with_output:
         output = job.request["OutputConfig"]["S3OutputPath"].rstrip("/")
-        job.output_manifest = f"{output}/{name}/manifests/output/output.manifest"
+        job.output_manifest = f"{output}/{job.name}/manifests/output/output.manifest"
         lines = manifest_lines(job, human=human, machine=machine)
         _write_s3(account, region, job.output_manifest, "".join(json.dumps(line) + "\n" for line in lines).encode())
     return _set_status(job, "Completed")

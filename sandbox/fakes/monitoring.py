@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.s3.models import s3_backends
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeProcessingJob, SageMakerModelBackend, sagemaker_backends
-from moto.sagemaker.utils import arn_formatter
 
 from sandbox.fakes import FakeCall, sagemaker_fake
+from sandbox.fakes.arns import sagemaker_arn
 from sandbox.fakes.training import as_event_detail
 from sandbox.world import WORLD
 
@@ -40,7 +39,6 @@ MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
 VIOLATIONS_FILE = "constraint_violations.json"
 CONTAINER_OUTPUT = "/opt/ml/processing/resultdata"
 CONTAINER_INPUT = "/opt/ml/processing/input/endpoint"
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 Outcome = Literal["violations", "no-violations", "failed"]
 
@@ -154,7 +152,7 @@ def schedules(backend: SageMakerModelBackend) -> dict[str, MonitoringSchedule]:
 def _schedule(backend: SageMakerModelBackend, name: str) -> MonitoringSchedule:
     found = schedules(backend).get(name)
     if found is None:
-        arn = arn_formatter("monitoring-schedule", name, backend.account_id, backend.region_name)
+        arn = sagemaker_arn("monitoring-schedule", name, backend.account_id, backend.region_name)
         raise ResourceNotFound(message=f"Monitoring Schedule {arn} does not exist.")
     return found
 
@@ -201,13 +199,8 @@ def _checked(backend: SageMakerModelBackend, config: dict[str, Any]) -> tuple[st
 def create_monitoring_schedule(call: FakeCall) -> dict[str, Any]:
     """A schedule on an existing endpoint, `Scheduled` at once; a second one of the same name is refused."""
     name = call.params["MonitoringScheduleName"]
-    if not NAME.match(name):
-        raise ValidationError(
-            message=f"Value '{name}' at 'monitoringScheduleName' failed to satisfy constraint: "
-            f"Member must satisfy regular expression pattern: {NAME.pattern}"
-        )
     known = schedules(call.backend)
-    arn = arn_formatter("monitoring-schedule", name, call.account, call.region)
+    arn = sagemaker_arn("monitoring-schedule", name, call.account, call.region)
     if name in known:
         raise ResourceInUseException(message=f"Monitoring Schedule {arn} already exists.")
     config = call.params["MonitoringScheduleConfig"]

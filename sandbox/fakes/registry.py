@@ -1,15 +1,22 @@
 """The Model Registry speaks: moto registers and approves model packages, the sandbox emits SageMaker's events.
 
 SageMaker publishes `SageMaker Model Package State Change` when a package is registered (its approval status,
-often `PendingManualApproval`) and on every update (`UpdatedModelPackageFields` names what changed). moto implements
-the API but emits nothing; these wrappers around its backend add the events, so registering a model drives the
-approval notification, and approving it drives the deployment, by themselves.
+often `PendingManualApproval`, first while its `ModelPackageStatus` is still `InProgress`, then `Completed`) and on
+every update (`UpdatedModelPackageFields` names what changed). moto implements the API but emits nothing; these
+wrappers around its backend add the events, so registering a model drives the approval notification, and approving
+it drives the deployment, by themselves.
+
+They also refuse what SageMaker refuses and moto accepts: CreateModelPackage with `ModelPackageGroupName` and `Tags`
+("If you supply ModelPackageGroupName, your model package belongs to the model group you specify and uses the tags
+associated with the model group. In this case, you cannot supply a tag argument": API reference,
+CreateModelPackage, Tags). A versioned package's events carry its group's tags.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 
 from sandbox.fakes.training import as_event_detail
@@ -28,10 +35,12 @@ _UPDATABLE = {
 
 
 def emit_package_state(backend: SageMakerModelBackend, arn: str, updated: list[str] | None = None) -> dict[str, Any]:
-    """Emit the state-change event of the package `arn` as it is now."""
+    """Emit the state-change event of the package `arn` as it is now (a versioned package has its group's tags)."""
     package = backend.model_packages[arn]
     detail = as_event_detail(package.response_object)
-    detail["Tags"] = {tag["Key"]: tag["Value"] for tag in getattr(package, "tags", None) or []}
+    group = backend.model_package_groups.get(package.model_package_group_name or "")
+    tags = group.tags if group is not None else getattr(package, "tags", None)
+    detail["Tags"] = {tag["Key"]: tag["Value"] for tag in tags or []}
     if updated:
         detail["UpdatedModelPackageFields"] = updated
     return WORLD.emit(
@@ -40,7 +49,16 @@ def emit_package_state(backend: SageMakerModelBackend, arn: str, updated: list[s
 
 
 def _create(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
+    if kwargs.get("model_package_group_name") and kwargs.get("tags"):
+        raise ValidationError(
+            message="Tags cannot be supplied with ModelPackageGroupName: a versioned model package uses the tags "
+            "associated with its model package group."
+        )
     arn = _MOTO_CREATE(self, *args, **kwargs)
+    package = self.model_packages[arn]
+    package.model_package_status = "InProgress"
+    emit_package_state(self, arn)
+    package.model_package_status = "Completed"
     emit_package_state(self, arn)
     return arn
 

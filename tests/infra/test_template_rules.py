@@ -25,21 +25,28 @@ NOT_EVENTS = {"manual"}
 EXPECTED_RULES: dict[str, set[str]] = {
     "training-completed.json": {"TrainingJobStateRule"},
     "training-failed.json": {"TrainingJobStateRule"},
-    "training-stopped.json": {"TrainingJobStateRule"},
+    # A job the product stopped still reports the rule's IssuesFound: the Debugger reaction sees it again (a duplicate).
+    "training-stopped.json": {"TrainingJobStateRule", "DebuggerRuleIssuesRule"},
     # The bus rules do not filter accounts: the function refuses (and records) events from off the allow-list.
     "untrusted-account-training-completed.json": {"TrainingJobStateRule"},
     "labeling-completed.json": {"LabelingJobStateRule"},
     "labeling-failed.json": {"LabelingJobStateRule"},
     "labeling-stopped.json": {"LabelingJobStateRule"},
     "debugger-issues-found.json": {"DebuggerRuleIssuesRule"},
+    # A rule's IssuesFound may arrive after the job completed: register (gate) and record/tell the issues.
+    "debugger-issues-after-completion.json": {"TrainingJobStateRule", "DebuggerRuleIssuesRule"},
     # A monitoring run is a processing job of a schedule: it ends Completed whatever it found (or Failed)
     "monitor-violations.json": {"MonitoringJobStateRule"},
+    # The schedule named only by the monitoring container's Environment: the reaction finds it there.
+    "monitor-violations-environment-only.json": {"MonitoringJobStateRule"},
     "monitor-no-violations.json": {"MonitoringJobStateRule"},
     "monitor-failed.json": {"MonitoringJobStateRule"},
     "monitor-alarm.json": {"ModelMonitorAlarmRule"},
     "monitor-alarm-ok.json": {"ModelMonitorAlarmRule"},
     "profiler-issues-found.json": {"DebuggerRuleIssuesRule"},
     "model-package-approved.json": {"ModelPackageStateRule"},
+    # Auto-approved, registration still InProgress: nothing to deploy yet (the Completed event follows).
+    "model-package-approved-in-progress.json": set(),
     "model-package-rejected.json": {"ModelPackageStateRule"},
     "model-package-pending.json": {"ModelPackageStateRule"},
 }
@@ -229,9 +236,10 @@ def test_lookalike_events_match_no_rule(
 
 
 def test_processing_jobs_of_no_monitoring_schedule_match_no_rule(automation_template: dict[str, Any]) -> None:
-    # Given a processing job that no monitoring schedule started
+    # Given a processing job that no monitoring schedule started (no schedule ARN, no schedule in its Environment)
     event = copy.deepcopy(load(EVENTS / "monitor-violations.json"))
     del event["detail"]["MonitoringScheduleArn"]
+    del event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"]
 
     # Then no rule fires
     assert matching_rules(rule_patterns(automation_template), event) == set()
@@ -301,3 +309,23 @@ def test_the_automation_account_forwards_its_own_events_like_a_workload_account(
     queue_policy = automation_template["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
     sources = queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert {"Fn::GetAtt": ["AutomationForwardingRule", "Arn"]} in sources
+
+
+@pytest.mark.parametrize("status", ["Pending", "InProgress", "Failed", "Deleting"])
+def test_model_package_rule_waits_for_a_completed_registration(
+    status: str, automation_template: dict[str, Any]
+) -> None:
+    # Given an approval event of a package whose registration is not Completed
+    event = copy.deepcopy(load(EVENTS / "model-package-approved.json"))
+    event["detail"]["ModelPackageStatus"] = status
+
+    # Then no rule acts on it
+    assert matching_rules(rule_patterns(automation_template), event) == set()
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Completed", "Failed", "Stopping", "Stopped"])
+def test_debugger_rule_sees_issues_whatever_the_job_status(status: str, automation_template: dict[str, Any]) -> None:
+    event = copy.deepcopy(load(EVENTS / "debugger-issues-found.json"))
+    event["detail"]["TrainingJobStatus"] = status
+
+    assert "DebuggerRuleIssuesRule" in matching_rules(rule_patterns(automation_template), event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DEV, REGION, Cloud, churn_policy
+from conftest import DEV, REGION, STAGING, Cloud, churn_policy
 from lifecycle import audit
 from lifecycle.config import get_settings
 from test_training_reaction import Context, create_job
@@ -98,12 +98,76 @@ def test_a_failed_job_notifies_its_failure_reason(cloud: Cloud) -> None:
     assert "AlgorithmError: out of memory" in note["message"]
 
 
-def test_issues_on_a_job_that_already_ended_are_ignored(cloud: Cloud, load_event) -> None:
+def test_issues_reported_after_the_job_completed_are_recorded_and_told_not_dropped(cloud: Cloud) -> None:
+    # Given a job that completed, then a rule it stops on reports IssuesFound
     cloud.publish_policy(churn_policy())
-    event = load_event("debugger-issues-found.json")
-    event["detail"]["TrainingJobStatus"] = "Completed"
+    create_job(cloud, JOB)
+    fake_training.set_state(DEV, REGION, JOB, status="Completed", metrics={"validation:auc": 0.9})
+    event = fake_training.set_rule_status(DEV, REGION, JOB, rule="LossNotDecreasing", status="IssuesFound")
+    fake_training.WORLD.drain()
 
+    # When
     result = debugger_handler(event, Context())
 
-    assert result["outcome"] == "ignored"
-    assert "no longer running" in result["reason"]
+    # Then the finding is recorded and told, and nothing is stopped
+    assert result["outcome"] == "acted"
+    assert result["action"] == "notified"
+    assert status(cloud) == "Completed"
+    assert fake_training.WORLD.drain() == []
+    [record] = audit.history("churn", get_settings())
+    assert (record.action, record.outcome) == ("debugger-issues-found", "notified")
+    assert "reported after the job ended (Completed): nothing to stop" in record.reason
+    [note] = cloud.notifications()
+    assert "LossNotDecreasing" in note["message"]
+
+
+def test_issues_told_while_running_are_not_told_again_when_the_job_ends(cloud: Cloud) -> None:
+    # Given a rule the policy does not stop on found issues while the job ran, and that was told
+    cloud.publish_policy(churn_policy())
+    running = running_job_with_issues(cloud, rule="LowGPUUtilization", profiler=True)
+    assert debugger_handler(running, Context())["action"] == "notified"
+    cloud.notifications()
+
+    # When the job completes, its event still carrying the same IssuesFound
+    completed = fake_training.set_state(DEV, REGION, JOB, status="Completed", metrics={"validation:auc": 0.9})
+    debugger_handler(completed, Context())
+
+    # Then nothing new is told or recorded
+    assert cloud.notifications() == []
+    assert len(audit.history("churn", get_settings())) == 1
+
+
+def test_a_rule_name_tags_refuse_is_made_to_fit_the_tag_the_stop_writes(cloud: Cloud) -> None:
+    # Given a policy stopping on a rule whose name holds characters a tag value refuses ('(', ')', '#')
+    rule = "LossNotDecreasing(val)#2"
+    cloud.publish_policy(churn_policy(debugger={"stop_on_rules": [rule]}))
+    event = running_job_with_issues(cloud, rule=rule)
+
+    # When the reaction stops the job
+    result = debugger_handler(event, Context())
+
+    # Then the job is stopped and the tag holds the rule's name as SageMaker accepts it
+    assert result["action"] == "stopped"
+    assert status(cloud) == "Stopped"
+    job_arn = event["detail"]["TrainingJobArn"]
+    tags = cloud.client("sagemaker", DEV).list_tags(ResourceArn=job_arn)["Tags"]
+    assert {"Key": "lifecycle:stopped-by", "Value": "LossNotDecreasing_val__2"} in tags
+
+
+def test_issues_of_a_job_outside_the_policys_training_account_are_refused(cloud: Cloud) -> None:
+    # Given a running job of the group in staging (the policy trains in dev) whose rule the policy stops on
+    cloud.publish_policy(churn_policy())
+    create_job(cloud, JOB, account=STAGING)
+    fake_training.set_state(STAGING, REGION, JOB, status="InProgress")
+    event = fake_training.set_rule_status(STAGING, REGION, JOB, rule="LossNotDecreasing", status="IssuesFound")
+
+    # When
+    result = debugger_handler(event, Context())
+
+    # Then refused: the job is not stopped, nothing recorded or told
+    assert result["outcome"] == "rejected"
+    assert f"count only from its training account {DEV}" in result["reason"]
+    job = cloud.client("sagemaker", STAGING).describe_training_job(TrainingJobName=JOB)
+    assert job["TrainingJobStatus"] == "InProgress"
+    assert audit.history("churn", get_settings()) == []
+    assert cloud.notifications() == []

@@ -6,11 +6,9 @@ import json
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.validate import ParamValidator
 from conftest import DEV, REGION, STAGING, Cloud
 from lifecycle.events import LabelingJobEvent, parse_event
 from moto.sagemaker.exceptions import ValidationError
@@ -18,6 +16,7 @@ from test_labeling_reaction import NAME, create_labeling_job
 
 from sandbox.fakes import install
 from sandbox.fakes import labeling as fake_labeling
+from sandbox.fakes.strict import operation_model, strict_errors
 
 
 def shape_of(node: Any) -> Any:
@@ -29,11 +28,9 @@ def shape_of(node: Any) -> Any:
     return type(node).__name__
 
 
-def describe_output_errors(response: dict[str, Any]) -> str:
-    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("DescribeLabelingJob")
-    response = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    report = ParamValidator().validate(response, shape.output_shape)
-    return report.generate_report() if report.has_errors() else ""
+def describe_output_errors(response: dict[str, Any]) -> list[str]:
+    shape = operation_model("sagemaker", "DescribeLabelingJob").output_shape
+    return strict_errors({key: value for key, value in response.items() if key != "ResponseMetadata"}, shape)
 
 
 def test_the_fakes_are_installed() -> None:
@@ -71,7 +68,7 @@ def test_a_new_job_is_in_progress_and_described_in_sagemakers_shape(cloud: Cloud
     assert job["LabelCounters"]["TotalLabeled"] == 0
     assert job["Tags"] == [{"Key": "team", "Value": "churn"}]
     assert "LabelingJobOutput" not in job
-    assert describe_output_errors(job) == ""
+    assert describe_output_errors(job) == []
 
 
 def test_a_name_already_used_is_refused_and_jobs_live_in_their_own_account(cloud: Cloud) -> None:
@@ -81,6 +78,21 @@ def test_a_name_already_used_is_refused_and_jobs_live_in_their_own_account(cloud
         create_labeling_job(cloud)
     with pytest.raises(ClientError, match="ResourceNotFound"):
         cloud.client("sagemaker", STAGING).describe_labeling_job(LabelingJobName=NAME)
+
+
+def test_names_are_not_case_sensitive_and_the_arn_names_the_job_in_lower_case(cloud: Cloud) -> None:
+    # Given a mixed-case job ("LabelingJobName is not case sensitive": API reference, CreateLabelingJob)
+    create_labeling_job(cloud, "ChurnLabels")
+    sagemaker = cloud.client("sagemaker", DEV)
+
+    # Then its ARN names it in lower case, its name keeps its case, either case finds it
+    job = sagemaker.describe_labeling_job(LabelingJobName="churnlabels")
+    assert job["LabelingJobName"] == "ChurnLabels"
+    assert job["LabelingJobArn"] == f"arn:aws:sagemaker:{REGION}:{DEV}:labeling-job/churnlabels"
+    assert sagemaker.describe_labeling_job(LabelingJobName="ChurnLabels")["LabelingJobArn"] == job["LabelingJobArn"]
+    # and the same name in another case is the same job: refused
+    with pytest.raises(ClientError, match="ResourceInUse"):
+        create_labeling_job(cloud, "churnlabels")
 
 
 def test_completing_writes_the_output_manifest_and_counts(cloud: Cloud) -> None:
@@ -99,7 +111,7 @@ def test_completing_writes_the_output_manifest_and_counts(cloud: Cloud) -> None:
     }
     manifest = job["LabelingJobOutput"]["OutputDatasetS3Uri"]
     assert manifest == f"s3://example-dev-ml-labels/churn/{NAME}/manifests/output/output.manifest"
-    assert describe_output_errors(job) == ""
+    assert describe_output_errors(job) == []
     body = cloud.client("s3", DEV).get_object(Bucket="example-dev-ml-labels", Key=manifest.split("/", 3)[3])["Body"]
     lines = [json.loads(line) for line in body.read().decode().splitlines()]
     assert len(lines) == 5
@@ -153,7 +165,7 @@ def test_creating_emits_in_progress(cloud: Cloud) -> None:
     assert event["resources"] == [f"arn:aws:sagemaker:{REGION}:{DEV}:labeling-job/other-labels"]
     job = cloud.client("sagemaker", DEV).describe_labeling_job(LabelingJobName="other-labels")
     assert job["LabelingJobStatus"] == "InProgress"
-    assert describe_output_errors(job) == ""
+    assert describe_output_errors(job) == []
 
 
 def _create_request() -> dict[str, Any]:

@@ -367,3 +367,24 @@ def test_a_labeling_job_arn_of_another_account_is_rejected(cloud: Cloud, load_ev
 
     assert result["outcome"] == "rejected"
     assert "is not in the event's account" in result["reason"]
+
+
+def test_a_mixed_case_labeling_job_known_only_by_its_lower_case_arn_starts_training(cloud: Cloud) -> None:
+    # Given a mixed-case labeling job of a mixed-case group: its event names it only by its ARN, in lower case
+    policy = churn_policy(group="ChurnPrediction", match={"name_prefixes": ["Churn"]})
+    cloud.publish_policy(policy)
+    event = completed(cloud, "ChurnLabels-2026", tags={"lifecycle:model-package-group": "ChurnPrediction"})
+    assert event["resources"] == [f"arn:aws:sagemaker:{REGION}:{DEV}:labeling-job/churnlabels-2026"]
+
+    # When the Completed event arrives
+    result = lambda_handler(event, Context())
+
+    # Then the job is described by that name (labeling job names are not case-sensitive) and training starts on its
+    # output, tagged with the group's name as written
+    assert result["action"] == "training-started"
+    [job] = training_jobs(DEV).values()
+    assert job.input_data_config[0]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://example-dev-ml-labels/churn/ChurnLabels-2026/manifests/output/output.manifest"
+    )
+    assert {"Key": "lifecycle:model-package-group", "Value": "ChurnPrediction"} in job.tags
+    assert trail("ChurnPrediction") == [("start-training-job", "done")]

@@ -13,8 +13,10 @@ from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_poli
 from lifecycle.audit import AuditRecord, history
 from lifecycle.config import get_settings
 from test_monitoring_fake import ENDPOINT, SCHEDULE, create_schedule
+from test_training_reaction import LONG_GROUP
 
 from functions.monitor_violation.app import lambda_handler
+from functions.training_state.app import lambda_handler as training_handler
 from sandbox.fakes import monitoring as fake_monitoring
 from sandbox.fakes import training as fake_training
 
@@ -371,3 +373,114 @@ def test_rollback_without_the_deploy_state_machine_configured_is_refused(cloud: 
     assert result["outcome"] == "rejected"
     assert "DeployModel state machine is not configured" in result["reason"]
     assert audit() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"violations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper than 16 levels"),
+        (b'{"violations": [' + b'{"feature_name": "f"},' * 400_000 + b"{}]}", "is larger than 8388608 bytes"),
+        (b'{"violations": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "is not a constraint_violations.json document"),
+    ],
+    ids=["deeply-nested", "oversized", "brackets-in-a-string"],
+)
+def test_a_hostile_violations_report_is_refused_with_a_reason_and_no_action(
+    cloud: Cloud, body: bytes, reason: str
+) -> None:
+    # Given a run whose constraint_violations.json (read from the workload account) is hostile
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    event = violation_run(outcome="violations")
+    output = event["detail"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    cloud.client("s3", PROD).put_object(Bucket=bucket, Key=f"{prefix}/constraint_violations.json", Body=body)
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then it is refused (never a RecursionError, never parsed whole), and nothing is started, recorded or told
+    assert result["outcome"] == "rejected"
+    assert reason in result["reason"]
+    assert dev_training_jobs(cloud) == []
+    assert audit() == []
+    assert cloud.notifications() == []
+
+
+def test_the_schedule_named_only_in_the_environment_is_found(cloud: Cloud) -> None:
+    # Given a monitoring run whose event names no MonitoringScheduleArn (the rule admits it by its Environment)
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    event = violation_run(outcome="violations")
+    del event["detail"]["MonitoringScheduleArn"]
+
+    # When / Then the reaction finds the schedule and acts
+    assert lambda_handler(event, Context())["action"] == "retrain"
+
+
+def test_a_mixed_case_schedule_named_only_by_its_arn_is_found_without_reading_its_name_from_the_arn(
+    cloud: Cloud,
+) -> None:
+    # Given a mixed-case schedule (its ARN names it in lower case) and a run whose Environment does not name it
+    cloud.publish_policy(monitored_policy("retrain"))
+    arn = create_schedule(cloud, name="Churn-Prod-Data-Quality")
+    assert arn.endswith(":monitoring-schedule/churn-prod-data-quality")
+    event = fake_monitoring.run_execution(PROD, REGION, "Churn-Prod-Data-Quality", outcome="violations")
+    del event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"]
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then the schedule is found by its ARN among the account's schedules, and the reaction acts
+    assert result["action"] == "retrain"
+    assert "monitoring schedule Churn-Prod-Data-Quality on churn-prod" in audit()[0].reason
+
+
+def test_a_run_naming_two_different_schedules_is_refused(cloud: Cloud) -> None:
+    # Given a run whose Environment names another schedule than its MonitoringScheduleArn
+    cloud.publish_policy(monitored_policy("retrain"))
+    create_schedule(cloud)
+    create_schedule(cloud, name="other-schedule", with_endpoint=False)
+    event = violation_run(outcome="violations")
+    event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = "other-schedule"
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then it is refused, nothing done
+    assert result["outcome"] == "rejected"
+    assert "names schedule other-schedule in its Environment but" in result["reason"]
+    assert dev_training_jobs(cloud) == []
+    assert audit() == []
+
+
+@pytest.mark.parametrize("group", ["ChurnPrediction", LONG_GROUP], ids=["mixed-case", "63-characters"])
+def test_a_mixed_case_or_longest_group_retrains_and_registers_the_retrained_model_end_to_end(
+    cloud: Cloud, group: str
+) -> None:
+    # Given the prod monitor of a group whose name is mixed-case (or 63 characters) finds violations
+    cloud.publish_policy({**monitored_policy("retrain"), "group": group})
+    create_schedule(cloud)
+
+    # When the violation is handled
+    assert lambda_handler(violation_run(outcome="violations"), Context())["action"] == "retrain"
+
+    # Then the retrain runs in dev under a valid name, tagged with the group's name as written
+    [job] = dev_training_jobs(cloud)
+    name = job["TrainingJobName"]
+    assert len(name) <= 63
+    tags = {
+        t["Key"]: t["Value"]
+        for t in cloud.client("sagemaker", DEV).list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    }
+    assert tags["lifecycle:model-package-group"] == group
+    # and when it completes, the training reaction registers its model in that group: the loop closes
+    fake_training.set_state(DEV, REGION, name, status="InProgress")
+    completed = fake_training.set_state(DEV, REGION, name, status="Completed", metrics={"validation:auc": 0.93})
+    registered = training_handler(completed, Context())
+    assert registered["action"] == "registered"
+    assert registered["model_package_arn"].endswith(f":model-package/{group.lower()}/1")
+    package = cloud.client("sagemaker", AUTOMATION).describe_model_package(
+        ModelPackageName=registered["model_package_arn"]
+    )
+    assert package["ModelPackageGroupName"] == group
+    assert [r.action for r in audit(group)] == ["retrain", "register-model-package"]

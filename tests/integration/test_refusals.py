@@ -60,8 +60,18 @@ def test_the_sample_from_an_account_off_the_allow_list_is_rejected(
             "ignored",
             "no policy for model package group 'unknown-group'",
         ),
+        # numbers that overflow a datetime: refused, not raised (OSError/OverflowError would be retried into the DLQ)
+        (lambda e: e.update(time=10**20), "rejected", "time: Value error, epoch millis"),
+        (lambda e: e["detail"].update(LastModifiedTime=1e300), "rejected", "detail.LastModifiedTime: Value error"),
     ],
-    ids=["wrong-source", "malformed", "resource-in-another-account", "unknown-group"],
+    ids=[
+        "wrong-source",
+        "malformed",
+        "resource-in-another-account",
+        "unknown-group",
+        "time-overflows",
+        "last-modified-overflows",
+    ],
 )
 def test_bad_events_are_refused_with_a_reason_and_change_nothing(
     cloud: Cloud, load_event, caplog: pytest.LogCaptureFixture, mutate, outcome: str, reason: str

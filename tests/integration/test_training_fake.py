@@ -87,3 +87,18 @@ def test_a_second_training_job_with_the_same_name_is_refused_like_sagemaker_does
     with pytest.raises(ClientError, match="ResourceInUse"):
         create_job(cloud, "churn-1")
     assert create_job(cloud, "churn-2")["TrainingJobArn"] != first["TrainingJobArn"]
+
+
+def test_arns_name_the_job_in_lower_case_and_tagging_by_that_arn_finds_it(cloud: Cloud) -> None:
+    # Given a mixed-case training job
+    job = create_job(cloud, "Churn-XGB-1")
+    sagemaker = cloud.client("sagemaker", DEV)
+
+    # Then its ARN names it in lower case, its name keeps its case
+    assert job["TrainingJobArn"] == f"arn:aws:sagemaker:{REGION}:{DEV}:training-job/churn-xgb-1"
+    assert job["TrainingJobName"] == "Churn-XGB-1"
+    # and AddTags / ListTags by that ARN reach it, as they do on SageMaker
+    sagemaker.add_tags(ResourceArn=job["TrainingJobArn"], Tags=[{"Key": "k", "Value": "v"}])
+    assert {"Key": "k", "Value": "v"} in sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    with pytest.raises(ClientError, match="ValidationException"):
+        sagemaker.list_tags(ResourceArn=f"arn:aws:sagemaker:{REGION}:{DEV}:training-job/no-such-job")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import AUTOMATION, DEV, REGION, Cloud, churn_policy
+from conftest import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
 from lifecycle import audit
 from lifecycle.accounts import client_for
 from lifecycle.actions.registry import TRAINING_JOB_KEY
 from lifecycle.config import get_settings
-from lifecycle.errors import ThrottlingError
+from lifecycle.errors import DuplicateInProgress, ThrottlingError
 
 from functions.training_state.app import lambda_handler
 from sandbox.fakes import training as fake_training
@@ -29,7 +31,10 @@ class Context:
 
 
 def create_job(cloud: Cloud, name: str = "churn-xgb-20261127-0900", account: str = DEV) -> dict[str, Any]:
-    sagemaker = cloud.client("sagemaker", account)
+    return create_job_in(cloud.client("sagemaker", account), name, account)
+
+
+def create_job_in(sagemaker: Any, name: str, account: str, group: str = "churn") -> dict[str, Any]:
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={
@@ -40,7 +45,7 @@ def create_job(cloud: Cloud, name: str = "churn-xgb-20261127-0900", account: str
         OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": 86400},
-        Tags=[{"Key": "lifecycle:model-package-group", "Value": "churn"}],
+        Tags=[{"Key": "lifecycle:model-package-group", "Value": group}],
     )
     return sagemaker.describe_training_job(TrainingJobName=name)
 
@@ -184,3 +189,146 @@ def test_a_retry_without_its_idempotency_record_finds_the_registered_package(clo
     assert result["action"] == "already-registered"
     assert result["model_package_arn"].endswith("/churn/1")
     assert len(packages(cloud)) == 2
+
+
+def idempotency_records(cloud: Cloud) -> list[dict[str, Any]]:
+    items = cloud.client("dynamodb").scan(TableName=TABLE)["Items"]
+    return [item for item in items if item["pk"]["S"].startswith("IDEMPOTENCY#")]
+
+
+@pytest.mark.parametrize(
+    ("account", "region"), [(STAGING, REGION), (DEV, "eu-west-1")], ids=["other-account", "other-region"]
+)
+def test_a_job_outside_the_policys_training_account_is_not_registered(cloud: Cloud, account: str, region: str) -> None:
+    # Given an auto-approving policy that trains in dev (us-east-1), and a job of its group that completed elsewhere
+    # (a person with an ordinary role in an allow-listed account names a job after the group)
+    cloud.publish_policy(churn_policy(registry={"account": AUTOMATION, "region": REGION, "auto_approve": True}))
+    sagemaker = cloud.client("sagemaker", account, region)
+    create_job_in(sagemaker, "churn-xgb-rogue", account)
+    fake_training.set_state(account, region, "churn-xgb-rogue", status="InProgress")
+    event = fake_training.set_state(
+        account, region, "churn-xgb-rogue", status="Completed", metrics={"validation:auc": 0.99}
+    )
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then it is refused with the reason, and nothing is written anywhere
+    assert result["outcome"] == "rejected"
+    assert f"count only from its training account {DEV} ({REGION}), not from {account} ({region})" in result["reason"]
+    assert cloud.client("sagemaker", AUTOMATION).list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert audit.history("churn", get_settings()) == []
+    assert cloud.notifications() == []
+    assert idempotency_records(cloud) == []
+
+
+def test_a_group_whose_policy_names_no_training_account_takes_no_training_event(cloud: Cloud) -> None:
+    document = churn_policy(registry={"account": DEV, "region": REGION})
+    del document["training"]
+    cloud.publish_policy(document)
+
+    result = lambda_handler(completed_event(cloud, auc=0.95), Context())
+
+    assert result["outcome"] == "rejected"
+    assert "policy of group churn names no training account" in result["reason"]
+    assert audit.history("churn", get_settings()) == []
+
+
+ROUNDS, THREADS = 10, 6
+
+
+def deliver(change: dict[str, Any], start: threading.Barrier) -> str:
+    """Handle one event once every thread is ready; 'retry' when the handler says another invocation is at it."""
+    start.wait()
+    try:
+        return str(lambda_handler(change, Context())["action"])
+    except DuplicateInProgress:
+        return "retry"
+
+
+def test_distinct_events_of_one_job_handled_at_once_register_it_once(cloud: Cloud) -> None:
+    # Given an auto-approving policy, and rounds of jobs each completing with THREADS distinct events (SageMaker's
+    # at-least-once delivery: the same job, different LastModifiedTime, so different idempotency keys)
+    cloud.publish_policy(churn_policy(registry={"account": AUTOMATION, "region": REGION, "auto_approve": True}))
+    for round_ in range(ROUNDS):
+        name = f"churn-xgb-race-{round_}"
+        event = completed_event(cloud, auc=0.91, name=name)
+        changes = [
+            dict(
+                event,
+                id=f"{name}-{n}",
+                detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + n},
+            )
+            for n in range(THREADS)
+        ]
+        start = threading.Barrier(THREADS)
+        # When they are handled at the same time, by real threads
+        with ThreadPoolExecutor(THREADS) as pool:
+            outcomes = list(pool.map(deliver, changes, [start] * THREADS))
+        # and the platform retries those told another invocation was registering the job
+        retried = [
+            lambda_handler(c, Context())["action"] for c, o in zip(changes, outcomes, strict=True) if o == "retry"
+        ]
+
+        # Then exactly one package, registered by exactly one of them; every other one finds it
+        assert outcomes.count("registered") == 1, (round_, outcomes)
+        assert set(outcomes) <= {"registered", "already-registered", "retry"}
+        assert set(retried) <= {"already-registered"}
+        registered = [p for p in packages(cloud) if p["ModelPackageDescription"] == f"Trained by {name}"]
+        assert len(registered) == 1, (round_, outcomes)
+    assert len(packages(cloud)) == ROUNDS
+    done = [
+        r for r in audit.history("churn", get_settings()) if (r.action, r.outcome) == ("register-model-package", "done")
+    ]
+    assert len(done) == ROUNDS
+
+
+LONG_GROUP = "Churn-Prediction-" + "x" * 46  # 63 characters, SageMaker's longest group name
+
+
+@pytest.mark.parametrize("group", ["ChurnPrediction", LONG_GROUP], ids=["mixed-case", "63-characters"])
+def test_a_mixed_case_or_longest_group_is_registered_by_its_name(cloud: Cloud, group: str) -> None:
+    # Given the policy of a group whose name is mixed-case (or 63 characters) and a job tagged with it
+    assert len(LONG_GROUP) == 63
+    cloud.publish_policy(churn_policy(group=group))
+    create_job_in(cloud.client("sagemaker", DEV), "churn-xgb-1", DEV, group=group)
+    fake_training.set_state(DEV, REGION, "churn-xgb-1", status="InProgress")
+    event = fake_training.set_state(DEV, REGION, "churn-xgb-1", status="Completed", metrics={"validation:auc": 0.9})
+
+    # When
+    result = lambda_handler(event, Context())
+
+    # Then the package is in that group, its ARN naming the group in lower case; names keep their case everywhere
+    assert result["action"] == "registered"
+    assert result["model_package_arn"].endswith(f":model-package/{group.lower()}/1")
+    [package] = packages(cloud, group)
+    assert package["ModelPackageGroupName"] == group
+    [record] = audit.history(group, get_settings())
+    assert (record.action, record.outcome, record.version) == ("register-model-package", "done", 1)
+    [note] = cloud.notifications()
+    assert note["subject"].startswith(f"{group} v1 registered")
+
+
+def test_a_failed_attempt_releases_its_claim_so_another_change_of_the_job_registers_it(cloud: Cloud) -> None:
+    # Given CreateModelPackage fails beyond the SDK's retries for one change of the job
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+    registry = client_for("sagemaker", AUTOMATION, REGION, get_settings(), reaction="test", event_id="-")
+
+    def throttled(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "CreateModelPackage")
+
+    registry.meta.events.register("before-call.sagemaker.CreateModelPackage", throttled, unique_id="throttle")
+    with pytest.raises(ThrottlingError):
+        lambda_handler(event, Context())
+    registry.meta.events.unregister("before-call.sagemaker.CreateModelPackage", unique_id="throttle")
+
+    # When another change of the same job arrives before the claim would have expired
+    later = dict(
+        event, id="later", detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + 1}
+    )
+    result = lambda_handler(later, Context())
+
+    # Then it is not told to wait for the failed attempt: it registers the job, once
+    assert result["action"] == "registered"
+    assert len(packages(cloud)) == 1

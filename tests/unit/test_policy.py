@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
+from conftest import ARTIFACTS_KEY, AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
 from lifecycle.errors import PolicyInvalid
 from lifecycle.policy import Canary, installation_problems, match_group, validate_policy
 
@@ -286,3 +286,60 @@ def test_every_account_and_region_a_policy_names_must_fit_the_installation(edit,
     problems = installation_problems(policy, trusted_accounts=TRUSTED, partition="aws")
 
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def without_key(document: dict[str, object]) -> dict[str, object]:
+    training = dict(document["training"])  # type: ignore[call-overload]
+    del training["output_kms_key_arn"]
+    return {**document, "training": training}
+
+
+@pytest.mark.parametrize(
+    ("document", "reader"),
+    [
+        (churn_policy(), f"registry (account {AUTOMATION})"),
+        (
+            churn_policy(
+                registry={"account": DEV, "region": REGION},
+                deployment={"stages": [stage("prod", PROD)]},
+            ),
+            f"stage prod (account {PROD})",
+        ),
+    ],
+    ids=["registry-elsewhere", "stage-elsewhere"],
+)
+def test_artifacts_read_in_another_account_need_a_customer_managed_key(document: dict, reader: str) -> None:
+    # Given a policy whose registry or a stage is not in the training account, with no key for the artifacts
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(without_key(document), group="churn")
+
+    # Then the error names the field and who could not read what
+    assert "training.output_kms_key_arn is required" in invalid.value.reason
+    assert reader in invalid.value.reason
+    # and with the key it is valid
+    assert validate_policy(document, group="churn").training.output_kms_key_arn == ARTIFACTS_KEY  # type: ignore[union-attr]
+
+
+def test_a_model_that_stays_in_its_training_account_needs_no_key() -> None:
+    document = churn_policy(registry={"account": DEV, "region": REGION}, deployment={"stages": [stage("dev", DEV)]})
+
+    policy = validate_policy(without_key(document), group="churn")
+
+    assert policy.training is not None and policy.training.output_kms_key_arn is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",  # a key id: the field is a key ARN
+        f"arn:aws:kms:{REGION}:{DEV}:alias/artifacts",  # an alias ARN
+        f"arn:aws:s3:::{DEV}/key",
+        f"arn:aws:kms:{REGION}:{DEV}:key/1234 abcd",
+    ],
+)
+def test_the_artifacts_key_must_be_a_kms_key_arn(key: str) -> None:
+    document = churn_policy()
+    document["training"] = {**document["training"], "output_kms_key_arn": key}
+
+    with pytest.raises(PolicyInvalid, match=r"training\.output_kms_key_arn: String should match pattern"):
+        validate_policy(document, group="churn")

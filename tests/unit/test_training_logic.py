@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
-from conftest import churn_policy
-from lifecycle.actions.registry import package_request
-from lifecycle.actions.training import evaluate_gate, final_metrics
+from conftest import ARTIFACTS_KEY, DEV, REGION, churn_policy
+from lifecycle.actions.registry import TRAINING_JOB_KEY, package_request
+from lifecycle.actions.training import evaluate_gate, final_metrics, training_channel, training_job_request
+from lifecycle.names import metadata_text
 from lifecycle.policy import MetricGate, validate_policy
 
 from sandbox.fakes import validate_request
+from sandbox.fakes.strict import compiled, request_errors, service_model
+
+JOB = {
+    "TrainingJobName": "churn-xgb-1",
+    "TrainingJobArn": "arn:aws:sagemaker:us-east-1:222222222222:training-job/churn-xgb-1",
+    "AlgorithmSpecification": {"TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgb:1"},
+    "ModelArtifacts": {"S3ModelArtifacts": "s3://b/churn-xgb-1/output/model.tar.gz"},
+}
 
 
 @pytest.mark.parametrize(
@@ -60,14 +71,7 @@ def test_the_create_model_package_request_is_valid_for_sagemaker() -> None:
         ),
         group="churn",
     )
-    job = {
-        "TrainingJobName": "churn-xgb-1",
-        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:222222222222:training-job/churn-xgb-1",
-        "AlgorithmSpecification": {"TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgb:1"},
-        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/churn-xgb-1/output/model.tar.gz"},
-    }
-
-    request = package_request(policy, job, metrics={"validation:auc": 0.91}, event_id="e-1", approve=False)
+    request = package_request(policy, JOB, metrics={"validation:auc": 0.91}, event_id="e-1", approve=False)
 
     validate_request("sagemaker", "CreateModelPackage", request)
     assert request["ModelApprovalStatus"] == "PendingManualApproval"
@@ -75,3 +79,82 @@ def test_the_create_model_package_request_is_valid_for_sagemaker() -> None:
         "s3://example-reports/churn-xgb-1/evaluation.json"
     )
     assert len(request["ClientToken"]) <= 36
+
+
+def test_the_package_request_carries_no_tags_because_its_group_does() -> None:
+    # CreateModelPackage, Tags: with ModelPackageGroupName "you cannot supply a tag argument"
+    policy = validate_policy(churn_policy(), group="churn")
+
+    request = package_request(policy, JOB, metrics={"validation:auc": 0.91}, event_id="e-1", approve=True)
+
+    assert "Tags" not in request
+    assert request["CustomerMetadataProperties"][TRAINING_JOB_KEY] == JOB["TrainingJobArn"]
+
+
+def test_metric_names_and_event_ids_sagemaker_would_refuse_are_made_to_fit_its_patterns() -> None:
+    # Given metric names with characters CustomerMetadataProperties keys refuse, and a hostile event id
+    policy = validate_policy(churn_policy(), group="churn")
+    metrics = {"accuracy(top-1)#2": 0.9, "validation:auc": 0.91, "loss[val]": 0.2, "f1 score": 0.8}
+
+    # When the request is built
+    request = package_request(policy, JOB, metrics=metrics, event_id="id#1;drop", approve=False)
+
+    # Then SageMaker's model accepts every key and value, and each metric is still there, recognisable
+    assert request_errors("sagemaker", "CreateModelPackage", request) == []
+    assert request["CustomerMetadataProperties"]["metric:accuracy_top-1__2"] == "0.9"
+    assert request["CustomerMetadataProperties"]["metric:validation:auc"] == "0.91"
+    assert request["CustomerMetadataProperties"]["metric:f1 score"] == "0.8"
+    assert request["CustomerMetadataProperties"]["lifecycle:event-id"] == "id_1_drop"
+
+
+@pytest.mark.parametrize("shape", ["TagKey", "TagValue", "CustomerMetadataKey", "CustomerMetadataValue"])
+def test_metadata_text_keeps_exactly_what_the_models_pattern_allows(shape: str) -> None:
+    # Given the pattern of the shape in botocore's model, and every character of the first planes that this Python's
+    # Unicode database assigns (the regex package may know a newer Unicode version)
+    model = service_model("sagemaker").shape_for(shape)
+    pattern = compiled(model.metadata["pattern"])
+    characters = [chr(code) for code in range(0x30000) if unicodedata.category(chr(code)) not in ("Cn", "Cs")]
+
+    # Then metadata_text keeps a character exactly when the pattern accepts it, and replaces the others
+    kept = [char for char in characters if metadata_text(char, limit=1) == char]
+    allowed = [char for char in characters if pattern.fullmatch(char)]
+    assert kept == allowed
+    assert all(pattern.fullmatch(metadata_text(char, limit=1)) for char in characters)
+
+
+def test_metadata_text_cuts_to_the_limit() -> None:
+    assert metadata_text("a" * 300, limit=256) == "a" * 256
+
+
+def test_the_training_request_encrypts_artifacts_with_the_policy_key_and_fits_tags_to_the_pattern() -> None:
+    # Given a policy naming the artifacts' key, and lineage tags holding characters tags refuse
+    policy = validate_policy(churn_policy(), group="churn")
+    assert policy.training is not None
+    channel = training_channel(policy.training, "s3://example-dev-ml-data/churn/fresh/")
+
+    # When the request is built
+    request = training_job_request(
+        policy, name="churn-retrain-1", channel=channel, tags={"lifecycle:event-id": "ev#1 (replayed)"}
+    )
+
+    # Then SageMaker's model accepts it, and the key is the policy's
+    assert request_errors("sagemaker", "CreateTrainingJob", request) == []
+    assert request["OutputDataConfig"] == {
+        "S3OutputPath": "s3://example-dev-ml-artifacts/churn/",
+        "KmsKeyId": ARTIFACTS_KEY,
+    }
+    assert request["Tags"] == [{"Key": "lifecycle:event-id", "Value": "ev_1 _replayed_"}]
+
+
+def test_without_a_key_the_training_request_names_none() -> None:
+    # Given a policy that trains and serves in one account (the aws/s3 key is enough there)
+    document = churn_policy(registry={"account": DEV, "region": REGION})
+    del document["training"]["output_kms_key_arn"]
+    policy = validate_policy(document, group="churn")
+    assert policy.training is not None
+
+    request = training_job_request(
+        policy, name="churn-1", channel=training_channel(policy.training, "s3://b/p/"), tags={}
+    )
+
+    assert request["OutputDataConfig"] == {"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"}

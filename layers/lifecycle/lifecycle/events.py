@@ -17,21 +17,39 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from lifecycle.errors import MalformedEvent
 
 _MILLIS = re.compile(r"^\d{1,16}(\.\d+)?$")
+# Every instant an event may name lies between the epoch and the last millisecond of year 9999 (what datetime can
+# hold): anything outside is malformed, refused at the edge rather than overflowing later (10**20, 1e300).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+_LATEST_MILLIS = int(_LATEST.timestamp() * 1000)
+
+
+def _from_millis(millis: float) -> datetime:
+    if not 0 <= millis <= _LATEST_MILLIS:  # also refuses NaN
+        raise ValueError(f"epoch millis {str(millis)[:30]} are outside 1970..9999")
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
 def _to_datetime(value: object) -> object:
-    """Accept epoch millis (number or digit string) and ISO 8601; always return an aware UTC datetime."""
+    """Accept epoch millis (number or digit string) and ISO 8601; always return an aware UTC datetime within
+    1970..9999."""
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return _from_millis(value)
     if isinstance(value, str):
         if _MILLIS.match(value):
-            return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+            return _from_millis(float(value))
         if len(value) > 40:
             raise ValueError("timestamp string too long")
         parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            instant = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except OverflowError as exc:
+            raise ValueError(f"timestamp {value!r} is outside 1970..9999") from exc
+        if not _EARLIEST <= instant <= _LATEST:
+            raise ValueError(f"timestamp {value!r} is outside 1970..9999")
+        return instant
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     raise ValueError(f"expected epoch millis or an ISO 8601 string, got {type(value).__name__}")
@@ -43,6 +61,12 @@ Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,
 Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.{1,1024}$", max_length=2048)]
 ResourceName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
 Text = Annotated[str, Field(max_length=10240)]
+# SageMaker's `Integer` and `Float` shapes are 32-bit. JSON has no NaN or Infinity (RFC 8259), though Python's parser
+# reads them (and `1e400` as infinity): a number outside these bounds is malformed, not a value to act on.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Float32 = Annotated[float, Field(ge=-3.4028235e38, le=3.4028235e38, allow_inf_nan=False)]
+# `<group>/<version>` (or the group alone): the group's name is up to 63 characters, so the whole may be longer.
+PackageName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}(/\d{1,10})?$")]
 TagMap = dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]]
 
 
@@ -53,7 +77,7 @@ class _Model(BaseModel):
 # --- training job -------------------------------------------------------------------------------------------------
 class MetricDatum(_Model):
     MetricName: Annotated[str, Field(min_length=1, max_length=255)]
-    Value: float
+    Value: Float32
     Timestamp: EventTime | None = None
 
 
@@ -102,9 +126,9 @@ class LabelingJobDetail(_Model):
 # --- model package ---------------------------------------------------------------------------------------------------
 class ModelPackageDetail(_Model):
     ModelPackageGroupName: ResourceName
-    ModelPackageVersion: Annotated[int, Field(ge=1)]
+    ModelPackageVersion: Annotated[Int32, Field(ge=1)]
     ModelPackageArn: Arn
-    ModelPackageName: Annotated[str, Field(max_length=63)] | None = None
+    ModelPackageName: PackageName | None = None
     ModelApprovalStatus: Literal["Approved", "Rejected", "PendingManualApproval"]
     ModelPackageStatus: Literal["Pending", "InProgress", "Completed", "Failed", "Deleting"] | None = None
     ApprovalDescription: Text | None = None

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lifecycle.aws import THROTTLING_CODES
 from lifecycle.config import Settings
-from lifecycle.errors import AwsCallFailed, PolicyInvalid, PolicyNotFound, RetryableError, ThrottlingError
+from lifecycle.errors import (
+    AwsCallFailed,
+    PolicyInvalid,
+    PolicyNotFound,
+    RetryableError,
+    ThrottlingError,
+    UntrustedEvent,
+)
 
 GROUP_TAG = "lifecycle:model-package-group"
 POLICY_CACHE_SECONDS = 300
@@ -33,6 +40,11 @@ EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", max_length=1024)]
 RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]+$", max_length=2048)]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+# A full KMS key ARN (S3 API reference, SSEKMSEncryption.KMSKeyArn); it also fits CreateTrainingJob's
+# OutputDataConfig.KmsKeyId (`[a-zA-Z0-9:/_-]*`, at most 2048).
+KmsKeyArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-zA-Z0-9-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]+$", max_length=2048)
+]
 
 
 class _Strict(BaseModel):
@@ -64,6 +76,11 @@ class TrainingTemplate(_Strict):
     input_s3_uri: S3Uri | None = None
     fresh_data_s3_uri: S3Uri | None = None
     output_s3_uri: S3Uri
+    output_kms_key_arn: KmsKeyArn | None = Field(
+        default=None,
+        description="customer managed key that encrypts the model artifacts (OutputDataConfig.KmsKeyId); without "
+        "it SageMaker uses the training account's aws/s3 key, which no other account can use",
+    )
     channel_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9\.\-_]{1,64}$")] = "train"
     input_mode: Literal["File", "Pipe", "FastFile"] = "Pipe"
     content_type: Annotated[str, Field(max_length=256)] | None = None
@@ -317,6 +334,45 @@ class Policy(_Strict):
     deployment: Deployment | None = None
     notifications: Notifications = Field(default_factory=Notifications)
     sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _cross_account_artifacts_need_a_key(self) -> Policy:
+        """Artifacts read in another account than training's must be encrypted with a key that account may use.
+
+        Without `OutputDataConfig.KmsKeyId`, SageMaker encrypts the model artifacts with "the default KMS key for
+        Amazon S3 for your role's account" (API reference, CreateTrainingJob, OutputDataConfig.KmsKeyId): an AWS
+        managed key, whose key policy no other account can be granted, so a registry or a stage in another account
+        could not load the model.
+        """
+        training = self.training
+        if training is None or training.output_kms_key_arn:
+            return self
+        stages = self.deployment.stages if self.deployment else []
+        readers = [("registry", self.registry.account), *((f"stage {stage.name}", stage.account) for stage in stages)]
+        others = [f"{what} (account {account})" for what, account in readers if account != training.account]
+        if others:
+            raise ValueError(
+                f"training.output_kms_key_arn is required: {', '.join(others)} must read model artifacts trained in "
+                f"account {training.account}, which the account's default aws/s3 key does not allow; name a customer "
+                "managed KMS key those accounts are granted"
+            )
+        return self
+
+
+def check_training_source(policy: Policy, *, account: str, region: str) -> None:
+    """Authority comes from the policy, never from the event: a training job's event counts for a group only when it
+    comes from the policy's training account and region (an allow-listed account only proves the event genuine).
+    Refused before anything is read or written."""
+    template = policy.training
+    if template is None:
+        raise UntrustedEvent(
+            f"policy of group {policy.group} names no training account: no training job event counts for it"
+        )
+    if (account, region) != (template.account, template.region):
+        raise UntrustedEvent(
+            f"training job events of group {policy.group} count only from its training account {template.account} "
+            f"({template.region}), not from {account} ({region})"
+        )
 
 
 def describe_errors(exc: ValidationError) -> list[str]:

@@ -30,7 +30,11 @@ def labeling_job_arn(resources: list[str]) -> str:
 
 
 def labeling_job_name(arn: str) -> str:
-    """The name part of a labeling job ARN."""
+    """The name part of a labeling job ARN, to describe the job by: the event names the job only by its ARN.
+
+    The ARN names the job in lower case; that finds it because "LabelingJobName is not case sensitive" (API
+    reference, CreateLabelingJob). Everything after the describe uses the name DescribeLabelingJob returns.
+    """
     return arn.rsplit("/", 1)[1]
 
 

@@ -2,8 +2,9 @@
 
 A monitoring run is a processing job that ends `Completed` even when it finds violations. The product
 identifies the schedule from the job (the monitoring container's `sagemaker_monitoring_schedule_name`
-environment variable, else the job's `MonitoringScheduleArn`), confirms the outcome with ListMonitoringExecutions
-(`CompletedWithViolations`), and reads `constraint_violations.json` from the job's output in the endpoint's account.
+environment variable, else the schedule whose ARN is the job's `MonitoringScheduleArn`), confirms the outcome with
+ListMonitoringExecutions (`CompletedWithViolations`), and reads `constraint_violations.json` from the job's output
+in the endpoint's account.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ VIOLATIONS_FILE = "constraint_violations.json"
 MONITOR_NAMESPACES = frozenset({"aws/sagemaker/Endpoints/data-metrics", "aws/sagemaker/Endpoints/model-metrics"})
 FINAL_EXECUTION_STATES = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
 MAX_EXECUTION_PAGES = 5
+MAX_SCHEDULE_PAGES = 10
 _NOT_FOUND_S3 = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
+# A constraint_violations.json holds one short entry per violated feature or metric (KBs; 8 MB is thousands of
+# features). The report is read from a workload account, so it is not trusted: bounded in size and nesting before it
+# is parsed (a deeply nested document would raise RecursionError in the JSON parser, a huge one exhaust memory).
+MAX_REPORT_BYTES = 8 * 1024 * 1024
+MAX_REPORT_DEPTH = 16
 
 
 class ExecutionNotFinal(RetryableError):
@@ -54,14 +61,39 @@ class AlarmTarget:
     metric_name: str
 
 
-def schedule_name_of(detail: ProcessingJobDetail) -> str | None:
-    """The monitoring schedule a processing job ran for; None for a processing job no schedule started."""
-    from_env = detail.Environment.get(SCHEDULE_ENV)
-    if from_env:
-        return from_env
-    if detail.MonitoringScheduleArn:
-        return detail.MonitoringScheduleArn.rsplit("/", 1)[-1]
-    return None
+def find_schedule(sagemaker: Any, detail: ProcessingJobDetail) -> dict[str, Any] | None:
+    """The monitoring schedule a processing job ran for (its DescribeMonitoringSchedule); None for a processing job
+    no schedule started.
+
+    The schedule is named by the monitoring container's Environment, else found by the job's MonitoringScheduleArn
+    among the account's schedules: an ARN names the schedule in lower case, so a name is never read from it. When
+    the job names both, they must be the same schedule.
+    """
+    arn = detail.MonitoringScheduleArn
+    name = detail.Environment.get(SCHEDULE_ENV) or (arn and _schedule_name_with_arn(sagemaker, arn))
+    if not name:
+        return None
+    schedule = describe_schedule(sagemaker, name)
+    if arn and schedule["MonitoringScheduleArn"] != arn:
+        raise ActionRefused(
+            f"processing job {detail.ProcessingJobName} names schedule {name} in its Environment but {arn} as its "
+            f"MonitoringScheduleArn"
+        )
+    return schedule
+
+
+def _schedule_name_with_arn(sagemaker: Any, arn: str) -> str:
+    request: dict[str, Any] = {"MaxResults": 100}
+    for _ in range(MAX_SCHEDULE_PAGES):
+        with aws_errors("sagemaker:ListMonitoringSchedules"):
+            page = sagemaker.list_monitoring_schedules(**request)
+        for summary in page.get("MonitoringScheduleSummaries", []):
+            if summary["MonitoringScheduleArn"] == arn:
+                return str(summary["MonitoringScheduleName"])
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    raise ActionRefused(f"no monitoring schedule of the account has the ARN {arn}")
 
 
 def alarm_target(detail: AlarmDetail) -> AlarmTarget | None:
@@ -124,15 +156,20 @@ def violations_report_uri(sagemaker: Any, job_name: str) -> str:
 
 
 def read_violations(s3: Any, uri: str) -> list[Finding]:
-    """The violations in a `constraint_violations.json`; a missing or unreadable report is refused."""
+    """The violations in a `constraint_violations.json`; a missing, oversized, too deeply nested or unreadable report
+    is refused."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     with aws_errors(f"s3:GetObject {uri}"):
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_REPORT_BYTES + 1)
         except ClientError as exc:
             if error_code(exc) in _NOT_FOUND_S3:
                 raise ActionRefused(f"violations report {uri} is missing") from exc
             raise
+    if len(body) > MAX_REPORT_BYTES:
+        raise ActionRefused(f"violations report {uri} is larger than {MAX_REPORT_BYTES} bytes")
+    if _nesting_exceeds(body, MAX_REPORT_DEPTH):
+        raise ActionRefused(f"violations report {uri} nests deeper than {MAX_REPORT_DEPTH} levels")
     try:
         document = json.loads(body)
         entries = document["violations"]
@@ -146,6 +183,29 @@ def read_violations(s3: Any, uri: str) -> list[Finding]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ActionRefused(f"violations report {uri} is not a constraint_violations.json document") from exc
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether a JSON text opens more than `limit` arrays/objects inside one another (strings skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in b"]}":
+            depth -= 1
+    return False
 
 
 def summarize(violations: list[Finding], *, limit: int = 20) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.aws import aws_errors
+from lifecycle.names import metadata_text
 from lifecycle.policy import GROUP_TAG, Policy
 
 TRAINING_JOB_KEY = "lifecycle:training-job-arn"
@@ -62,7 +63,12 @@ def find_package_for_job(sagemaker: Any, group: str, job: dict[str, Any]) -> str
 def package_request(
     policy: Policy, job: dict[str, Any], *, metrics: dict[str, float], event_id: str, approve: bool
 ) -> dict[str, Any]:
-    """The CreateModelPackage request for a training job that passed the gate (pure: validated in tests)."""
+    """The CreateModelPackage request for a training job that passed the gate (pure: validated in tests).
+
+    No `Tags`: a package registered into a group "uses the tags associated with the model group" and SageMaker
+    refuses a tag argument with `ModelPackageGroupName` (API reference, CreateModelPackage). The lineage (training
+    job, event) is in `CustomerMetadataProperties`; the group carries the product's tag (`ensure_group`).
+    """
     registry = policy.registry
     container: dict[str, Any] = {
         "Image": registry.inference_image or job["AlgorithmSpecification"]["TrainingImage"],
@@ -75,9 +81,9 @@ def package_request(
     }
     if registry.realtime_instance_types:
         inference["SupportedRealtimeInferenceInstanceTypes"] = list(registry.realtime_instance_types)
-    metadata = {TRAINING_JOB_KEY: job["TrainingJobArn"], EVENT_ID_KEY: event_id[:256]}
+    metadata = {TRAINING_JOB_KEY: job["TrainingJobArn"], EVENT_ID_KEY: metadata_text(event_id, limit=256)}
     for name, value in sorted(metrics.items())[:40]:
-        metadata[f"metric:{name}"[:128]] = f"{value:g}"
+        metadata.setdefault(metadata_text(f"metric:{name}", limit=128), f"{value:g}")
     request: dict[str, Any] = {
         "ModelPackageGroupName": policy.group,
         "ModelPackageDescription": package_description(job),
@@ -85,7 +91,6 @@ def package_request(
         "ModelApprovalStatus": "Approved" if approve else "PendingManualApproval",
         "CustomerMetadataProperties": metadata,
         "ClientToken": hashlib.sha256(job["TrainingJobArn"].encode()).hexdigest()[:36],
-        "Tags": [{"Key": GROUP_TAG, "Value": policy.group}],
     }
     if registry.metrics_report_s3_uri:
         report = registry.metrics_report_s3_uri.format(training_job_name=job["TrainingJobName"])

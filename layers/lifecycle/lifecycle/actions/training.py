@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from lifecycle.aws import aws_errors
 from lifecycle.errors import ActionRefused
+from lifecycle.names import metadata_text
 from lifecycle.policy import MetricGate, Policy, TrainingTemplate
 
 STOPPED_BY_TAG = "lifecycle:stopped-by"
@@ -57,7 +58,9 @@ def stop_training_job(sagemaker: Any, job: dict[str, Any], *, rule: str) -> bool
         return False
     name = job["TrainingJobName"]
     with aws_errors(f"sagemaker:AddTags {name}"):
-        sagemaker.add_tags(ResourceArn=job["TrainingJobArn"], Tags=[{"Key": STOPPED_BY_TAG, "Value": rule[:256]}])
+        sagemaker.add_tags(
+            ResourceArn=job["TrainingJobArn"], Tags=[{"Key": STOPPED_BY_TAG, "Value": metadata_text(rule, limit=256)}]
+        )
     with aws_errors(f"sagemaker:StopTrainingJob {name}"):
         sagemaker.stop_training_job(TrainingJobName=name)
     return True
@@ -101,7 +104,8 @@ def training_channel(template: TrainingTemplate, s3_uri: str, *, attribute_names
 def training_job_request(policy: Policy, *, name: str, channel: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
     """The CreateTrainingJob request of the policy's training template (pure: validated in tests).
 
-    `name` must already be a valid, deterministic training job name; tag values are cut to AWS's 256 characters.
+    `name` must already be a valid, deterministic training job name; tags are made to fit AWS's tag pattern and
+    lengths. With the template's `output_kms_key_arn` the artifacts are encrypted with that key (see `Policy`).
     """
     template = policy.training
     if template is None:
@@ -109,20 +113,26 @@ def training_job_request(policy: Policy, *, name: str, channel: dict[str, Any], 
     algorithm: dict[str, Any] = {"TrainingImage": template.image, "TrainingInputMode": template.input_mode}
     if template.metric_definitions:
         algorithm["MetricDefinitions"] = [{"Name": d.name, "Regex": d.regex} for d in template.metric_definitions]
+    output: dict[str, Any] = {"S3OutputPath": template.output_s3_uri}
+    if template.output_kms_key_arn:
+        output["KmsKeyId"] = template.output_kms_key_arn
     return {
         "TrainingJobName": name,
         "AlgorithmSpecification": algorithm,
         "RoleArn": template.role_arn,
         "HyperParameters": dict(template.hyperparameters),
         "InputDataConfig": [channel],
-        "OutputDataConfig": {"S3OutputPath": template.output_s3_uri},
+        "OutputDataConfig": output,
         "ResourceConfig": {
             "InstanceType": template.instance_type,
             "InstanceCount": template.instance_count,
             "VolumeSizeInGB": template.volume_size_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": template.max_runtime_seconds},
-        "Tags": [{"Key": key[:128], "Value": value[:256]} for key, value in tags.items()],
+        "Tags": [
+            {"Key": metadata_text(key, limit=128), "Value": metadata_text(value, limit=256)}
+            for key, value in tags.items()
+        ],
     }
 
 

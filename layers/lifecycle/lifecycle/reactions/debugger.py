@@ -1,4 +1,5 @@
-"""Debugger / profiler rule `IssuesFound` on a running training job: stop it when policy says, always tell."""
+"""Debugger / profiler rule `IssuesFound`: stop the training job when policy says and it still runs; always record
+and tell, also when the finding arrives after the job ended."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from lifecycle.errors import IgnoredEvent
 from lifecycle.events import RuleEvaluationStatus, TrainingJobEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
-from lifecycle.policy import Policy, find_policy
+from lifecycle.policy import Policy, check_training_source, find_policy
 from lifecycle.reaction import Reaction
 
 REACTION = "debugger-rule"
@@ -24,14 +25,13 @@ def issues_found(event: TrainingJobEvent) -> list[RuleEvaluationStatus]:
 
 
 def on_rule_issues(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
-    """Record and tell once per set of rules with issues; stop the job at most once."""
+    """Record and tell once per set of rules with issues; stop the job at most once, and only while it runs."""
     detail = r.event.detail
-    if detail.TrainingJobStatus != "InProgress":
-        raise IgnoredEvent(f"training job {detail.TrainingJobName} is {detail.TrainingJobStatus}, no longer running")
     issues = issues_found(r.event)
     if not issues:
         raise IgnoredEvent("no Debugger or profiler rule reports IssuesFound")
     policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
+    check_training_source(policy, account=r.event.account, region=r.event.region)
     rules = sorted({issue.RuleConfigurationName for issue in issues})
     key = SemanticKey.of(REACTION, detail.TrainingJobArn, "IssuesFound:" + ",".join(rules), "")
     return r.once(key, lambda: _act(r, policy, issues))
@@ -42,18 +42,20 @@ def _act(r: Reaction[TrainingJobEvent], policy: Policy, issues: list[RuleEvaluat
     stopping = [
         issue.RuleConfigurationName for issue in issues if issue.RuleConfigurationName in policy.debugger.stop_on_rules
     ]
+    running = detail.TrainingJobStatus == "InProgress"
     stopped = False
-    if stopping:
+    if stopping and running:
         key = SemanticKey.of(STOP, detail.TrainingJobArn, "Stop", "")
         stopped = bool(r.once(key, lambda: _stop(r, policy, stopping[0]))["stopped"])
     findings = [f"{issue.RuleConfigurationName}: {issue.StatusDetails or 'IssuesFound'}" for issue in issues]
-    decision = (
-        f"stopped the job because policy stops on {stopping[0]}"
-        if stopped
-        else "job left running: policy stops on none of these rules"
-        if not stopping
-        else "job was already not running"
-    )
+    if stopped:
+        decision = f"stopped the job because policy stops on {stopping[0]}"
+    elif not running:
+        decision = f"reported after the job ended ({detail.TrainingJobStatus}): nothing to stop"
+    elif not stopping:
+        decision = "job left running: policy stops on none of these rules"
+    else:
+        decision = "job was already not running"
     r.record(
         policy,
         action="debugger-issues-found",

@@ -24,12 +24,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.actions.deploy import describe_endpoint, main_variant, serving
 from lifecycle.actions.monitoring import (
     alarm_target,
-    describe_schedule,
     find_execution,
+    find_schedule,
     read_violations,
     running_pipeline_executions,
     running_training_jobs,
-    schedule_name_of,
     start_pipeline_execution,
     summarize,
     violations_report_uri,
@@ -50,6 +49,7 @@ REACTION = "monitor-violation"
 SIGNAL_TAG = "lifecycle:monitor-signal"
 NAME_MAX = 63
 _STAMP = "%Y%m%d%H%M%S"
+_STAMP_LENGTH = len("yyyymmddHHMMSS")  # `datetime.min` would format its year as "1", not "0001"
 _HOLDER_DIGITS = 6
 
 
@@ -109,11 +109,11 @@ def on_monitoring_job(r: Reaction[ProcessingJobEvent]) -> dict[str, Any]:
     detail = r.event.detail
     if detail.ProcessingJobStatus not in ("Completed", "Failed"):
         raise IgnoredEvent(f"processing job {detail.ProcessingJobName} is {detail.ProcessingJobStatus}")
-    schedule = schedule_name_of(detail)
-    if schedule is None:
-        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
     sagemaker = r.client("sagemaker", r.event.account, r.event.region)
-    endpoint = describe_schedule(sagemaker, schedule)["EndpointName"]
+    found = find_schedule(sagemaker, detail)
+    if found is None:
+        raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
+    schedule, endpoint = found["MonitoringScheduleName"], found["EndpointName"]
     policy, stage = policy_for_endpoint(r, endpoint)
     execution = find_execution(sagemaker, schedule, detail.ProcessingJobArn)
     status = execution["MonitoringExecutionStatus"]
@@ -242,7 +242,7 @@ def _tell(r: Reaction[Any], v: Violation, decision: str) -> None:
 def retrain_prefix(group: str, stage: str) -> str:
     """The name prefix of every retrain of `group`'s `stage` (so running ones can be found), within AWS's limit."""
     prefix = f"{group}-{stage}-retrain-"
-    room = NAME_MAX - len(f"{datetime.min:{_STAMP}}-{'0' * _HOLDER_DIGITS}")
+    room = NAME_MAX - _STAMP_LENGTH - 1 - _HOLDER_DIGITS
     if len(prefix) <= room:
         return prefix
     digest = hashlib.sha256(f"{group}/{stage}".encode()).hexdigest()[:6]

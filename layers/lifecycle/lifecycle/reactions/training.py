@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from lifecycle import registration
 from lifecycle.actions.registry import create_model_package, ensure_group, find_package_for_job, package_request
 from lifecycle.actions.training import describe_training_job, evaluate_gate, final_metrics, stopped_by
-from lifecycle.errors import ActionRefused, IgnoredEvent
+from lifecycle.errors import ActionRefused, DuplicateInProgress, IgnoredEvent
 from lifecycle.events import TrainingJobEvent
 from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
-from lifecycle.policy import Policy, find_policy
+from lifecycle.policy import Policy, check_training_source, find_policy
 from lifecycle.reaction import Reaction
 
 REACTION = "training-state"
@@ -24,6 +25,7 @@ def on_training_state(r: Reaction[TrainingJobEvent]) -> dict[str, Any]:
     if step is None:
         raise IgnoredEvent(f"training job status {detail.TrainingJobStatus} needs no action")
     policy = find_policy(r.settings, tags=detail.Tags, name=detail.TrainingJobName)
+    check_training_source(policy, account=r.event.account, region=r.event.region)
     key = SemanticKey.of(REACTION, detail.TrainingJobArn, detail.TrainingJobStatus, detail.LastModifiedTime)
     return r.once(key, lambda: step(r, policy))
 
@@ -53,14 +55,26 @@ def _completed(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
     registry = policy.registry
     sagemaker = r.client("sagemaker", registry.account, registry.region)
     ensure_group(sagemaker, policy.group)
-    existing = find_package_for_job(sagemaker, policy.group, job)
+    # One package per job, however many of its events are handled at once: claim the job, then describe before
+    # create (a package registered before a claim existed, or by an attempt that died before it could say so).
+    job_arn, holder = job["TrainingJobArn"], event.detail.LastModifiedTime.isoformat()
+    claimed = registration.claim(r.settings, job_arn, holder=holder)
+    if not claimed.granted and not claimed.package_arn:
+        raise DuplicateInProgress(f"{name} is being registered for its change of {claimed.holder}")
+    try:
+        existing = claimed.package_arn or find_package_for_job(sagemaker, policy.group, job)
+        request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
+        package_arn = existing or create_model_package(sagemaker, request)
+    except BaseException:
+        registration.release(r.settings, job_arn, holder=holder)  # the platform's retry claims again
+        raise
+    if claimed.granted:
+        registration.finish(r.settings, job_arn, holder=holder, package_arn=package_arn)
     if existing:
         reason = f"{name} is already registered as {existing}"
         r.record(policy, action="register-model-package", outcome="skipped", reason=reason, **where)
         return {"action": "already-registered", "model_package_arn": existing}
 
-    request = package_request(policy, job, metrics=metrics, event_id=event.id, approve=registry.auto_approve)
-    package_arn = create_model_package(sagemaker, request)
     version = int(package_arn.rsplit("/", 1)[1])
     status = request["ModelApprovalStatus"]
     reason = f"{gate.summary}; registered as version {version} ({status})"
