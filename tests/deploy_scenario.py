@@ -72,15 +72,16 @@ class DeployWorld:
 
     cloud: Cloud
     state_machine_arn: str
+    group: str = GROUP
 
     def register(self, versions: int = 2, *, approved: tuple[int, ...] = (1, 2)) -> list[str]:
         """Versions 1..n of the churn group in the registry (automation account); `approved` are Approved."""
         sagemaker = self.cloud.client("sagemaker", AUTOMATION)
-        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        sagemaker.create_model_package_group(ModelPackageGroupName=self.group)
         arns = []
         for version in range(1, versions + 1):
             arn = sagemaker.create_model_package(
-                ModelPackageGroupName=GROUP,
+                ModelPackageGroupName=self.group,
                 InferenceSpecification={
                     "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://example-ml/churn/v{version}/model.tar.gz"}],
                     "SupportedContentTypes": ["application/json"],
@@ -103,12 +104,12 @@ class DeployWorld:
             if ab_with is not None
             else [(version, 1.0, deploy.MAIN_VARIANT)]
         ):
-            arn = package(served)
-            request = deploy.model_request(spec, group=GROUP, version=served, package_arn=arn)
+            arn = package(served, self.group)
+            request = deploy.model_request(spec, group=self.group, version=served, package_arn=arn)
             deploy.ensure_model(sagemaker, request)
             variants.append(deploy.VariantSpec(name, request["ModelName"], weight))
         request = deploy.config_request(
-            spec, group=GROUP, version=version, package_arn=package(version), variants=variants
+            spec, group=self.group, version=version, package_arn=package(version, self.group), variants=variants
         )
         deploy.ensure_endpoint_config(sagemaker, request)
         config = request["EndpointConfigName"]
@@ -121,7 +122,7 @@ class DeployWorld:
     def deployed(self, stage: str, version: int, *, at: str = "2026-11-20T10:00:00+00:00") -> None:
         """Record that `version` completed a deployment to `stage` (what a finished stage writes)."""
         event = store.StageEvent(kind="deployed", version=version, at=at, execution=f"earlier-v{version}")
-        store.record_stage_event(get_settings(), GROUP, stage, event)
+        store.record_stage_event(get_settings(), self.group, stage, event)
 
     def endpoint(self, stage: dict[str, Any]) -> dict[str, Any]:
         """The endpoint as it is (no fake progress: read moto's object)."""
@@ -157,7 +158,7 @@ class DeployWorld:
         return harness.start(self.state_machine_arn, name, payload)
 
     def gate(self, execution: str, stage: str) -> store.Approval:
-        (found,) = [g for g in store.approvals(get_settings(), GROUP, execution=execution) if g.stage == stage]
+        (found,) = [g for g in store.approvals(get_settings(), self.group, execution=execution) if g.stage == stage]
         return found
 
     def token(self, execution: str, stage: str) -> str:
@@ -180,9 +181,9 @@ class DeployWorld:
         return harness.wait(run.execution_arn, since=len(run.events))
 
 
-def package(version: int) -> str:
-    """The registry ARN of version `version` of the churn group."""
-    return f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
+def package(version: int, group: str = GROUP) -> str:
+    """The registry ARN of version `version` of a group (SageMaker lower-cases the name in ARNs)."""
+    return f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{group.lower()}/{version}"
 
 
 def deploy_world(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeployWorld]:

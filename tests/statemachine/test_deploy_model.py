@@ -635,3 +635,54 @@ def test_a_rejection_in_the_registry_during_the_rollout_stops_it_and_restores(wo
     assert world.endpoint(prod_stage())["config"] == v1_config
     [stopped] = audit("deployment-stopped")
     assert "no longer Approved in the registry; prod serves v1" in stopped.reason
+
+
+def test_the_gate_shows_how_the_version_did_in_the_stage_before(world: DeployWorld) -> None:
+    world.cloud.publish_policy(deploy_policy(staging_stage(), prod_stage(approval_required=True)))
+    world.register()
+
+    run = world.start("evidence", approved())
+
+    assert run.waiting() and run.states[-1] == "Wait For Approval"
+    [request] = world.cloud.notifications()
+    assert "Previous stage staging: serving since 20" in request["message"]
+    assert 'smoke test passed: {"predictions"' in request["message"]
+    assert "monitor: not monitored." in request["message"]
+    assert "prod: nothing changes on churn-prod until you approve." in request["message"]
+
+
+@pytest.mark.parametrize(
+    "group", ["ChurnPrediction", "C" + "hurn-prediction-of-enterprise-customers-in-emea-and-apac-2026" + "x"]
+)
+def test_a_mixed_case_or_63_character_group_deploys_and_rolls_back(world: DeployWorld, load_event, group: str) -> None:
+    import copy
+
+    from conftest import churn_policy
+    from deploy_scenario import package
+
+    # Given a group whose name ARNs lower-case (and one of SageMaker's maximum length)
+    assert len(group) <= 63
+    world.group = group
+    policy = churn_policy(group=group, match={}, deployment={"stages": [staging_stage(), prod_stage()]})
+    world.cloud.publish_policy(policy)
+    world.register(2, approved=(1, 2))
+    world.serve(prod_stage(), 1)
+
+    # When v2 is approved, Then it deploys through both stages
+    run = world.start("case", approved(group=group))
+    assert run.status == "SUCCEEDED", run.cause
+    assert [v for _, v, _ in serving(world, prod_stage())] == [2]
+
+    # When v2 is rejected in the registry, Then prod goes back to v1 (staging never served anything else: left, told)
+    world.cloud.client("sagemaker").update_model_package(
+        ModelPackageArn=package(2, group), ModelApprovalStatus="Rejected"
+    )
+    event = copy.deepcopy(load_event("model-package-rejected.json"))
+    event["resources"] = [package(2, group)]
+    event["detail"].update(ModelPackageGroupName=group, ModelPackageArn=package(2, group), ModelPackageVersion=2)
+    result = world.react(event)
+    assert result["outcome"] == "acted", result
+    assert {"stage": "prod", "started": True, "version": 1} in result["rollbacks"]
+    runs = world.settle()
+    assert all(r.status == "SUCCEEDED" for r in runs), [r.cause for r in runs]
+    assert [v for _, v, _ in serving(world, prod_stage())] == [1]

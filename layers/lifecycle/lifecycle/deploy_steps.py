@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from lifecycle import store
 from lifecycle.accounts import client_for
 from lifecycle.actions import deploy
-from lifecycle.actions.monitor_schedule import ensure_schedule, schedule_name
+from lifecycle.actions.monitor_schedule import ensure_schedule, monitor_status, schedule_name
 from lifecycle.audit import AuditRecord, Outcome, record
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
@@ -390,10 +390,22 @@ def _evidence(step: StepContext) -> list[str]:
     else:
         lines.append(f"{stage.name}: nothing changes on {stage.endpoint_name} until you approve.")
         previous = state.previous_stage
-        if previous:
+        if previous and state.index > 0:
+            before = plan.stages[state.index - 1]
+            monitor = "not monitored"
+            if before.monitoring is not None and before.monitoring.manages_schedule:
+                sagemaker = client_for(
+                    "sagemaker",
+                    before.account,
+                    before.region,
+                    step.settings,
+                    reaction=REACTION,
+                    event_id=plan.execution,
+                )
+                monitor = monitor_status(sagemaker, before.endpoint_name)
             lines.append(
                 f"Previous stage {previous.get('name')}: serving since {previous.get('finished_at')}, "
-                f"smoke test {previous.get('smoke_test') or 'not run'}."
+                f"smoke test {previous.get('smoke_test') or 'not run'}, monitor: {monitor}."
             )
     metrics = _metrics(step)
     lines += ["Metrics:", *(f"  {line}" for line in metrics or ["none reported"])]

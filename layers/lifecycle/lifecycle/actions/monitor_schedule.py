@@ -101,3 +101,18 @@ def ensure_schedule(sagemaker: Any, stage: Stage, *, group: str) -> str:
             Tags=[{"Key": GROUP_TAG, "Value": group}],
         )
     return "created"
+
+
+def monitor_status(sagemaker: Any, endpoint_name: str) -> str:
+    """What the endpoint's data-quality monitor last said: `no schedule`, `no run yet`, or the last run's status."""
+    name = schedule_name(endpoint_name)
+    with aws_errors(f"sagemaker:DescribeMonitoringSchedule {name}"):
+        try:
+            schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+        except ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise
+            return "no schedule"
+    last = schedule.get("LastMonitoringExecutionSummary") or {}
+    status = last.get("MonitoringExecutionStatus")
+    return f"last run {status}" if status else "no run yet"
