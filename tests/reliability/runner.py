@@ -97,6 +97,9 @@ class Figures:
     orphans: int = 0
     dead_lettered: int = 0
     bad_inputs_tried: int = 0
+    authority_refusals: int = 0
+    stale_events: int = 0
+    races: int = 0
     unhandled_errors: int = 0
     seconds: float = 0.0
     # what the figures are made of, for the report and the assertions
@@ -110,6 +113,7 @@ class Figures:
     hostile_writes: int = 0
     failed_executions: list[str] = field(default_factory=list)
     unreported_failures: list[str] = field(default_factory=list)
+    adversity_problems: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         rows = [
@@ -121,6 +125,9 @@ class Figures:
             ("orphans", self.orphans),
             ("dead-lettered", self.dead_lettered),
             ("bad inputs tried", self.bad_inputs_tried),
+            ("authority refusals", self.authority_refusals),
+            ("stale events", self.stale_events),
+            ("races", self.races),
             ("unhandled errors", self.unhandled_errors),
         ]
         return "\n".join(f"{name:<22}{value:>8}" for name, value in rows)
@@ -227,6 +234,8 @@ class StressWorld:
         self.faults = faults
         self.expected: Counter[str] = Counter()
         self.people_jobs: set[str] = set()  # training jobs people started (not the product)
+        self.people_made: set[str] = set()  # other resources people made (a rogue package in dev)
+        self.people_calls: Counter[str] = Counter()  # their action calls (not the product's)
         self.approved: list[int] = []
         self.drifts = 0
 
@@ -338,6 +347,119 @@ class StressWorld:
         self.expect(CreateTrainingJob=1)
         self.product_jobs_complete([job for job in self.product_jobs() if "-retrain-" in job], auc=0.93)
 
+    # --- adversity (issue 13): authority, stale events, races ---------------------------------------------------------
+    def registry_event(self, version: int, status: str, **changes: Any) -> dict[str, Any]:
+        """The registry's event of `version` reaching `status` (its detail as SageMaker sends it), with `changes`."""
+        arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
+        with self.outside():
+            package = self.sandbox.client("sagemaker", AUTOMATION).describe_model_package(ModelPackageName=arn)
+        detail = {
+            "ModelPackageGroupName": GROUP,
+            "ModelPackageVersion": version,
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": status,
+            "ModelPackageStatus": "Completed",
+            "CreationTime": epoch_millis(package["CreationTime"]),
+            "LastModifiedTime": epoch_millis(package.get("LastModifiedTime", package["CreationTime"])),
+            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
+            "Tags": {},
+            **changes.pop("detail", {}),
+        }
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": AUTOMATION,
+            "time": "2026-11-27T12:00:00Z",
+            "region": REGION,
+            "resources": [detail["ModelPackageArn"]],
+            "detail": detail,
+            **changes,
+        }
+
+    def _judged(self, events: list[tuple[str, dict[str, Any]]], allowed: dict[str, set[str]], figures: Figures) -> None:
+        """Deliver `events` (kind, event) as EventBridge would; each must end as `allowed[kind]` says and change
+        nothing (no action call): a refused event is refused, a stale one ignored."""
+        before = len(self.sandbox.recorder.calls)
+        first = len(self.router.deliveries)
+        for _, event in events:
+            self.router.deliver(event)
+        self.router.settle()
+        kinds = {event["id"]: kind for kind, event in events}
+        for delivery in self.router.deliveries[first:]:
+            for invocation in delivery.invocations:
+                kind = kinds.get(str(delivery.event.get("id")), "")
+                outcome = invocation.result or {}
+                judged = f"{outcome.get('outcome')}:{outcome.get('action', '')}".rstrip(":")
+                if kind and judged not in allowed[kind]:
+                    figures.adversity_problems.append(f"{kind}: {invocation.function} -> {judged} {invocation.error}")
+        acted = actions_taken(self.sandbox.recorder.calls[before:])
+        if acted:
+            figures.adversity_problems.append(f"{[k for k, _ in events]} took actions: {dict(acted)}")
+
+    def adversity(self, figures: Figures) -> None:
+        """Events from people who should not drive a step, late, replayed, or at the same moment as another."""
+        serving = max(self.approved)
+        # authority: a dev user's own `churn` group, an ARN of another region, a training job outside the policy's
+        with self.outside():
+            dev = self.sandbox.client("sagemaker", DEV)
+            dev.create_model_package_group(ModelPackageGroupName=GROUP)
+            rogue = dev.create_model_package(
+                ModelPackageGroupName=GROUP,
+                InferenceSpecification={
+                    "Containers": [{"Image": "rogue", "ModelDataUrl": "s3://dev-bucket/rogue.tar.gz"}],
+                    "SupportedContentTypes": ["application/json"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+                ModelApprovalStatus="Approved",
+            )["ModelPackageArn"]
+        self.people_made.add(rogue)
+        self.people_calls.update({"sagemaker:CreateModelPackageGroup": 1, "sagemaker:CreateModelPackage": 1})
+        elsewhere = f"arn:aws:sagemaker:eu-west-1:{AUTOMATION}:model-package/{GROUP}/{serving}"
+        refused = [
+            (
+                "dev approval",
+                self.registry_event(
+                    serving, "Approved", account=DEV, detail={"ModelPackageArn": rogue, "ModelPackageVersion": 1}
+                ),
+            ),
+            ("other region", self.registry_event(serving, "Approved", detail={"ModelPackageArn": elsewhere})),
+        ]
+        self._judged(refused, {"dev approval": {"rejected"}, "other region": {"rejected"}}, figures)
+        figures.authority_refusals += len(refused)
+        # stale: the first approved version approved again (older than what serves), a Rejected of the serving one
+        # from before its approval (a redrive)
+        stale = [
+            ("older approval", self.registry_event(min(self.approved), "Approved")),
+            ("stale rejection", self.registry_event(serving, "Rejected", detail={"LastModifiedTime": 1795777323000})),
+        ]
+        older = {"acted:not-deployed"} if min(self.approved) < serving else {"acted:deployment-started"}
+        self._judged(stale, {"older approval": older, "stale rejection": {"ignored"}}, figures)
+        figures.stale_events += len(stale)
+        # a race: the two newest versions approved at the same moment; the older yields to the newer
+        sagemaker = self.sandbox.client("sagemaker", AUTOMATION)
+        with self.outside():
+            summaries = sagemaker.list_model_packages(
+                ModelPackageGroupName=GROUP, SortBy="CreationTime", SortOrder="Descending", MaxResults=2
+            )["ModelPackageSummaryList"]
+            versions = sorted(int(summary["ModelPackageVersion"]) for summary in summaries)
+            for version in versions:
+                sagemaker.update_model_package(
+                    ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}",
+                    ModelApprovalStatus="Approved",
+                )
+        for version in versions:  # emitted together: the router delivers them 1-3 times each, in any order
+            WORLD.emitted.append(self.registry_event(version, "Approved"))
+        self.approved += versions
+        # both start; only the newer deploys: models and configs in two stages, two guarded updates
+        self.expect(StartExecution=2, CreateModel=2, CreateEndpointConfig=2, UpdateEndpoint=2)
+        self.expect(UpdateMonitoringSchedule=1)
+        self.router.settle()
+        wait_for_executions(self.sandbox, self.router)
+        self.router.settle()
+        figures.races += 1
+
     def product_jobs_complete(self, started: list[str], *, auc: float) -> None:
         """The training jobs the product started run and end well: each is then registered."""
         with self.outside():
@@ -426,7 +548,9 @@ def find_orphans(sandbox: Sandbox, world: StressWorld, records: list[Any]) -> li
             found["model package"] = [p["ModelPackageArn"] for p in packages["ModelPackageSummaryList"]]
         for kind, names in found.items():
             orphans += [
-                f"{kind} {name} in {account}" for name in names if name not in known and name not in world.people_jobs
+                f"{kind} {name} in {account}"
+                for name in names
+                if name not in known and name not in world.people_jobs | world.people_made
             ]
         for endpoint in found["endpoint"]:
             config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
@@ -445,7 +569,7 @@ def chosen_config(records: list[Any], endpoint: str) -> str | None:
         if entry.action == "endpoint-in-service":
             chosen = entry.reason.removeprefix("InService on ")
         elif entry.action == "restore-endpoint":
-            chosen = entry.reason.rsplit("back to ", 1)[-1]
+            chosen = entry.reason.rsplit("back to ", 1)[-1].split(" (", 1)[0]
     return chosen
 
 
@@ -473,9 +597,11 @@ def unhandled(router: Router, sandbox: Sandbox, typed: frozenset[str]) -> list[s
 
 
 def check_failed_executions(sandbox: Sandbox, records: list[Any], figures: Figures) -> None:
-    """A failed DeployModel execution must have left an audit record and a notification."""
+    """A DeployModel execution that did not succeed must have told people and left an audit record (its Lambda's
+    `Finish Failed Stage`, or the direct notification when that could not record)."""
     stepfunctions = sandbox.client("stepfunctions")
-    audited = {entry.event_id for entry in records if entry.outcome == "failed"}
+    ended = {"deployment-failed", "gate-rejected", "deployment-stopped"}
+    audited = {entry.event_id for entry in records if entry.action in ended}
     for call in sandbox.recorder.calls:
         if call["call"] != "states:StartExecution":
             continue
@@ -489,7 +615,8 @@ def check_failed_executions(sandbox: Sandbox, records: list[Any], figures: Figur
             for entry in stepfunctions.get_execution_history(executionArn=call["resource"])["events"]
             if "stateEnteredEventDetails" in entry
         ]
-        if name not in audited or "Notify Deployment Failure" not in states:
+        recorded = "Finish Failed Stage" in states and name in audited
+        if not (recorded or "Notify Deployment Failure" in states or "Notify Invalid Input" in states):
             figures.unreported_failures.append(name)
 
 
@@ -588,6 +715,8 @@ def run(size: Size, *, rng_seed: int = 7, echo: Callable[[str], None] = print) -
                     world.drift()
                 wait_for_executions(sandbox, router)
                 router.settle()
+                echo("adversity: authority refusals, stale events, two approvals at once")
+                world.adversity(figures)
             figures.events_tried = router.copies + router.redriven
             figures.duplicates_delivered = router.copies - router.originals
             figures.faults_injected = faults.total
@@ -595,6 +724,7 @@ def run(size: Size, *, rng_seed: int = 7, echo: Callable[[str], None] = print) -
             figures.dead_lettered = router.redriven
             figures.taken = actions_taken(sandbox.recorder.calls)
             figures.taken -= Counter({"sagemaker:CreateTrainingJob": len(world.people_jobs)})  # the world's own jobs
+            figures.taken -= world.people_calls
             figures.expected = world.expected
             figures.actions_taken = sum(figures.taken.values())
             figures.actions_expected = sum(figures.expected.values())
@@ -627,6 +757,7 @@ def report(figures: Figures, echo: Callable[[str], None] = print) -> None:
         ("hostile problems", figures.hostile_problems),
         ("failed executions", figures.failed_executions),
         ("failed executions without audit/notification", figures.unreported_failures),
+        ("adversity problems", figures.adversity_problems),
     ):
         for item in items[:20]:
             echo(f"{title}: {item}")
@@ -640,6 +771,7 @@ def passed(figures: Figures) -> bool:
         and figures.hostile_writes == 0
         and not figures.hostile_problems
         and not figures.unreported_failures
+        and not figures.adversity_problems
     )
 
 
