@@ -55,5 +55,15 @@ def test_the_table_has_one_line_per_figure(figures: Figures) -> None:
         "orphans",
         "dead-lettered",
         "bad inputs tried",
+        "authority refusals",
+        "stale events",
+        "races",
         "unhandled errors",
     ]
+
+
+def test_authority_stale_events_and_a_race_change_nothing_they_should_not(figures: Figures) -> None:
+    # a dev user's own approval and an ARN of another region are refused; an older approval and a stale rejection are
+    # left alone; of two approvals at once only the newer deploys (the expected actions above count exactly that)
+    assert (figures.authority_refusals, figures.stale_events, figures.races) == (2, 2, 1)
+    assert figures.adversity_problems == []
