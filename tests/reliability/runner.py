@@ -206,11 +206,13 @@ class DisorderlyRouter(Router):
 
     def expire_in_progress_markers(self) -> None:
         """Let time pass before the redrive, as it does in AWS (Lambda retries after minutes, people later): the
-        in-progress idempotency marker of an invocation that failed and could not clean up (its DeleteItem faulted)
-        expires with that invocation's timeout. Without this, the sandbox's instant redrive meets a live marker."""
+        in-progress idempotency marker, or the registration claim, of an invocation that failed and could not clean
+        up (its DeleteItem faulted) expires with that invocation's timeout. Without this, the sandbox's instant
+        redrive meets a live marker."""
         dynamodb = self.sandbox.client("dynamodb")
         table = self.sandbox.table_name
         expired = str(int(time.time() * 1000) - 1)
+        claims_expired = str(int(time.time()) - 1)
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             for item in page["Items"]:
                 if item.get("status", {}).get("S") == "INPROGRESS":
@@ -219,6 +221,16 @@ class DisorderlyRouter(Router):
                         Key={"pk": item["pk"], "sk": item["sk"]},
                         UpdateExpression="SET in_progress_expiration = :expired",
                         ExpressionAttributeValues={":expired": {"N": expired}},
+                    )
+                # a registration claim of an invocation that failed and could not release it (its DeleteItem
+                # faulted) expires after the longest invocation (lifecycle.registration.CLAIM_SECONDS)
+                elif item["pk"]["S"].startswith("REGISTRATION#") and "package_arn" not in item:
+                    dynamodb.update_item(
+                        TableName=table,
+                        Key={"pk": item["pk"], "sk": item["sk"]},
+                        UpdateExpression="SET #until = :expired",
+                        ExpressionAttributeNames={"#until": "until"},
+                        ExpressionAttributeValues={":expired": {"N": claims_expired}},
                     )
 
 
