@@ -77,8 +77,8 @@ def deploy() -> Run:
     """Run one two-stage deployment to its end (the staging approval given) and return the execution."""
     os.environ.update(ENV)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
-        from lifecycle import store
         from lifecycle.config import get_settings
+        from lifecycle.store import deployments
 
         from sandbox import stepfunctions as harness
         from sandbox.fakes import install
@@ -107,7 +107,7 @@ def deploy() -> Run:
         run = harness.start(
             machine, "bench", {"kind": "deploy", "group": "churn", "version": 1, "stages": ["staging", "prod"]}
         )
-        (gate,) = store.approvals(get_settings(), "churn", execution="bench")
+        (gate,) = deployments.approvals(get_settings(), "churn", execution="bench")
         harness.send_success(gate.token, {"approved_by": "bench"})
         return harness.wait(run.execution_arn, since=len(run.events), timeout=60)
 

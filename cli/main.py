@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from botocore.exceptions import BotoCoreError
 from lifecycle.config import Settings
-from lifecycle.deployment import DeployInput, Reason, StageName
+from lifecycle.deploy.inputs import DeployInput, Reason, StageName
 from lifecycle.errors import LifecycleError
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle.audit import AuditRecord
+from lifecycle.store.audit import AuditRecord
 from pydantic import BaseModel
 from rich.console import Console, Group, RenderableType
 from rich.live import Live

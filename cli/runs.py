@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
-from lifecycle import store
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.deployment import (
+from lifecycle.deploy.inputs import (
     APPROVAL_REJECTED,
     DeployInput,
     RollbackInput,
@@ -21,6 +20,7 @@ from lifecycle.deployment import (
     start_deployment,
 )
 from lifecycle.policy import Policy
+from lifecycle.store import deployments
 
 from cli.connect import CliError, client
 from cli.state import ExecutionView, execution, policy_of, running, state_machine
@@ -127,15 +127,15 @@ def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: st
     execution = gate.execution
     pending = [
         found
-        for found in store.approvals(settings, execution.group, execution=execution.name)
+        for found in deployments.approvals(settings, execution.group, execution=execution.name)
         if found.stage == gate.stage and not found.decision
     ]
     if not pending:
         raise CliError(f"no pending approval for {execution.name} at stage {gate.stage!r}")
     if not approve and not reason.strip():
         raise CliError("a rejection needs --reason: the people told, and the audit trail, read why")
-    decision: store.Decision = "approved" if approve else "rejected"
-    if not store.answer_approval(settings, pending[0], decision=decision, by=by, reason=reason):
+    decision: deployments.Decision = "approved" if approve else "rejected"
+    if not deployments.answer_approval(settings, pending[0], decision=decision, by=by, reason=reason):
         raise CliError(f"the gate of {execution.name} at stage {gate.stage!r} was answered meanwhile")
     sfn = client("stepfunctions", settings)
     with aws_errors(f"states:SendTask{'Success' if approve else 'Failure'} {execution.name}"):

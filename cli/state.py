@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from lifecycle import audit, store
-from lifecycle.actions import deploy
-from lifecycle.actions.monitor_schedule import schedule_name
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.cooldown import cooldown_key
-from lifecycle.deployment import ApprovedInput, DeployInput, RollbackInput, parse_input
+from lifecycle.deploy import endpoints
+from lifecycle.deploy.inputs import ApprovedInput, DeployInput, RollbackInput, parse_input
 from lifecycle.errors import InvalidDeploymentInput, LifecycleError, PolicyNotFound
+from lifecycle.monitoring.schedule import schedule_name
 from lifecycle.policy import Policy, Stage, load_policy
+from lifecycle.store import audit, cooldown, deployments
 from pydantic import BaseModel, Field
 
 from cli.connect import CliError, client
@@ -100,7 +99,7 @@ def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> S
     view = StageView(name=stage.name, account=stage.account, region=stage.region, endpoint=stage.endpoint_name)
     try:
         sagemaker = client("sagemaker", settings, stage.account, stage.region)
-        endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+        endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
         if endpoint is None:
             view.endpoint_status = "not deployed"
         else:
@@ -108,7 +107,7 @@ def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> S
             view.config = endpoint.config
             view.variants = [
                 VariantView(name=v.name, version=v.version, package_arn=v.package_arn, weight=v.weight)
-                for v in deploy.serving(sagemaker, endpoint.config)
+                for v in endpoints.serving(sagemaker, endpoint.config)
             ]
         if stage.monitoring is not None:
             view.monitor, view.monitor_at = _last_monitor_run(sagemaker, stage.endpoint_name)
@@ -136,13 +135,8 @@ def _last_monitor_run(sagemaker: Any, endpoint: str) -> tuple[str, datetime | No
 
 
 def _cooldown(settings: Settings, group: str, stage: str, now: datetime) -> tuple[datetime | None, str | None]:
-    with aws_errors("dynamodb:GetItem cool-down"):
-        item = client("dynamodb", settings).get_item(TableName=settings.table_name, Key=cooldown_key(group, stage))
-    found = item.get("Item")
-    if not found:
-        return None, None
-    until = datetime.fromtimestamp(int(found["until"]["N"]), tz=UTC)
-    return (until, found.get("action", {}).get("S")) if until > now else (None, None)
+    found = cooldown.current(settings, group, stage, now=now)
+    return found if found else (None, None)
 
 
 # --- executions ------------------------------------------------------------------------------------------------------
@@ -174,7 +168,7 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
         error=": ".join(str(described[key]) for key in ("error", "cause") if described.get(key)) or None,
     )
     if view.status == "RUNNING" and waiting and view.group:
-        gates = store.approvals(settings, view.group, execution=view.name)
+        gates = deployments.approvals(settings, view.group, execution=view.name)
         if any(gate.stage == waiting and not gate.decision for gate in gates):
             view.pending_approvals = [waiting]
     return view

@@ -523,8 +523,9 @@ def _invoke_config(template: dict[str, Any], function_logical_id: str) -> tuple[
 def reset_product_caches() -> None:
     """Forget what warm Lambda containers would cache (settings, sessions, policies) across sandboxes."""
     from aws_lambda_powertools.utilities import parameters
-    from lifecycle import accounts, idempotency
+    from lifecycle import accounts
     from lifecycle.config import get_settings
+    from lifecycle.store import idempotency
 
     get_settings.cache_clear()
     accounts.clear_session_cache()

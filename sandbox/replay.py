@@ -186,7 +186,7 @@ def seed_monitoring_run(sandbox: Sandbox, event: dict[str, Any]) -> str:
     """A Model Monitor run: its schedule, the processing job as DescribeProcessingJob has it, the execution
     ListMonitoringExecutions reports, and the constraint_violations.json the run wrote (violations when it found some).
     """
-    from lifecycle.actions.monitoring import ENDPOINT_ENV, SCHEDULE_ENV, VIOLATIONS_FILE
+    from lifecycle.monitoring.signals import ENDPOINT_ENV, SCHEDULE_ENV, VIOLATIONS_FILE
 
     from sandbox.fakes import monitoring
 

@@ -41,14 +41,14 @@ class World:
 
     def show(self, when: str, *, account: str = PROD, endpoint: str = "churn-prod") -> None:
         """Say what an endpoint serves now (what `lifecycle status` would show a person)."""
-        from lifecycle.actions import deploy
+        from lifecycle.deploy import endpoints
 
         sagemaker = self.sandbox.client("sagemaker", account)
-        found = deploy.describe_endpoint(sagemaker, endpoint)
+        found = endpoints.describe_endpoint(sagemaker, endpoint)
         if found is None:
             self.echo(f"  -- {when}: {endpoint} does not exist (nothing is created before the approval)")
             return
-        variants = deploy.serving(sagemaker, found.config)
+        variants = endpoints.serving(sagemaker, found.config)
         shares = ", ".join(f"v{v.version} on {v.name} {v.weight:.0%}" for v in variants)
         self.echo(f"  -- {when}: {endpoint} {found.status}, serving {shares}")
 
@@ -112,16 +112,16 @@ class World:
     def approve_gates(self) -> None:
         """The approver answers every waiting approval gate (what `lifecycle approve <execution>` does: the answer
         is kept with the gate, then its task token is used)."""
-        from lifecycle import store
         from lifecycle.config import Settings
+        from lifecycle.store import deployments
 
         stack = self.sandbox.client("cloudformation").describe_stacks(StackName=STACK)
         settings = Settings.from_stack(stack["Stacks"][0])
         stepfunctions = self.sandbox.client("stepfunctions")
         for execution in [e for e in self.router.executions if e.status == "RUNNING"]:
-            for gate in store.approvals(settings, GROUP, execution=execution.name):
+            for gate in deployments.approvals(settings, GROUP, execution=execution.name):
                 reason = f"{gate.stage}: evidence reviewed"
-                if gate.decision or not store.answer_approval(
+                if gate.decision or not deployments.answer_approval(
                     settings, gate, decision="approved", by="ml-lead@example.com", reason=reason
                 ):
                     continue

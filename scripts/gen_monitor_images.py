@@ -1,4 +1,4 @@
-"""Generate layers/lifecycle/lifecycle/monitor_images.py: the Model Monitor analyzer image URI of every region.
+"""Generate layers/lifecycle/lifecycle/monitoring/images.py: the Model Monitor analyzer image URI of every region.
 
 The table comes from the `sagemaker` SDK's own image lookup (`sagemaker.image_uris.retrieve("model-monitor", ...)`),
 which works offline. The SDK is a build-time tool only: it is not a project dependency and never ships in a
@@ -6,7 +6,7 @@ Lambda. Regenerate when AWS adds a region or the SDK changes the image:
 
     python3.11 -m venv /tmp/smsdk && /tmp/smsdk/bin/pip install "sagemaker<3"
     SAGEMAKER_SUPPRESS_V2_WARNING=1 /tmp/smsdk/bin/python scripts/gen_monitor_images.py
-    ruff format layers/lifecycle/lifecycle/monitor_images.py   # then commit the table
+    ruff format layers/lifecycle/lifecycle/monitoring/images.py   # then commit the table
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from sagemaker import __version__ as sdk_version
 from sagemaker import image_uris
 
-TARGET = Path(__file__).resolve().parent.parent / "layers" / "lifecycle" / "lifecycle" / "monitor_images.py"
+TARGET = Path(__file__).resolve().parent.parent / "layers" / "lifecycle" / "lifecycle" / "monitoring" / "images.py"
 
 
 def regions() -> list[str]:

@@ -16,8 +16,9 @@ import botocore.session
 import infra_templates
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from lifecycle import accounts, idempotency
+from lifecycle import accounts
 from lifecycle.config import get_settings
+from lifecycle.store import idempotency
 from moto import mock_aws
 
 AUTOMATION = "123456789012"  # moto's default account: the functions' own credentials land there

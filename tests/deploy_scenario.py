@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 from conftest import AUTOMATION, PROD, REGION, STAGING, TOPIC, Cloud, churn_policy
-from lifecycle import store
-from lifecycle.actions import deploy
 from lifecycle.config import get_settings
-from lifecycle.deployment import APPROVAL_REJECTED
+from lifecycle.deploy import endpoints
+from lifecycle.deploy.inputs import APPROVAL_REJECTED
 from lifecycle.policy import Stage
+from lifecycle.store import deployments
 from moto.core.config import default_user_config
 
 from sandbox import lambdas
 from sandbox import stepfunctions as harness
-from sandbox.fakes import endpoints
+from sandbox.fakes import endpoints as endpoint_fakes
 
 GROUP = "churn"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -98,22 +98,22 @@ class DeployWorld:
         A/B test of `version` as challenger beside `ab_with`), and record it in the stage's history."""
         spec = Stage.model_validate(stage)
         sagemaker = self.cloud.client("sagemaker", spec.account)
-        variants: list[deploy.VariantSpec] = []
+        variants: list[endpoints.VariantSpec] = []
         for served, weight, name in (
-            [(ab_with, 0.9, deploy.MAIN_VARIANT), (version, 0.1, deploy.CHALLENGER_VARIANT)]
+            [(ab_with, 0.9, endpoints.MAIN_VARIANT), (version, 0.1, endpoints.CHALLENGER_VARIANT)]
             if ab_with is not None
-            else [(version, 1.0, deploy.MAIN_VARIANT)]
+            else [(version, 1.0, endpoints.MAIN_VARIANT)]
         ):
             arn = package(served, self.group)
-            request = deploy.model_request(spec, group=self.group, version=served, package_arn=arn)
-            deploy.ensure_model(sagemaker, request)
-            variants.append(deploy.VariantSpec(name, request["ModelName"], weight))
-        request = deploy.config_request(
+            request = endpoints.model_request(spec, group=self.group, version=served, package_arn=arn)
+            endpoints.ensure_model(sagemaker, request)
+            variants.append(endpoints.VariantSpec(name, request["ModelName"], weight))
+        request = endpoints.config_request(
             spec, group=self.group, version=version, package_arn=package(version, self.group), variants=variants
         )
-        deploy.ensure_endpoint_config(sagemaker, request)
+        endpoints.ensure_endpoint_config(sagemaker, request)
         config = request["EndpointConfigName"]
-        deploy.create_endpoint(sagemaker, name=spec.endpoint_name, config=config, tags=[])
+        endpoints.create_endpoint(sagemaker, name=spec.endpoint_name, config=config, tags=[])
         assert sagemaker.describe_endpoint(EndpointName=spec.endpoint_name)["EndpointStatus"] == "InService"
         if history:
             self.deployed(spec.name, version)
@@ -121,8 +121,8 @@ class DeployWorld:
 
     def deployed(self, stage: str, version: int, *, at: str = "2026-11-20T10:00:00+00:00") -> None:
         """Record that `version` completed a deployment to `stage` (what a finished stage writes)."""
-        event = store.StageEvent(kind="deployed", version=version, at=at, execution=f"earlier-v{version}")
-        store.record_stage_event(get_settings(), self.group, stage, event)
+        event = deployments.StageEvent(kind="deployed", version=version, at=at, execution=f"earlier-v{version}")
+        deployments.record_stage_event(get_settings(), self.group, stage, event)
 
     def endpoint(self, stage: dict[str, Any]) -> dict[str, Any]:
         """The endpoint as it is (no fake progress: read moto's object)."""
@@ -157,8 +157,10 @@ class DeployWorld:
     def start(self, name: str, payload: Any) -> harness.Run:
         return harness.start(self.state_machine_arn, name, payload)
 
-    def gate(self, execution: str, stage: str) -> store.Approval:
-        (found,) = [g for g in store.approvals(get_settings(), self.group, execution=execution) if g.stage == stage]
+    def gate(self, execution: str, stage: str) -> deployments.Approval:
+        (found,) = [
+            g for g in deployments.approvals(get_settings(), self.group, execution=execution) if g.stage == stage
+        ]
         return found
 
     def token(self, execution: str, stage: str) -> str:
@@ -168,7 +170,7 @@ class DeployWorld:
         """What `lifecycle approve` does: keep the answer with the gate, then use its task token."""
         assert run.waiting(), run.states
         gate = self.gate(run.execution_arn.rsplit(":", 1)[1], stage)
-        assert store.answer_approval(get_settings(), gate, decision="approved", by=by, reason="looks good")
+        assert deployments.answer_approval(get_settings(), gate, decision="approved", by=by, reason="looks good")
         harness.send_success(gate.token, {"approved_by": by})
         return harness.wait(run.execution_arn, since=len(run.events))
 
@@ -176,7 +178,7 @@ class DeployWorld:
         """What `lifecycle reject --reason` does."""
         assert run.waiting(), run.states
         gate = self.gate(run.execution_arn.rsplit(":", 1)[1], stage)
-        assert store.answer_approval(get_settings(), gate, decision="rejected", by=by, reason=reason)
+        assert deployments.answer_approval(get_settings(), gate, decision="rejected", by=by, reason=reason)
         harness.send_failure(gate.token, error=APPROVAL_REJECTED, cause=f"rejected by {by}: {reason}")
         return harness.wait(run.execution_arn, since=len(run.events))
 
@@ -193,10 +195,10 @@ def deploy_world(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
     """
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
     monkeypatch.setitem(default_user_config, "lambda", {"use_docker": False})
-    endpoints.reset()
+    endpoint_fakes.reset()
     arn = harness.install_deploy_model(topic_arn=TOPIC)
     monkeypatch.setenv("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN", arn)
     get_settings.cache_clear()
     yield DeployWorld(cloud, arn)
     lambdas.clear()
-    endpoints.reset()
+    endpoint_fakes.reset()

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.events import TrainingJobEvent
 from lifecycle.observability import logger, metrics, tracer
 from lifecycle.reaction import run
-from lifecycle.reactions.debugger import REACTION, on_rule_issues
+from lifecycle.reactions.debugger_rule import REACTION, on_rule_issues
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

@@ -1,10 +1,10 @@
-"""The DeployModel state machine's Lambda task: runs the step its input names (see lifecycle.deploy_steps)."""
+"""The DeployModel state machine's Lambda task: runs the step its input names (see lifecycle.deploy.steps)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.config import get_settings
-from lifecycle.deploy_steps import run_step
+from lifecycle.deploy.steps import run_step
 from lifecycle.observability import logger, metrics, tracer
 
 

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.events import LabelingJobEvent
 from lifecycle.observability import logger, metrics, tracer
 from lifecycle.reaction import run
-from lifecycle.reactions.labeling import REACTION, on_labeling_state
+from lifecycle.reactions.labeling_state import REACTION, on_labeling_state
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

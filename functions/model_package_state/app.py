@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.events import ModelPackageEvent
 from lifecycle.observability import logger, metrics, tracer
 from lifecycle.reaction import run
-from lifecycle.reactions.model_package import REACTION, on_model_package_state
+from lifecycle.reactions.model_package_state import REACTION, on_model_package_state
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

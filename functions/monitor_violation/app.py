@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.observability import logger, metrics, tracer
-from lifecycle.reactions.monitor import handle
+from lifecycle.reactions.monitor_violation import handle
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

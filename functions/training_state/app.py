@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lifecycle.events import TrainingJobEvent
 from lifecycle.observability import logger, metrics, tracer
 from lifecycle.reaction import run
-from lifecycle.reactions.training import REACTION, on_training_state
+from lifecycle.reactions.training_state import REACTION, on_training_state
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

@@ -112,11 +112,11 @@ def deploy_stack(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def _serving(sandbox: Sandbox, account: str, endpoint: str) -> list[int]:
     """The versions of churn the endpoint serves."""
-    from lifecycle.actions import deploy
+    from lifecycle.deploy import endpoints
 
     sagemaker = sandbox.client("sagemaker", account)
     config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    return deploy.serving_versions(deploy.serving(sagemaker, config), "churn")
+    return endpoints.serving_versions(endpoints.serving(sagemaker, config), "churn")
 
 
 def _until_done(lifecycle, execution: str) -> dict:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import cli_fixtures
 import pytest
-from lifecycle import cooldown
 from lifecycle.config import Settings
+from lifecycle.store import cooldown
 
 from sandbox.cloud import AUTOMATION, STAGING, Sandbox
 from sandbox.replay import read_policy, seed

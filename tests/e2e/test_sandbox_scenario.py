@@ -92,11 +92,11 @@ def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox
 
 
 def serving(sandbox: Sandbox, account: str, endpoint: str) -> list[tuple[str, int | None]]:
-    from lifecycle.actions import deploy
+    from lifecycle.deploy import endpoints
 
     sagemaker = sandbox.client("sagemaker", account)
     config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    return [(v.name, v.version) for v in deploy.serving(sagemaker, config)]
+    return [(v.name, v.version) for v in endpoints.serving(sagemaker, config)]
 
 
 def test_every_update_is_a_guarded_update_that_keeps_the_variant_name(played: tuple[Sandbox, Router]) -> None:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import AUTOMATION, DEV, PROD, REGION
 from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
-from lifecycle.audit import history
 from lifecycle.config import get_settings
+from lifecycle.store.audit import history
 
 from sandbox import runtime
 

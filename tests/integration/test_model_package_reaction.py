@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from conftest import AUTOMATION, REGION
 from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
-from lifecycle.audit import history
 from lifecycle.config import get_settings
+from lifecycle.store.audit import history
 
 from sandbox import runtime
 from sandbox import stepfunctions as harness
@@ -50,7 +50,7 @@ def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, lo
 
 
 def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> None:
-    from lifecycle.deployment import RollbackInput, start_deployment
+    from lifecycle.deploy.inputs import RollbackInput, start_deployment
 
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
@@ -66,10 +66,10 @@ def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> Non
 
 
 def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
-    from lifecycle.actions import deploy
+    from lifecycle.deploy import endpoints
 
     sagemaker = world.cloud.client("sagemaker", stage["account"])
-    return deploy.serving_versions(deploy.serving(sagemaker, world.endpoint(stage)["config"]), "churn")
+    return endpoints.serving_versions(endpoints.serving(sagemaker, world.endpoint(stage)["config"]), "churn")
 
 
 def reject_in_registry(world: DeployWorld, version: int) -> None:
@@ -103,7 +103,7 @@ def test_rejection_of_the_serving_version_rolls_back_to_the_last_version_that_se
 
 
 def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:
-    from lifecycle import store
+    from lifecycle.store import deployments
 
     # Given prod served v2 (and v2 later went out again, then was rejected at prod's gate: it stays Approved), and
     # serves v1 now; then v1 is rejected in the registry
@@ -111,8 +111,10 @@ def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: Depl
     world.register(2, approved=(1, 2))
     world.deployed("prod", 2, at="2026-11-10T10:00:00+00:00")
     world.serve(prod_stage(), 1)
-    rejected = store.StageEvent(kind="gate-rejected", version=2, at="2026-11-25T10:00:00+00:00", execution="v2-again")
-    store.record_stage_event(get_settings(), "churn", "prod", rejected)
+    rejected = deployments.StageEvent(
+        kind="gate-rejected", version=2, at="2026-11-25T10:00:00+00:00", execution="v2-again"
+    )
+    deployments.record_stage_event(get_settings(), "churn", "prod", rejected)
     reject_in_registry(world, 1)
 
     result = handle(dict(load_event("model-package-rejected.json"), detail=rejected_detail(load_event, 1)))

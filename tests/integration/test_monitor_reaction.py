@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_policy
-from lifecycle.audit import AuditRecord, history
 from lifecycle.config import get_settings
+from lifecycle.store.audit import AuditRecord, history
 from test_monitoring_fake import ENDPOINT, SCHEDULE, create_schedule
 from test_training_reaction import LONG_GROUP
 
@@ -186,10 +186,12 @@ def serve_v2_in_prod(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def served(version: int, day: int) -> None:
-    from lifecycle import store
+    from lifecycle.store import deployments
 
-    event = store.StageEvent(kind="deployed", version=version, at=f"2026-11-{day:02d}T10:00:00+00:00", execution="e")
-    store.record_stage_event(get_settings(), "churn", "prod", event)
+    event = deployments.StageEvent(
+        kind="deployed", version=version, at=f"2026-11-{day:02d}T10:00:00+00:00", execution="e"
+    )
+    deployments.record_stage_event(get_settings(), "churn", "prod", event)
 
 
 def test_rollback_starts_deploy_model_with_the_last_version_that_served_the_stage(

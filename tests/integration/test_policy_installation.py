@@ -11,7 +11,7 @@ from lifecycle.errors import PolicyInvalid
 from lifecycle.events import TrainingJobEvent
 from lifecycle.policy import load_policy
 from lifecycle.reaction import run
-from lifecycle.reactions.training import REACTION, on_training_state
+from lifecycle.reactions.training_state import REACTION, on_training_state
 
 OUTSIDER = "555555555555"
 

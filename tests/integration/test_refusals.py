@@ -6,9 +6,9 @@ import json
 
 import pytest
 from conftest import DEV, Cloud, churn_policy
-from lifecycle import audit
 from lifecycle.config import get_settings
 from lifecycle.observability import logger
+from lifecycle.store import audit
 from test_training_reaction import Context
 
 from functions.training_state.app import lambda_handler

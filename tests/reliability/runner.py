@@ -223,7 +223,7 @@ class DisorderlyRouter(Router):
                         ExpressionAttributeValues={":expired": {"N": expired}},
                     )
                 # a registration claim of an invocation that failed and could not release it (its DeleteItem
-                # faulted) expires after the longest invocation (lifecycle.registration.CLAIM_SECONDS)
+                # faulted) expires after the longest invocation (lifecycle.store.registration.CLAIM_SECONDS)
                 elif item["pk"]["S"].startswith("REGISTRATION#") and "package_arn" not in item:
                     dynamodb.update_item(
                         TableName=table,
@@ -521,8 +521,8 @@ def wait_for_executions(sandbox: Sandbox, router: Router, timeout: float = 120.0
 # the checks
 # ---------------------------------------------------------------------------------------------------------------------
 def audit_records(sandbox: Sandbox) -> list[Any]:
-    from lifecycle.audit import history
     from lifecycle.config import Settings
+    from lifecycle.store.audit import history
 
     settings = Settings.from_stack(
         sandbox.client("cloudformation").describe_stacks(StackName="sagemaker-lifecycle")["Stacks"][0]

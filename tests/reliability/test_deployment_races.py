@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import pytest
 from conftest import AUTOMATION, REGION
 from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
-from lifecycle import store
-from lifecycle.actions import deploy
-from lifecycle.audit import history
 from lifecycle.config import get_settings
+from lifecycle.deploy import endpoints
+from lifecycle.store import deployments
+from lifecycle.store.audit import history
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
 REPEATS = 3
@@ -48,14 +48,14 @@ def set_status(world: DeployWorld, version: int, status: str) -> None:
 
 def serving(world: DeployWorld, stage: dict) -> list[int]:
     sagemaker = world.cloud.client("sagemaker", stage["account"])
-    return deploy.serving_versions(deploy.serving(sagemaker, world.endpoint(stage)["config"]), "churn")
+    return endpoints.serving_versions(endpoints.serving(sagemaker, world.endpoint(stage)["config"]), "churn")
 
 
 def assert_consistent(world: DeployWorld, *stages: dict) -> None:
     """What each endpoint serves is the last version its history says completed a deployment there, and the
     audit's last `deploy-stage` of that endpoint names the same version."""
     for stage in stages:
-        events = [e for e in store.stage_history(get_settings(), "churn", stage["name"]) if e.kind == "deployed"]
+        events = [e for e in deployments.stage_history(get_settings(), "churn", stage["name"]) if e.kind == "deployed"]
         done = [r for r in history("churn", get_settings()) if r.action == "deploy-stage" and r.outcome == "done"]
         done = [r for r in done if r.details.get("stage") == stage["name"]]
         assert serving(world, stage) == [events[-1].version], (stage["name"], events)

@@ -13,8 +13,8 @@ import time
 import pytest
 from conftest import AUTOMATION, PROD, REGION, STAGING
 from deploy_scenario import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
-from lifecycle.audit import history
 from lifecycle.config import get_settings
+from lifecycle.store.audit import history
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
 
@@ -66,11 +66,11 @@ def audit(action: str) -> list:
 
 def serving(world: DeployWorld, stage: dict) -> list[tuple[str, int | None, float]]:
     """(variant, version, weight) of what the stage's endpoint serves now."""
-    from lifecycle.actions import deploy
+    from lifecycle.deploy import endpoints
 
     sagemaker = world.cloud.client("sagemaker", stage["account"])
     config = world.endpoint(stage)["config"]
-    return [(v.name, v.version, v.weight) for v in deploy.serving(sagemaker, config)]
+    return [(v.name, v.version, v.weight) for v in endpoints.serving(sagemaker, config)]
 
 
 def test_happy_path_through_staging_and_prod_in_two_accounts(world: DeployWorld) -> None:
@@ -135,7 +135,7 @@ def test_the_gate_comes_before_traffic_prod_is_untouched_while_waiting(world: De
 
 
 def test_a_rejection_at_the_gate_changes_nothing_and_is_remembered(world: DeployWorld) -> None:
-    from lifecycle import store
+    from lifecycle.store import deployments
 
     world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True)))
     world.register()
@@ -152,7 +152,7 @@ def test_a_rejection_at_the_gate_changes_nothing_and_is_remembered(world: Deploy
     assert record.reason.startswith(text)
     [_, note] = world.cloud.notifications()
     assert note["kind"] == "approval-rejected" and text in note["message"]
-    history_of_prod = store.stage_history(get_settings(), "churn", "prod")
+    history_of_prod = deployments.stage_history(get_settings(), "churn", "prod")
     assert [(e.kind, e.version) for e in history_of_prod] == [("deployed", 1), ("gate-rejected", 2)]
     # the package stays Approved unless the policy says otherwise
     package = world.cloud.client("sagemaker", AUTOMATION).describe_model_package(ModelPackageName=PKG(2))
@@ -361,11 +361,11 @@ def test_approval_times_out_and_the_deployment_stops_without_changing_anything(w
 
 def test_throttling_is_retried_by_the_state_machine(world: DeployWorld, monkeypatch) -> None:
     # Given CreateModel answers ThrottlingException until the SDK's own retries are exhausted, once
-    from lifecycle.actions import deploy
+    from lifecycle.deploy import endpoints
     from lifecycle.errors import ThrottlingError
 
     calls: list[str] = []
-    real = deploy.ensure_model
+    real = endpoints.ensure_model
 
     def throttled_once(sagemaker, request):
         calls.append(request["ModelName"])
@@ -373,7 +373,7 @@ def test_throttling_is_retried_by_the_state_machine(world: DeployWorld, monkeypa
             raise ThrottlingError("sagemaker:CreateModel: ThrottlingException: Rate exceeded")
         return real(sagemaker, request)
 
-    monkeypatch.setattr(deploy, "ensure_model", throttled_once)
+    monkeypatch.setattr(endpoints, "ensure_model", throttled_once)
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
 
@@ -514,7 +514,7 @@ def test_an_approval_superseded_by_a_newer_one_leaves_the_stage_alone(world: Dep
 
 def planned(world: DeployWorld, execution: str, payload: dict) -> tuple[dict, dict]:
     """The plan and the stage state after `Validate Input`, the lease, the model and the config (steps run directly)."""
-    from lifecycle.deploy_steps import run_step
+    from lifecycle.deploy.steps import run_step
 
     settings = get_settings()
     state = run_step({"step": "plan", "execution": execution, "input": payload}, settings)
@@ -525,7 +525,7 @@ def planned(world: DeployWorld, execution: str, payload: dict) -> tuple[dict, di
 
 
 def test_a_retried_update_still_knows_the_config_to_restore(world: DeployWorld) -> None:
-    from lifecycle.deploy_steps import run_step
+    from lifecycle.deploy.steps import run_step
 
     from sandbox.fakes import endpoints
 
@@ -549,7 +549,7 @@ def test_a_retried_update_still_knows_the_config_to_restore(world: DeployWorld) 
 
 
 def test_a_restore_after_a_step_that_failed_past_its_update_uses_the_restore_point(world: DeployWorld) -> None:
-    from lifecycle.deploy_steps import run_step
+    from lifecycle.deploy.steps import run_step
 
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
@@ -569,8 +569,8 @@ def test_a_restore_after_a_step_that_failed_past_its_update_uses_the_restore_poi
 
 
 def test_a_restore_never_puts_back_a_config_over_another_change(world: DeployWorld) -> None:
-    from lifecycle.actions import deploy
-    from lifecycle.deploy_steps import run_step
+    from lifecycle.deploy import endpoints
+    from lifecycle.deploy.steps import run_step
     from lifecycle.policy import Stage
 
     # Given this execution moved staging from v1 to v2, then the endpoint was changed to v3's config by someone else
@@ -582,16 +582,16 @@ def test_a_restore_never_puts_back_a_config_over_another_change(world: DeployWor
     world.settled(staging_stage())
     spec = Stage.model_validate(staging_stage())
     sagemaker = world.cloud.client("sagemaker", STAGING)
-    model = deploy.model_request(spec, group="churn", version=3, package_arn=PKG(3))
-    deploy.ensure_model(sagemaker, model)
-    other = deploy.config_request(
+    model = endpoints.model_request(spec, group="churn", version=3, package_arn=PKG(3))
+    endpoints.ensure_model(sagemaker, model)
+    other = endpoints.config_request(
         spec,
         group="churn",
         version=3,
         package_arn=PKG(3),
-        variants=[deploy.VariantSpec("AllTraffic", model["ModelName"], 1.0)],
+        variants=[endpoints.VariantSpec("AllTraffic", model["ModelName"], 1.0)],
     )
-    deploy.ensure_endpoint_config(sagemaker, other)
+    endpoints.ensure_endpoint_config(sagemaker, other)
     sagemaker.update_endpoint(EndpointName="churn-staging", EndpointConfigName=other["EndpointConfigName"])
     world.settled(staging_stage())
 

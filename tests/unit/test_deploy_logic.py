@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lifecycle.actions import deploy
-from lifecycle.actions.monitor_schedule import schedule_config, schedule_name
-from lifecycle.deployment import (
+from lifecycle.deploy import endpoints
+from lifecycle.deploy.inputs import (
     ApprovedInput,
     approved_execution_name,
     execution_name,
     parse_input,
 )
 from lifecycle.errors import InvalidDeploymentInput
-from lifecycle.monitor_images import ANALYZER_IMAGES
+from lifecycle.monitoring.images import ANALYZER_IMAGES
+from lifecycle.monitoring.schedule import schedule_config, schedule_name
 from lifecycle.policy import Stage
 
 from sandbox.fakes import validate_request
@@ -51,7 +51,7 @@ def stage(**overrides: object) -> Stage:
 
 @given(st.text(min_size=1, max_size=200), st.integers(min_value=1, max_value=10**9), st.text(max_size=40))
 def test_resource_names_respect_sagemaker_limits(group: str, version: int, stage_name: str) -> None:
-    name = deploy.resource_name(group, f"v{version}", stage_name)
+    name = endpoints.resource_name(group, f"v{version}", stage_name)
     if any(c.isascii() and c.isalnum() for c in group + stage_name) or version:
         assert NAME.match(name), name
     assert len(name) <= 63
@@ -60,15 +60,15 @@ def test_resource_names_respect_sagemaker_limits(group: str, version: int, stage
 def test_long_names_stay_distinct_and_deterministic() -> None:
     long_group = "a" * 63
     spec = stage()
-    assert deploy.model_name(long_group, 1, spec, ARN) == deploy.model_name(long_group, 1, spec, ARN)
-    assert deploy.model_name(long_group, 1, spec, ARN) != deploy.model_name(long_group, 2, spec, ARN)
-    assert NAME.match(deploy.model_name(long_group, 1, spec, ARN))
+    assert endpoints.model_name(long_group, 1, spec, ARN) == endpoints.model_name(long_group, 1, spec, ARN)
+    assert endpoints.model_name(long_group, 1, spec, ARN) != endpoints.model_name(long_group, 2, spec, ARN)
+    assert NAME.match(endpoints.model_name(long_group, 1, spec, ARN))
     # a model of another registry's package (or run by another role) never shares the name
     other_registry = ARN.replace("123456789012", "222222222222")
-    assert deploy.model_name("churn", 7, spec, ARN) != deploy.model_name("churn", 7, spec, other_registry)
+    assert endpoints.model_name("churn", 7, spec, ARN) != endpoints.model_name("churn", 7, spec, other_registry)
     other_role = stage(execution_role_arn="arn:aws:iam::444444444444:role/Other")
-    assert deploy.model_name("churn", 7, spec, ARN) != deploy.model_name("churn", 7, other_role, ARN)
-    assert deploy.model_name("churn", 7, spec, ARN).startswith("churn-v7-prod-")
+    assert endpoints.model_name("churn", 7, spec, ARN) != endpoints.model_name("churn", 7, other_role, ARN)
+    assert endpoints.model_name("churn", 7, spec, ARN).startswith("churn-v7-prod-")
 
 
 @given(st.text(max_size=300))
@@ -87,8 +87,8 @@ def test_the_approval_execution_name_is_deterministic_per_package_and_time() -> 
     assert EXECUTION.match(approved_execution_name("c" * 63, 7, at))
 
 
-def variant(name: str, version: int, weight: float = 1.0) -> deploy.Variant:
-    return deploy.Variant(name, f"churn-v{version}-prod-abc123", ARN.replace("/7", f"/{version}"), weight)
+def variant(name: str, version: int, weight: float = 1.0) -> endpoints.Variant:
+    return endpoints.Variant(name, f"churn-v{version}-prod-abc123", ARN.replace("/7", f"/{version}"), weight)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def variant(name: str, version: int, weight: float = 1.0) -> deploy.Variant:
     ],
 )
 def test_variants_keep_the_main_variant_name(strategy: dict, serving: list, phase: str, expected: list) -> None:
-    found = deploy.variants_for(stage(strategy=strategy), model="new", version=7, serving=serving, phase=phase)
+    found = endpoints.variants_for(stage(strategy=strategy), model="new", version=7, serving=serving, phase=phase)
     assert [(v.name, v.model, v.weight) for v in found] == expected
 
 
@@ -151,7 +151,7 @@ def test_variants_keep_the_main_variant_name(strategy: dict, serving: list, phas
 )
 def test_update_endpoint_request_is_valid_for_every_strategy(strategy: dict, routing: dict, timeout: int) -> None:
     spec = stage(strategy=strategy)
-    config = deploy.deployment_config(spec, alarms=list(spec.rollback_alarms), routing_of_strategy=True)
+    config = endpoints.deployment_config(spec, alarms=list(spec.rollback_alarms), routing_of_strategy=True)
     request = {"EndpointName": "churn-prod", "EndpointConfigName": "churn-v7-prod", "DeploymentConfig": config}
 
     validate_request("sagemaker", "UpdateEndpoint", request)
@@ -183,7 +183,7 @@ def test_every_rollout_a_valid_policy_allows_is_one_sagemaker_accepts(strategy: 
         spec = stage(strategy=strategy, wait_timeout_minutes=minutes, instance_count=count)
     except ValidationError:
         return  # longer than SageMaker's maximum deployment time: refused by the policy (tested in test_policy)
-    config = deploy.deployment_config(spec, alarms=["a"], routing_of_strategy=True)
+    config = endpoints.deployment_config(spec, alarms=["a"], routing_of_strategy=True)
     variants = [{"VariantName": "AllTraffic", "InitialInstanceCount": count}]
     check_deployment_config(config, variants, variants)  # raises what SageMaker would refuse
     validate_request(
@@ -193,11 +193,11 @@ def test_every_rollout_a_valid_policy_allows_is_one_sagemaker_accepts(strategy: 
 
 def test_model_and_endpoint_config_requests_are_valid() -> None:
     spec = stage(strategy={"type": "ab", "challenger_weight": 0.3})
-    model = deploy.model_request(spec, group="churn", package_arn=ARN, version=7)
-    variants = deploy.variants_for(
+    model = endpoints.model_request(spec, group="churn", package_arn=ARN, version=7)
+    variants = endpoints.variants_for(
         spec, model=model["ModelName"], version=7, serving=[variant("AllTraffic", 6)], phase="single"
     )
-    config = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
+    config = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
 
     validate_request("sagemaker", "CreateModel", model)
     validate_request("sagemaker", "CreateEndpointConfig", config)
@@ -209,15 +209,17 @@ def test_model_and_endpoint_config_requests_are_valid() -> None:
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://example-capture/churn/"
     assert NAME.match(config["EndpointConfigName"]) and config["EndpointConfigName"].startswith("churn-v7-prod-")
     # another shape of the same version gets another config name (a retry of the same shape finds its config)
-    single = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants[1:])
+    single = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants[1:])
     assert single["EndpointConfigName"] != config["EndpointConfigName"]
-    again = deploy.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
+    again = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
     assert again == config
 
 
 def test_no_data_capture_without_monitoring() -> None:
-    variants = [deploy.VariantSpec("AllTraffic", "m", 1.0)]
-    config = deploy.config_request(stage(monitoring=None), group="churn", package_arn=ARN, version=7, variants=variants)
+    variants = [endpoints.VariantSpec("AllTraffic", "m", 1.0)]
+    config = endpoints.config_request(
+        stage(monitoring=None), group="churn", package_arn=ARN, version=7, variants=variants
+    )
     assert "DataCaptureConfig" not in config
 
 
@@ -289,7 +291,7 @@ def test_the_lambda_tasks_share_one_retry_policy() -> None:
 
 
 def test_every_step_the_asl_names_exists_and_every_step_is_used() -> None:
-    from lifecycle.deploy_steps import STEPS
+    from lifecycle.deploy.steps import STEPS
 
     used = set(re.findall(r'"step": "([a-z_]+)"', ASL.read_text()))
     assert used == set(STEPS)

@@ -12,13 +12,11 @@ import pytest
 from conftest import DEV, PROD, REGION, churn_policy
 from hypothesis import given
 from hypothesis import strategies as st
-from lifecycle.actions.monitoring import Finding, alarm_target, summarize
 from lifecycle.actions.training import training_channel, training_job_request
-from lifecycle.cooldown import Window
 from lifecycle.events import AlarmEvent, parse_event
-from lifecycle.idempotency import SemanticKey
+from lifecycle.monitoring.signals import Finding, alarm_target, summarize
 from lifecycle.policy import Policy
-from lifecycle.reactions.monitor import (
+from lifecycle.reactions.monitor_violation import (
     Violation,
     match_stage,
     pipeline_request,
@@ -26,6 +24,8 @@ from lifecycle.reactions.monitor import (
     retrain_prefix,
     retrain_tags,
 )
+from lifecycle.store.cooldown import Window
+from lifecycle.store.idempotency import SemanticKey
 
 from sandbox.fakes import validate_request
 from sandbox.fakes.strict import service_model, strict_errors

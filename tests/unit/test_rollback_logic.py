@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lifecycle.rollback import rollback_candidates
-from lifecycle.store import StageEvent
+from lifecycle.deploy.rollback import rollback_candidates
+from lifecycle.store.deployments import StageEvent
 
 
 def deployed(version: int, day: int) -> StageEvent:

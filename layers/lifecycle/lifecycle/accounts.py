@@ -273,12 +273,23 @@ def session_for(
 
 def client_for(service: str, account: str, region: str, settings: Settings, *, reaction: str, event_id: str) -> Any:
     """A cached client of `service` acting in `account`/`region` through `session_for`'s session."""
-    entry = _entry(account, region, settings, reaction, event_id)
+    return _client(_entry(account, region, settings, reaction, event_id), service)
+
+
+def _client(entry: _Cached, service: str) -> Any:
     client = entry.clients.get(service)
     if client is None:
         client = entry.session.client(service, config=CLIENT_CONFIG)
         entry.clients[service] = client
     return client
+
+
+def own_client(service: str, settings: Settings, region: str | None = None) -> Any:
+    """A cached client of `service` with the function's own credentials, in the automation account (no role is
+    assumed, so there is no session to name): the lifecycle table, the topic, the state machine."""
+    return client_for(
+        service, settings.automation_account_id, region or settings.region, settings, reaction="", event_id=""
+    )
 
 
 def clear_session_cache() -> None:

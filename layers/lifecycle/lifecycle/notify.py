@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.accounts import client_for
+from lifecycle.accounts import own_client
 from lifecycle.aws import aws_errors
 from lifecycle.config import Settings
 
@@ -33,8 +33,6 @@ def notify(
         },
     }
     # Always the function's own credentials: a topic in another account admits us through its topic policy.
-    sns = client_for(
-        "sns", settings.automation_account_id, topic.split(":")[3], settings, reaction="notify", event_id=kind
-    )
+    sns = own_client("sns", settings, topic.split(":")[3])
     with aws_errors("sns:Publish"):
         return str(sns.publish(**request)["MessageId"])

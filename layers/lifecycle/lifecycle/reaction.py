@@ -13,14 +13,14 @@ from typing import Any, Generic, TypeVar
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lifecycle.accounts import check_arns_in_account, check_trust, client_for
-from lifecycle.audit import AuditRecord, Outcome, record
 from lifecycle.config import Settings, get_settings
 from lifecycle.errors import RefusedEvent
 from lifecycle.events import LifecycleEvent, event_id_of, parse_event
-from lifecycle.idempotency import SemanticKey, once
 from lifecycle.notify import notify
 from lifecycle.observability import count, logger
 from lifecycle.policy import Policy
+from lifecycle.store.audit import AuditRecord, Outcome, record
+from lifecycle.store.idempotency import SemanticKey, once
 
 E = TypeVar("E", bound=LifecycleEvent)
 
@@ -35,7 +35,7 @@ class Reaction(Generic[E]):
     context: LambdaContext | None
 
     def once(self, key: SemanticKey, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run `action` once per semantic key (see `lifecycle.idempotency`)."""
+        """Run `action` once per semantic key (see `lifecycle.store.idempotency`)."""
         return once(key, self.settings, action, context=self.context)
 
     def client(self, service: str, account: str, region: str) -> Any:

@@ -13,11 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle import store
-from lifecycle.actions import deploy
 from lifecycle.actions.registry import TRAINING_JOB_KEY
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
-from lifecycle.deployment import (
+from lifecycle.deploy import endpoints
+from lifecycle.deploy.inputs import (
     PACKAGE_REJECTED,
     ApprovedInput,
     PackageRef,
@@ -28,13 +27,14 @@ from lifecycle.deployment import (
     package_ref,
     start_deployment,
 )
+from lifecycle.deploy.rollback import rollback_target
 from lifecycle.errors import ActionRefused, IgnoredEvent, InvalidDeploymentInput, UntrustedEvent
 from lifecycle.events import ModelPackageEvent
-from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, load_policy
 from lifecycle.reaction import Reaction
-from lifecycle.rollback import rollback_target
+from lifecycle.store import deployments
+from lifecycle.store.idempotency import SemanticKey
 
 REACTION = "model-package-state"
 METRIC_PREFIX = "metric:"
@@ -123,9 +123,9 @@ def _serving(r: Reaction[ModelPackageEvent], policy: Policy) -> dict[str, list[i
     found: dict[str, list[int]] = {}
     for stage in policy.deployment.stages if policy.deployment else []:
         sagemaker = r.client("sagemaker", stage.account, stage.region)
-        endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
-        variants = deploy.serving(sagemaker, endpoint.config) if endpoint else []
-        found[stage.name] = deploy.serving_versions(variants, policy.group)
+        endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
+        variants = endpoints.serving(sagemaker, endpoint.config) if endpoint else []
+        found[stage.name] = endpoints.serving_versions(variants, policy.group)
     return found
 
 
@@ -177,11 +177,13 @@ def _stop_gates(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef)
     """Fail the approval gates waiting on the rejected version: their deployments stop and restore what they changed."""
     stopped: list[str] = []
     sfn = r.client("stepfunctions", r.settings.automation_account_id, r.settings.region)
-    for gate in store.approvals(r.settings, policy.group):
+    for gate in deployments.approvals(r.settings, policy.group):
         if gate.version != ref.version or gate.decision:
             continue
         reason = f"v{ref.version} was rejected in the registry"
-        if not store.answer_approval(r.settings, gate, decision="rejected", by="the model registry", reason=reason):
+        if not deployments.answer_approval(
+            r.settings, gate, decision="rejected", by="the model registry", reason=reason
+        ):
             continue
         with aws_errors(f"states:SendTaskFailure {gate.execution}"):
             try:

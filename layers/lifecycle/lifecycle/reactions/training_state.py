@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle import registration
 from lifecycle.actions.registry import create_model_package, ensure_group, find_package_for_job, package_request
 from lifecycle.actions.training import describe_training_job, evaluate_gate, final_metrics, stopped_by
 from lifecycle.errors import ActionRefused, DuplicateInProgress, IgnoredEvent
 from lifecycle.events import TrainingJobEvent
-from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, check_training_source, find_policy
 from lifecycle.reaction import Reaction
+from lifecycle.store import registration
+from lifecycle.store.idempotency import SemanticKey
 
 REACTION = "training-state"
 

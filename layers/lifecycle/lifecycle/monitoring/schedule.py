@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle.actions.deploy import resource_name
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
+from lifecycle.deploy.endpoints import resource_name
 from lifecycle.errors import InvalidDeploymentInput
-from lifecycle.monitor_images import ANALYZER_IMAGES
+from lifecycle.monitoring.images import ANALYZER_IMAGES
 from lifecycle.policy import GROUP_TAG, Stage, StageMonitoring
 
 _PROCESSING_INPUT = "/opt/ml/processing/input/endpoint"

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle.accounts import client_for
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
+from lifecycle.store import CONDITION_FAILED, registration_key, table
 
 # The longest a Lambda invocation runs: a claim older than that belongs to an invocation that no longer exists.
 CLAIM_SECONDS = 900
@@ -37,11 +36,6 @@ class Claim:
     granted: bool
     holder: str = ""
     package_arn: str = ""
-
-
-def registration_key(job_arn: str) -> dict[str, dict[str, str]]:
-    """The table key of a training job's registration: `pk = REGISTRATION#<job ARN>`, `sk = CLAIM`."""
-    return {"pk": {"S": f"REGISTRATION#{job_arn}"}, "sk": {"S": "CLAIM"}}
 
 
 def registration_item(
@@ -64,7 +58,7 @@ def claim(settings: Settings, job_arn: str, *, holder: str, now: datetime | None
     item = registration_item(job_arn, holder=holder, until=until, expiration=until)
     with aws_errors(f"dynamodb:PutItem registration claim {job_arn}"):
         try:
-            _dynamodb(settings).put_item(
+            table(settings).put_item(
                 TableName=settings.table_name,
                 Item=item,
                 ConditionExpression=(
@@ -76,7 +70,7 @@ def claim(settings: Settings, job_arn: str, *, holder: str, now: datetime | None
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             held = exc.response.get("Item", {})
             return Claim(
@@ -93,7 +87,7 @@ def finish(settings: Settings, job_arn: str, *, holder: str, package_arn: str, n
     expiration = now + timedelta(seconds=settings.idempotency_ttl_seconds)
     item = registration_item(job_arn, holder=holder, until=now, expiration=expiration, package_arn=package_arn)
     with aws_errors(f"dynamodb:PutItem registration of {job_arn}"):
-        _dynamodb(settings).put_item(TableName=settings.table_name, Item=item)
+        table(settings).put_item(TableName=settings.table_name, Item=item)
 
 
 def release(settings: Settings, job_arn: str, *, holder: str) -> None:
@@ -101,23 +95,12 @@ def release(settings: Settings, job_arn: str, *, holder: str) -> None:
     claim is no longer this holder's, or the job is registered)."""
     with aws_errors(f"dynamodb:DeleteItem registration claim {job_arn}"):
         try:
-            _dynamodb(settings).delete_item(
+            table(settings).delete_item(
                 TableName=settings.table_name,
                 Key=registration_key(job_arn),
                 ConditionExpression="holder = :holder AND attribute_not_exists(package_arn)",
                 ExpressionAttributeValues={":holder": {"S": holder}},
             )
         except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != CONDITION_FAILED:
                 raise
-
-
-def _dynamodb(settings: Settings) -> Any:
-    return client_for(
-        "dynamodb",
-        settings.automation_account_id,
-        settings.region,
-        settings,
-        reaction="registration",
-        event_id="registration",
-    )

@@ -1,7 +1,7 @@
 """The cool-down of a model's stage: after one corrective action (retrain, roll back), none for N hours.
 
-One item per model package group and stage in the lifecycle table (`pk = COOLDOWN#<group>#<stage>`,
-`sk = COOLDOWN`), claimed by a single conditional UpdateItem, never read-then-write, so of any number of
+One item per model package group and stage in the lifecycle table (`lifecycle.store.cooldown_key`), claimed by a
+single conditional UpdateItem, never read-then-write, so of any number of
 concurrent violations exactly one wins:
 
     attribute_not_exists(pk) OR until <= :now OR holder = :holder
@@ -19,11 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle.accounts import client_for
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
+from lifecycle.store import CONDITION_FAILED, cooldown_key, table
 
-SORT_KEY = "COOLDOWN"
 # How long an expired cool-down item is kept (for people reading the table) before DynamoDB's TTL removes it.
 KEEP_AFTER_EXPIRY = timedelta(days=7)
 
@@ -43,11 +42,6 @@ class Window:
             f"cooling down until {self.until:%H:%M} UTC on {self.until:%Y-%m-%d} "
             f"(window opened {self.started:%Y-%m-%d %H:%M} UTC by {self.holder})"
         )
-
-
-def cooldown_key(group: str, stage: str) -> dict[str, dict[str, str]]:
-    """The table key of a group's stage cool-down."""
-    return {"pk": {"S": f"COOLDOWN#{group}#{stage}"}, "sk": {"S": SORT_KEY}}
 
 
 def claim(
@@ -86,14 +80,11 @@ def claim(
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
-    dynamodb = client_for(
-        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="cooldown", event_id=group
-    )
     with aws_errors(f"dynamodb:UpdateItem cool-down {group}/{stage}"):
         try:
-            dynamodb.update_item(**request)
+            table(settings).update_item(**request)
         except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return _held(exc.response.get("Item", {}))
     return Window(granted=True, holder=holder, started=started.astimezone(UTC), until=until)
@@ -106,3 +97,14 @@ def _held(item: dict[str, Any]) -> Window:
         started=datetime.fromisoformat(item["started"]["S"]),
         until=datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC),
     )
+
+
+def current(settings: Settings, group: str, stage: str, *, now: datetime | None = None) -> tuple[datetime, str] | None:
+    """The open cool-down of `group`/`stage`: until when, and for which action (None when none is open)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with aws_errors(f"dynamodb:GetItem cool-down {group}/{stage}"):
+        found = table(settings).get_item(TableName=settings.table_name, Key=cooldown_key(group, stage)).get("Item")
+    if not found:
+        return None
+    until = datetime.fromtimestamp(int(found["until"]["N"]), tz=UTC)
+    return (until, found.get("action", {}).get("S", "")) if until > now else None

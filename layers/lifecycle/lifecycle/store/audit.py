@@ -1,7 +1,6 @@
 """The audit trail: one DynamoDB item per decision, queryable per model package group.
 
-Table layout (shared with idempotency records and cool-downs): partition key `pk`, sort key `sk`.
-Audit items: `pk = GROUP#<group>`, `sk = AUDIT#<iso time>#<event id>#<action>`.
+Its items live in the lifecycle table (keys: `lifecycle.store`), one partition per group, sorted by time.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel, Field
 
-from lifecycle.accounts import client_for
 from lifecycle.aws import aws_errors
 from lifecycle.config import Settings
+from lifecycle.store import AUDIT_END, AUDIT_PREFIX, PARTITION_KEY, SORT_KEY, audit_partition, audit_sort_key, table
 
 Outcome = Literal["done", "skipped", "refused", "failed", "notified"]
 _serializer = TypeSerializer()
@@ -40,28 +39,36 @@ class AuditRecord(BaseModel):
     def item(self) -> dict[str, Any]:
         """The DynamoDB item (attribute-value form) of this record."""
         body = self.model_dump(mode="json", exclude_none=True)
-        item = {"pk": f"GROUP#{self.group}", "sk": f"AUDIT#{body['at']}#{self.event_id}#{self.action}", **body}
+        item = {
+            PARTITION_KEY: audit_partition(self.group),
+            SORT_KEY: audit_sort_key(body["at"], self.event_id, self.action),
+            **body,
+        }
         return {key: _serializer.serialize(value) for key, value in item.items()}
 
 
 def record(entry: AuditRecord, settings: Settings) -> None:
     """Write one audit record in the automation account's table."""
     with aws_errors("dynamodb:PutItem audit record"):
-        _dynamodb(settings).put_item(TableName=settings.table_name, Item=entry.item())
+        table(settings).put_item(TableName=settings.table_name, Item=entry.item())
 
 
 def history(group: str, settings: Settings, *, since: datetime | None = None) -> list[AuditRecord]:
     """The audit trail of a group, oldest first."""
-    start = f"AUDIT#{since.astimezone(UTC).isoformat()}" if since else "AUDIT#"
+    start = f"{AUDIT_PREFIX}{since.astimezone(UTC).isoformat()}" if since else AUDIT_PREFIX
     kwargs: dict[str, Any] = {
         "TableName": settings.table_name,
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
-        "ExpressionAttributeValues": {":pk": {"S": f"GROUP#{group}"}, ":start": {"S": start}, ":end": {"S": "AUDIT$"}},
+        "ExpressionAttributeValues": {
+            ":pk": {"S": audit_partition(group)},
+            ":start": {"S": start},
+            ":end": {"S": AUDIT_END},
+        },
     }
     records: list[AuditRecord] = []
     with aws_errors("dynamodb:Query audit trail"):
         while True:
-            page = _dynamodb(settings).query(**kwargs)
+            page = table(settings).query(**kwargs)
             records += [
                 AuditRecord.model_validate({k: _deserializer.deserialize(v) for k, v in item.items()})
                 for item in page["Items"]
@@ -69,9 +76,3 @@ def history(group: str, settings: Settings, *, since: datetime | None = None) ->
             if "LastEvaluatedKey" not in page:
                 return records
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _dynamodb(settings: Settings) -> Any:
-    return client_for(
-        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="audit", event_id="audit"
-    )

@@ -7,7 +7,7 @@ Two signals, whichever the user's setup has:
   return to OK is recorded only.
 
 The endpoint names the model: the policy whose deployment stage runs that endpoint in that account and region.
-Retrain and roll back are corrective actions: a cool-down per group and stage (`lifecycle.cooldown`) lets one
+Retrain and roll back are corrective actions: a cool-down per group and stage (`lifecycle.store.cooldown`) lets one
 of any number of violations act and records every other as "skipped: cooling down until ...".
 """
 
@@ -21,8 +21,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lifecycle.actions.deploy import describe_endpoint, main_variant, serving
-from lifecycle.actions.monitoring import (
+from lifecycle.actions.registry import EVENT_ID_KEY
+from lifecycle.actions.training import start_training_job, training_channel, training_job_request
+from lifecycle.deploy.endpoints import describe_endpoint, main_variant, serving
+from lifecycle.deploy.inputs import RollbackInput, compact_time, execution_name, start_deployment
+from lifecycle.deploy.rollback import rollback_target
+from lifecycle.errors import ActionRefused, IgnoredEvent, PolicyNotFound
+from lifecycle.events import AlarmEvent, ProcessingJobEvent
+from lifecycle.monitoring.signals import (
     alarm_target,
     find_execution,
     find_schedule,
@@ -33,17 +39,11 @@ from lifecycle.actions.monitoring import (
     summarize,
     violations_report_uri,
 )
-from lifecycle.actions.registry import EVENT_ID_KEY
-from lifecycle.actions.training import start_training_job, training_channel, training_job_request
-from lifecycle.cooldown import Window, claim
-from lifecycle.deployment import RollbackInput, compact_time, execution_name, start_deployment
-from lifecycle.errors import ActionRefused, IgnoredEvent, PolicyNotFound
-from lifecycle.events import AlarmEvent, ProcessingJobEvent
-from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import GROUP_TAG, Policy, Stage, StageMonitoring, load_policy, policy_documents
 from lifecycle.reaction import Reaction, run
-from lifecycle.rollback import rollback_target
+from lifecycle.store.cooldown import Window, claim
+from lifecycle.store.idempotency import SemanticKey
 
 REACTION = "monitor-violation"
 SIGNAL_TAG = "lifecycle:monitor-signal"
@@ -330,8 +330,8 @@ def _retrain(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any
 
 # --- roll back ------------------------------------------------------------------------------------------------------
 def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
-    """Back to the last version that completed a deployment to the stage (`lifecycle.rollback`); when there is none,
-    the violation is recorded and people are told, and nothing changes."""
+    """Back to the last version that completed a deployment to the stage (`lifecycle.deploy.rollback`); when there is
+    none, the violation is recorded and people are told, and nothing changes."""
     group, stage, registry = v.policy.group, v.stage, v.policy.registry
     if not r.settings.deploy_state_machine_arn:
         raise ActionRefused(f"cannot roll back {group}/{stage.name}: the DeployModel state machine is not configured")

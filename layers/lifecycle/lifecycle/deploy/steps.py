@@ -20,14 +20,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lifecycle import store
 from lifecycle.accounts import client_for
-from lifecycle.actions import deploy
-from lifecycle.actions.monitor_schedule import ensure_schedule, monitor_status, schedule_name
-from lifecycle.audit import AuditRecord, Outcome, record
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.deployment import (
+from lifecycle.deploy import endpoints
+from lifecycle.deploy.inputs import (
     APPROVAL_REJECTED,
     PACKAGE_REJECTED,
     REACTION,
@@ -50,9 +47,12 @@ from lifecycle.errors import (
     PackageRejected,
     RollbackAlarmFired,
 )
+from lifecycle.monitoring.schedule import ensure_schedule, monitor_status, schedule_name
 from lifecycle.notify import notify
 from lifecycle.observability import count
 from lifecycle.policy import GROUP_TAG, AllAtOnce, Policy, Stage, load_policy
+from lifecycle.store import deployments
+from lifecycle.store.audit import AuditRecord, Outcome, record
 
 METRIC_PREFIX = "metric:"
 APPROVED_BY_YOU = '{"approved_by": "<you>"}'
@@ -71,8 +71,8 @@ class StepContext:
         return self.plan.stages[self.state.index]
 
     @property
-    def endpoint(self) -> store.Endpoint:
-        return store.Endpoint(self.stage.account, self.stage.region, self.stage.endpoint_name)
+    def endpoint(self) -> deployments.Endpoint:
+        return deployments.Endpoint(self.stage.account, self.stage.region, self.stage.endpoint_name)
 
     def client(self, service: str) -> Any:
         """A client in the stage's account."""
@@ -188,11 +188,11 @@ def _named_stage(policy: Policy, name: str) -> Stage:
 def _challenger(settings: Settings, policy: Policy, stage: Stage, execution: str) -> int:
     """The version of an A/B stage's challenger: the newest version it serves beside its main variant."""
     sagemaker = client_for("sagemaker", stage.account, stage.region, settings, reaction=REACTION, event_id=execution)
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     if endpoint is None:
         raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} of stage {stage.name} does not exist")
-    variants = [v for v in deploy.serving(sagemaker, endpoint.config) if v.of_group(policy.group)]
-    main = deploy.main_variant(variants)
+    variants = [v for v in endpoints.serving(sagemaker, endpoint.config) if v.of_group(policy.group)]
+    main = endpoints.main_variant(variants)
     others = [v.version for v in variants if v is not main and v.version is not None]
     if not others:
         raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} runs no A/B test (one variant)")
@@ -277,7 +277,7 @@ def _lease_keep(stage: Stage) -> timedelta:
     return timedelta(seconds=2 * stage.rollout_seconds() + round(stage.approval_timeout_hours * 3600) + 3600)
 
 
-def _holder_running(step: StepContext, lease: store.Lease) -> bool:
+def _holder_running(step: StepContext, lease: deployments.Lease) -> bool:
     """Whether the execution holding a lease still runs (a stopped, timed-out or failed one holds nothing)."""
     if not lease.execution_arn:
         return True
@@ -320,7 +320,7 @@ def acquire_lease_step(step: StepContext) -> dict[str, Any]:
     _require_approved(step)
     now = datetime.now(UTC)
     deadline = state.lease_deadline or (now + _lease_keep(stage)).isoformat()
-    mine = store.Lease(
+    mine = deployments.Lease(
         holder=plan.execution,
         execution_arn=plan.execution_arn,
         group=plan.group,
@@ -328,10 +328,10 @@ def acquire_lease_step(step: StepContext) -> dict[str, Any]:
         kind=plan.kind,
         stage=stage.name,
     )
-    holder = store.acquire_lease(step.settings, step.endpoint, mine, keep=_lease_keep(stage))
+    holder = deployments.acquire_lease(step.settings, step.endpoint, mine, keep=_lease_keep(stage))
     if holder is not None and not _holder_running(step, holder):
         step.record("endpoint-lease", "done", f"taking over from {holder.describe()}, which no longer runs")
-        holder = store.acquire_lease(
+        holder = deployments.acquire_lease(
             step.settings, step.endpoint, mine, keep=_lease_keep(stage), replacing=holder.holder
         )
     if holder is not None:
@@ -341,18 +341,18 @@ def acquire_lease_step(step: StepContext) -> dict[str, Any]:
             step.record("endpoint-lease", "skipped", f"waiting: {holder.describe()} acts on {stage.endpoint_name}")
         return step.next(lease="wait", lease_deadline=deadline)
     sagemaker = step.client("sagemaker")
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
-    variants = deploy.serving(sagemaker, endpoint.config) if endpoint else []
-    why = _not_needed(step, deploy.serving_versions(variants, plan.group))
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
+    variants = endpoints.serving(sagemaker, endpoint.config) if endpoint else []
+    why = _not_needed(step, endpoints.serving_versions(variants, plan.group))
     if why is not None:
-        store.release_lease(step.settings, step.endpoint, plan.execution)
+        deployments.release_lease(step.settings, step.endpoint, plan.execution)
         step.record("deploy-stage", "skipped", why, resource=stage.endpoint_name)
         step.tell(f"{stage.name} left as it is", [why, plan.reason], kind="deployment-not-needed")
         count("DeploymentsNotNeeded")
         return step.next(lease="not_needed")
     gate_at_canary = stage.approval_required and stage.approval == "at_canary" and state.approval is None
     if gate_at_canary and endpoint is None:
-        store.release_lease(step.settings, step.endpoint, plan.execution)
+        deployments.release_lease(step.settings, step.endpoint, plan.execution)
         step.record("endpoint-lease", "skipped", f"{stage.endpoint_name} does not exist yet: no canary share to gate")
         return step.next(lease="approve_first")
     step.record("endpoint-lease", "done", f"{stage.endpoint_name} is this deployment's until the stage ends")
@@ -378,7 +378,7 @@ def _evidence(step: StepContext) -> list[str]:
     lines: list[str] = []
     if state.phase == "canary":
         share = getattr(stage.strategy, "percent", 0)
-        alarms = deploy.firing_alarms(step.client("cloudwatch"), stage.rollback_alarms)
+        alarms = endpoints.firing_alarms(step.client("cloudwatch"), stage.rollback_alarms)
         lines += [
             f"{stage.name}: v{plan.version} serves {share}% of {stage.endpoint_name} ({state.config_name}); "
             f"the rest stays on the version it served.",
@@ -415,9 +415,9 @@ def _evidence(step: StepContext) -> list[str]:
 def request_approval_step(step: StepContext, token: str) -> dict[str, Any]:
     """Keep the task token for `lifecycle approve|reject`, and tell the approvers what they decide and how."""
     plan, stage = step.plan, step.stage
-    store.keep_approval(
+    deployments.keep_approval(
         step.settings,
-        store.Approval(
+        deployments.Approval(
             group=plan.group,
             execution=plan.execution,
             stage=stage.name,
@@ -454,8 +454,8 @@ def request_approval_step(step: StepContext, token: str) -> dict[str, Any]:
 # --- endpoint --------------------------------------------------------------------------------------------------------
 def create_model_step(step: StepContext) -> dict[str, Any]:
     plan, stage = step.plan, step.stage
-    request = deploy.model_request(stage, group=plan.group, version=plan.version, package_arn=plan.package_arn)
-    created = deploy.ensure_model(step.client("sagemaker"), request)
+    request = endpoints.model_request(stage, group=plan.group, version=plan.version, package_arn=plan.package_arn)
+    created = endpoints.ensure_model(step.client("sagemaker"), request)
     name = request["ModelName"]
     step.record("create-model", "done" if created else "skipped", "created" if created else "exists", resource=name)
     return step.next(model_name=name)
@@ -464,15 +464,15 @@ def create_model_step(step: StepContext) -> dict[str, Any]:
 def _ensure_config(step: StepContext, sagemaker: Any) -> tuple[str, str]:
     """The stage's next endpoint config (created unless it exists): its name and the new version's variant."""
     plan, stage, state = step.plan, step.stage, step.state
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
-    serving = deploy.serving(sagemaker, endpoint.config) if endpoint else []
-    variants = deploy.variants_for(
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
+    serving = endpoints.serving(sagemaker, endpoint.config) if endpoint else []
+    variants = endpoints.variants_for(
         stage, model=state.model_name, version=plan.version, serving=serving, phase=state.phase
     )
-    request = deploy.config_request(
+    request = endpoints.config_request(
         stage, group=plan.group, version=plan.version, package_arn=plan.package_arn, variants=variants
     )
-    created = deploy.ensure_endpoint_config(sagemaker, request)
+    created = endpoints.ensure_endpoint_config(sagemaker, request)
     shares = ", ".join(f"{v.name} {v.model} {v.weight:.0%}" for v in variants)
     reason = f"{'created' if created else 'exists'}; variants {shares}"
     if "DataCaptureConfig" in request:
@@ -495,7 +495,7 @@ def _alarms(step: StepContext) -> list[str]:
     stage = step.stage
     if step.plan.kind != "rollback":
         return list(stage.rollback_alarms)
-    firing = deploy.firing_alarms(step.client("cloudwatch"), stage.rollback_alarms)
+    firing = endpoints.firing_alarms(step.client("cloudwatch"), stage.rollback_alarms)
     if firing:
         step.record("rollback-alarms", "skipped", f"left out while in ALARM: {', '.join(firing)}")
     return [alarm for alarm in stage.rollback_alarms if alarm not in firing]
@@ -511,14 +511,14 @@ def _change_endpoint(step: StepContext) -> dict[str, Any]:
     configs = state.configs if config in state.configs else [*state.configs, config]
     deadline = datetime.now(UTC) + timedelta(seconds=stage.rollout_seconds() + stage.wait_timeout_minutes * 60)
     moving = {"configs": configs, "deadline": deadline.isoformat(), "bake_until": ""}
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     if endpoint is None:
         tags = [{"Key": GROUP_TAG, "Value": plan.group}]
-        deploy.create_endpoint(sagemaker, name=stage.endpoint_name, config=config, tags=tags)
+        endpoints.create_endpoint(sagemaker, name=stage.endpoint_name, config=config, tags=tags)
         step.record("create-endpoint", "done", f"created on {config}", resource=stage.endpoint_name)
         return step.next(**moving, previous_config=None, changed=True, status="Creating", bake_seconds=0)
     if endpoint.config == config or endpoint.moving_to(config):
-        previous = store.restore_point(step.settings, plan.execution, stage.name)
+        previous = deployments.restore_point(step.settings, plan.execution, stage.name)
         if previous is not None:  # a retry: an earlier attempt of this execution made the change
             reason = f"{endpoint.status} on {config}, changed from {previous} by an earlier attempt"
             step.record("update-endpoint", "skipped", reason, resource=stage.endpoint_name)
@@ -527,16 +527,18 @@ def _change_endpoint(step: StepContext) -> dict[str, Any]:
         return step.next(**moving, status=endpoint.status, bake_seconds=0)
     if endpoint.busy:
         raise EndpointBusy(f"endpoint {stage.endpoint_name} is {endpoint.status} (not by this product's lease holder)")
-    old = deploy.describe_endpoint_config(sagemaker, endpoint.config) or {}
-    new = deploy.describe_endpoint_config(sagemaker, config) or {}
+    old = endpoints.describe_endpoint_config(sagemaker, endpoint.config) or {}
+    new = endpoints.describe_endpoint_config(sagemaker, config) or {}
     alarms = _alarms(step)
     # Deployment guardrails need the new config to keep the old variant names (developer guide, "Exclusions").
-    guarded = deploy.variant_names(old) == deploy.variant_names(new)
+    guarded = endpoints.variant_names(old) == endpoints.variant_names(new)
     deployment = (
-        deploy.deployment_config(stage, alarms=alarms, routing_of_strategy=state.phase == "single") if guarded else None
+        endpoints.deployment_config(stage, alarms=alarms, routing_of_strategy=state.phase == "single")
+        if guarded
+        else None
     )
-    previous = store.keep_restore_point(step.settings, plan.execution, stage.name, endpoint.config)
-    deploy.update_endpoint(sagemaker, name=stage.endpoint_name, config=config, deployment=deployment)
+    previous = deployments.keep_restore_point(step.settings, plan.execution, stage.name, endpoint.config)
+    endpoints.update_endpoint(sagemaker, name=stage.endpoint_name, config=config, deployment=deployment)
     if deployment is not None:
         routing = deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
         how = f"blue/green {routing}, auto-rollback alarms: {', '.join(alarms) or 'none'}"
@@ -564,7 +566,7 @@ def deploy_endpoint_step(step: StepContext) -> dict[str, Any]:
 
 def complete_canary_step(step: StepContext) -> dict[str, Any]:
     """After approval at the canary share: one config of the new version, all traffic, the alarms watched."""
-    firing = deploy.firing_alarms(step.client("cloudwatch"), step.stage.rollback_alarms)
+    firing = endpoints.firing_alarms(step.client("cloudwatch"), step.stage.rollback_alarms)
     if firing:
         raise RollbackAlarmFired(f"{', '.join(firing)} in ALARM at the canary share: returning the traffic")
     final = StepContext(step.settings, step.plan, step.state.model_copy(update={"phase": "final"}))
@@ -578,7 +580,7 @@ def complete_canary_step(step: StepContext) -> dict[str, Any]:
 def check_endpoint_step(step: StepContext) -> dict[str, Any]:
     stage, state = step.stage, step.state
     _require_approved(step)
-    endpoint = deploy.describe_endpoint(step.client("sagemaker"), stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(step.client("sagemaker"), stage.endpoint_name)
     if endpoint is None:
         raise EndpointFailed(f"endpoint {stage.endpoint_name} no longer exists")
     if endpoint.status == "Failed":
@@ -600,7 +602,7 @@ def _in_service(step: StepContext) -> dict[str, Any]:
     """InService on the new config; after an unguarded change, `Baking` while the product watches the alarms."""
     stage, state = step.stage, step.state
     if state.watch_alarms:
-        firing = deploy.firing_alarms(step.client("cloudwatch"), state.watch_alarms)
+        firing = endpoints.firing_alarms(step.client("cloudwatch"), state.watch_alarms)
         if firing:
             raise RollbackAlarmFired(
                 f"{', '.join(firing)} went to ALARM on {stage.endpoint_name} ({state.config_name})"
@@ -620,7 +622,7 @@ def smoke_test_step(step: StepContext) -> dict[str, Any]:
     if test is None:
         step.record("smoke-test", "skipped", "no smoke test in policy", resource=stage.endpoint_name)
         return step.next(smoke_test="not configured")
-    answer = deploy.smoke_test(
+    answer = endpoints.smoke_test(
         step.client("sagemaker-runtime"),
         endpoint=stage.endpoint_name,
         payload=test.payload,
@@ -666,13 +668,15 @@ def finish_stage_step(step: StepContext) -> dict[str, Any]:
         + approved_by,
         resource=stage.endpoint_name,
     )
-    store.record_stage_event(
+    deployments.record_stage_event(
         step.settings,
         plan.group,
         stage.name,
-        store.StageEvent(kind="deployed", version=plan.version, at=now, execution=plan.execution, detail=plan.kind),
+        deployments.StageEvent(
+            kind="deployed", version=plan.version, at=now, execution=plan.execution, detail=plan.kind
+        ),
     )
-    store.release_lease(step.settings, step.endpoint, plan.execution)
+    deployments.release_lease(step.settings, step.endpoint, plan.execution)
     evidence = {"name": stage.name, "smoke_test": state.smoke_test, "finished_at": now}
     following = first_state(plan, state.index + 1, previous_stage=evidence)
     if following.done:
@@ -694,7 +698,7 @@ def restore_step(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
     still carries what this execution put there), waiting while an update of ours is still in progress."""
     plan, stage, state = step.plan, step.stage, step.state
     why = str(error.get("Error", "failure"))
-    previous = store.restore_point(step.settings, plan.execution, stage.name) or state.previous_config
+    previous = deployments.restore_point(step.settings, plan.execution, stage.name) or state.previous_config
     if previous is None:
         reason = (
             "the endpoint was created by this deployment: nothing to go back to, left for investigation"
@@ -704,7 +708,7 @@ def restore_step(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
         step.record("restore-endpoint", "skipped", f"{why}: {reason}", resource=stage.endpoint_name)
         return {"phase": "skipped"}
     sagemaker = step.client("sagemaker")
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     ours = set(state.configs) | {state.config_name}
     now = datetime.now(UTC)
     deadline = now + timedelta(seconds=stage.rollout_seconds() + stage.wait_timeout_minutes * 60)
@@ -725,15 +729,15 @@ def restore_step(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
     if reason or endpoint is None:
         step.record("restore-endpoint", "skipped", f"{why}: {reason}", resource=stage.endpoint_name)
         return {"phase": "skipped"}
-    old = deploy.describe_endpoint_config(sagemaker, endpoint.config) or {}
-    new = deploy.describe_endpoint_config(sagemaker, previous) or {}
+    old = endpoints.describe_endpoint_config(sagemaker, endpoint.config) or {}
+    new = endpoints.describe_endpoint_config(sagemaker, previous) or {}
     plain = _corrective(stage).model_copy(update={"strategy": AllAtOnce()})
     deployment = (
-        deploy.deployment_config(plain, alarms=[], routing_of_strategy=False)
-        if deploy.variant_names(old) == deploy.variant_names(new)
+        endpoints.deployment_config(plain, alarms=[], routing_of_strategy=False)
+        if endpoints.variant_names(old) == endpoints.variant_names(new)
         else None
     )
-    deploy.update_endpoint(sagemaker, name=stage.endpoint_name, config=previous, deployment=deployment)
+    endpoints.update_endpoint(sagemaker, name=stage.endpoint_name, config=previous, deployment=deployment)
     guard = "blue/green ALL_AT_ONCE" if deployment else "unguarded: the variant set changes"
     step.record("restore-endpoint", "done", f"{why}: back to {previous} ({guard})", resource=stage.endpoint_name)
     return {"phase": "started", "previous": previous, "deadline": deadline.isoformat()}
@@ -743,7 +747,7 @@ def check_restore_step(step: StepContext, restore: dict[str, Any]) -> dict[str, 
     """Where the restore stands: settled once the endpoint is InService (or Failed) again; `EndpointWaitTimedOut`
     past the stage's rollout time, so a stuck restore ends the execution instead of looping."""
     stage = step.stage
-    endpoint = deploy.describe_endpoint(step.client("sagemaker"), stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(step.client("sagemaker"), stage.endpoint_name)
     status = endpoint.status if endpoint else "Missing"
     if endpoint is not None and endpoint.busy:
         if datetime.now(UTC) > datetime.fromisoformat(str(restore["deadline"])):
@@ -761,16 +765,16 @@ def _serves_now(step: StepContext) -> str:
     """`prod serves v1` (what a person needs to know after a stage did not finish)."""
     stage = step.stage
     sagemaker = step.client("sagemaker")
-    endpoint = deploy.describe_endpoint(sagemaker, stage.endpoint_name)
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     if endpoint is None:
         return f"{stage.name} has no endpoint"
-    versions = deploy.serving_versions(deploy.serving(sagemaker, endpoint.config), step.plan.group)
+    versions = endpoints.serving_versions(endpoints.serving(sagemaker, endpoint.config), step.plan.group)
     shown = ", ".join(f"v{version}" for version in versions) or f"no version of {step.plan.group}"
     return f"{stage.name} serves {shown}" + ("" if endpoint.status == "InService" else f" ({endpoint.status})")
 
 
-def _gate_answer(step: StepContext) -> store.Approval | None:
-    found = store.approvals(step.settings, step.plan.group, execution=step.plan.execution)
+def _gate_answer(step: StepContext) -> deployments.Approval | None:
+    found = deployments.approvals(step.settings, step.plan.group, execution=step.plan.execution)
     return next((approval for approval in found if approval.stage == step.stage.name and approval.decision), None)
 
 
@@ -780,11 +784,13 @@ def _gate_rejected(step: StepContext, cause: str) -> dict[str, Any]:
     by = answer.answered_by if answer else "unknown (not through `lifecycle reject`)"
     reason = (answer.reason if answer else "") or (cause if cause not in ("", "null") else "no reason given")
     now = datetime.now(UTC).isoformat()
-    store.record_stage_event(
+    deployments.record_stage_event(
         step.settings,
         plan.group,
         stage.name,
-        store.StageEvent(kind="gate-rejected", version=plan.version, at=now, execution=plan.execution, detail=reason),
+        deployments.StageEvent(
+            kind="gate-rejected", version=plan.version, at=now, execution=plan.execution, detail=reason
+        ),
     )
     serves = _serves_now(step)
     text = f"{stage.name}: v{plan.version} rejected at the approval gate by {by}: {reason}; {serves}"
@@ -808,7 +814,7 @@ def finish_failed_stage_step(step: StepContext, error: dict[str, Any]) -> dict[s
     """Record why the stage did not finish, give the endpoint's lease back, and tell people in plain words."""
     plan, stage = step.plan, step.stage
     name, cause = str(error.get("Error", "Error")), str(error.get("Cause", ""))
-    store.release_lease(step.settings, step.endpoint, plan.execution)
+    deployments.release_lease(step.settings, step.endpoint, plan.execution)
     if name == APPROVAL_REJECTED:
         return _gate_rejected(step, cause)
     serves = _serves_now(step)

@@ -1,8 +1,8 @@
 """Semantic idempotency: the same state change acts once, whatever its event id and however often it arrives.
 
 The key is the resource ARN + the state it reached + when it changed (DESIGN §5), never the event id: SageMaker
-may emit one state change several times with different ids. Records live in the lifecycle table (`pk`
-`IDEMPOTENCY#<reaction>`, `sk` the hash) and expire through the table's TTL attribute `expiration`.
+may emit one state change several times with different ids. Records live in the lifecycle table (one partition per
+reaction, `lifecycle.store.idempotency_partition`; powertools builds the sort key) and expire through its TTL.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from lifecycle.accounts import client_for
 from lifecycle.config import Settings
 from lifecycle.errors import AwsCallFailed, DuplicateInProgress
+from lifecycle.store import PARTITION_KEY, SORT_KEY, idempotency_partition, table
 
 
 class SemanticKey(BaseModel):
@@ -51,15 +51,12 @@ def _persistence(table_name: str, reaction: str, settings: Settings) -> DynamoDB
     layer = _layers.get((table_name, reaction))
     if layer is not None:
         return layer
-    dynamodb = client_for(
-        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="idempotency", event_id=reaction
-    )
     layer = DynamoDBPersistenceLayer(
         table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=f"IDEMPOTENCY#{reaction}",
-        boto3_client=dynamodb,
+        key_attr=PARTITION_KEY,
+        sort_key_attr=SORT_KEY,
+        static_pk_value=idempotency_partition(reaction),
+        boto3_client=table(settings),
     )
     _layers[(table_name, reaction)] = layer
     return layer

@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.deployment import package_arn
-from lifecycle.store import StageEvent, stage_history
+from lifecycle.deploy.inputs import package_arn
+from lifecycle.store.deployments import StageEvent, stage_history
 
 
 def rollback_candidates(history: list[StageEvent], *, leaving: int) -> list[int]:

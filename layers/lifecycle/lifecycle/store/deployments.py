@@ -1,18 +1,6 @@
 """The deployment items of the lifecycle table: endpoint leases, approval gates, stage history, restore points.
 
-Every key of these items is built here and nowhere else. One table (partition key `pk`, sort key `sk`, TTL attribute
-`expiration`), in the automation account:
-
-| item | pk | sk |
-|---|---|---|
-| endpoint lease | `LEASE#<account>#<region>#<endpoint>` | `LEASE` |
-| approval gate | `APPROVAL#<group>` | `<execution>#<stage>` |
-| completed deployment of a stage | `STAGE#<group>#<stage>` | `DEPLOYED#<iso time>#<execution>` |
-| version rejected at a stage's gate | `STAGE#<group>#<stage>` | `GATE-REJECTED#<iso time>#<execution>` |
-| restore point | `RESTORE#<execution>` | `STAGE#<stage>` |
-
-Writes that decide something (taking a lease) are single conditional writes, never read-then-write: DynamoDB applies
-a condition expression atomically with the write ("Condition expressions", DynamoDB developer guide).
+Their keys are `lifecycle.store`'s. Writes that decide (taking a lease, answering a gate) are conditional.
 """
 
 from __future__ import annotations
@@ -23,21 +11,26 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from lifecycle.accounts import client_for
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
+from lifecycle.store import (
+    CONDITION_FAILED,
+    PARTITION_KEY,
+    SORT_KEY,
+    Key,
+    approval_key,
+    approval_partition,
+    is_deployed_sort_key,
+    lease_key,
+    restore_key,
+    stage_event_key,
+    stage_partition,
+    table,
+)
 
 APPROVAL_KEPT = timedelta(days=15)
 RESTORE_POINT_KEPT = timedelta(days=30)
 STAGE_HISTORY_KEPT = timedelta(days=400)
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def _table(settings: Settings) -> Any:
-    """The lifecycle table's client: the automation account's own credentials (no role is assumed)."""
-    return client_for(
-        "dynamodb", settings.automation_account_id, settings.region, settings, reaction="store", event_id="table"
-    )
 
 
 def _epoch(when: datetime) -> str:
@@ -56,14 +49,15 @@ def _number(item: dict[str, Any], name: str) -> int:
 def _query(settings: Settings, what: str, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
     request: dict[str, Any] = {
         "TableName": settings.table_name,
-        "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else ""),
+        "KeyConditionExpression": f"{PARTITION_KEY} = :pk"
+        + (f" AND begins_with({SORT_KEY}, :prefix)" if sk_prefix else ""),
         "ExpressionAttributeValues": {":pk": {"S": pk}, **({":prefix": {"S": sk_prefix}} if sk_prefix else {})},
         "ConsistentRead": True,
     }
     items: list[dict[str, Any]] = []
     with aws_errors(f"dynamodb:Query {what}"):
         while True:
-            page = _table(settings).query(**request)
+            page = table(settings).query(**request)
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return items
@@ -79,8 +73,8 @@ class Endpoint:
     region: str
     name: str
 
-    def key(self) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": f"LEASE#{self.account}#{self.region}#{self.name}"}, "sk": {"S": "LEASE"}}
+    def key(self) -> Key:
+        return lease_key(self.account, self.region, self.name)
 
 
 @dataclass(frozen=True)
@@ -136,7 +130,7 @@ def acquire_lease(
     }
     with aws_errors(f"dynamodb:PutItem lease of {endpoint.name}"):
         try:
-            _table(settings).put_item(
+            table(settings).put_item(
                 TableName=settings.table_name,
                 Item=item,
                 ConditionExpression=condition,
@@ -144,7 +138,7 @@ def acquire_lease(
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return Lease.of(exc.response.get("Item") or {})
     return None
@@ -154,14 +148,14 @@ def release_lease(settings: Settings, endpoint: Endpoint, holder: str) -> bool:
     """Give `endpoint`'s lease back if `holder` has it; False when it was not (or no longer) theirs."""
     with aws_errors(f"dynamodb:DeleteItem lease of {endpoint.name}"):
         try:
-            _table(settings).delete_item(
+            table(settings).delete_item(
                 TableName=settings.table_name,
                 Key=endpoint.key(),
                 ConditionExpression="holder = :me",
                 ExpressionAttributeValues={":me": {"S": holder}},
             )
         except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return False
     return True
@@ -170,7 +164,7 @@ def release_lease(settings: Settings, endpoint: Endpoint, holder: str) -> bool:
 def lease_of(settings: Settings, endpoint: Endpoint) -> Lease | None:
     """Who holds `endpoint`'s lease now (None when nobody does)."""
     with aws_errors(f"dynamodb:GetItem lease of {endpoint.name}"):
-        item = _table(settings).get_item(TableName=settings.table_name, Key=endpoint.key(), ConsistentRead=True)
+        item = table(settings).get_item(TableName=settings.table_name, Key=endpoint.key(), ConsistentRead=True)
     found = item.get("Item")
     return Lease.of(found) if found else None
 
@@ -208,18 +202,14 @@ class Approval:
         )
 
 
-def _approval_key(group: str, execution: str, stage: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"APPROVAL#{group}"}, "sk": {"S": f"{execution}#{stage}"}}
-
-
 def keep_approval(settings: Settings, approval: Approval) -> None:
     """Keep the task token of a gate, for `lifecycle approve|reject` and for a rejection of the package."""
     now = datetime.now(UTC)
     with aws_errors("dynamodb:PutItem approval gate"):
-        _table(settings).put_item(
+        table(settings).put_item(
             TableName=settings.table_name,
             Item={
-                **_approval_key(approval.group, approval.execution, approval.stage),
+                **approval_key(approval.group, approval.execution, approval.stage),
                 "group": {"S": approval.group},
                 "execution": {"S": approval.execution},
                 "stage": {"S": approval.stage},
@@ -233,7 +223,7 @@ def keep_approval(settings: Settings, approval: Approval) -> None:
 
 def approvals(settings: Settings, group: str, *, execution: str | None = None) -> list[Approval]:
     """The gates of `group` (of one execution when given), answered or not."""
-    items = _query(settings, "approval gates", f"APPROVAL#{group}", f"{execution}#" if execution else "")
+    items = _query(settings, "approval gates", approval_partition(group), f"{execution}#" if execution else "")
     return [Approval.of(item) for item in items]
 
 
@@ -244,9 +234,9 @@ def answer_approval(settings: Settings, approval: Approval, *, decision: Decisio
     whatever the Step Functions error cause carries."""
     with aws_errors("dynamodb:UpdateItem approval answer"):
         try:
-            _table(settings).update_item(
+            table(settings).update_item(
                 TableName=settings.table_name,
-                Key=_approval_key(approval.group, approval.execution, approval.stage),
+                Key=approval_key(approval.group, approval.execution, approval.stage),
                 UpdateExpression="SET decision = :decision, answered_by = :by, reason = :reason, answered_at = :at",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(decision)",
                 ExpressionAttributeValues={
@@ -257,7 +247,7 @@ def answer_approval(settings: Settings, approval: Approval, *, decision: Decisio
                 },
             )
         except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return False
     return True
@@ -280,7 +270,7 @@ class StageEvent:
     @classmethod
     def of(cls, item: dict[str, Any]) -> StageEvent:
         return cls(
-            kind="deployed" if _text(item, "sk").startswith("DEPLOYED#") else "gate-rejected",
+            kind="deployed" if is_deployed_sort_key(_text(item, SORT_KEY)) else "gate-rejected",
             version=_number(item, "version"),
             at=_text(item, "at"),
             execution=_text(item, "execution"),
@@ -290,14 +280,12 @@ class StageEvent:
 
 def record_stage_event(settings: Settings, group: str, stage: str, event: StageEvent) -> None:
     """Add to the stage's history (what rollback targeting reads)."""
-    prefix = "DEPLOYED" if event.kind == "deployed" else "GATE-REJECTED"
     now = datetime.now(UTC)
     with aws_errors(f"dynamodb:PutItem stage history {group}/{stage}"):
-        _table(settings).put_item(
+        table(settings).put_item(
             TableName=settings.table_name,
             Item={
-                "pk": {"S": f"STAGE#{group}#{stage}"},
-                "sk": {"S": f"{prefix}#{event.at}#{event.execution}"},
+                **stage_event_key(group, stage, event.kind, event.at, event.execution),
                 "version": {"N": str(event.version)},
                 "at": {"S": event.at},
                 "execution": {"S": event.execution},
@@ -309,25 +297,21 @@ def record_stage_event(settings: Settings, group: str, stage: str, event: StageE
 
 def stage_history(settings: Settings, group: str, stage: str) -> list[StageEvent]:
     """Every recorded deployment and gate rejection of a stage, oldest first."""
-    events = [StageEvent.of(item) for item in _query(settings, "stage history", f"STAGE#{group}#{stage}")]
+    events = [StageEvent.of(item) for item in _query(settings, "stage history", stage_partition(group, stage))]
     return sorted(events, key=lambda event: event.at)
 
 
 # --- restore points --------------------------------------------------------------------------------------------------
-def _restore_key(execution: str, stage: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"RESTORE#{execution}"}, "sk": {"S": f"STAGE#{stage}"}}
-
-
 def keep_restore_point(settings: Settings, execution: str, stage: str, config: str) -> str:
     """Before an endpoint changes: the config to restore, kept where a retried step finds it again (the step's own
     output is lost when the Lambda fails after UpdateEndpoint went through). The first one an execution keeps for a
     stage stays (a canary completed after a gate changes the endpoint twice): returns the one kept."""
     with aws_errors("dynamodb:PutItem restore point"):
         try:
-            _table(settings).put_item(
+            table(settings).put_item(
                 TableName=settings.table_name,
                 Item={
-                    **_restore_key(execution, stage),
+                    **restore_key(execution, stage),
                     "config": {"S": config},
                     "expiration": {"N": _epoch(datetime.now(UTC) + RESTORE_POINT_KEPT)},
                 },
@@ -335,7 +319,7 @@ def keep_restore_point(settings: Settings, execution: str, stage: str, config: s
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return _text(exc.response.get("Item") or {}, "config", config)
     return config
@@ -344,8 +328,8 @@ def keep_restore_point(settings: Settings, execution: str, stage: str, config: s
 def restore_point(settings: Settings, execution: str, stage: str) -> str | None:
     """The config an execution kept before changing a stage's endpoint, if it did."""
     with aws_errors("dynamodb:GetItem restore point"):
-        item = _table(settings).get_item(
-            TableName=settings.table_name, Key=_restore_key(execution, stage), ConsistentRead=True
+        item = table(settings).get_item(
+            TableName=settings.table_name, Key=restore_key(execution, stage), ConsistentRead=True
         )
     found = item.get("Item")
     return _text(found, "config") if found else None

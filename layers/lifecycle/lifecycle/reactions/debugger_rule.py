@@ -8,10 +8,10 @@ from typing import Any
 from lifecycle.actions.training import describe_training_job, stop_training_job
 from lifecycle.errors import IgnoredEvent
 from lifecycle.events import RuleEvaluationStatus, TrainingJobEvent
-from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, check_training_source, find_policy
 from lifecycle.reaction import Reaction
+from lifecycle.store.idempotency import SemanticKey
 
 REACTION = "debugger-rule"
 STOP = "debugger-stop"

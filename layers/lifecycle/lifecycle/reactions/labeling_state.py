@@ -17,10 +17,10 @@ from lifecycle.actions.labeling import (
 from lifecycle.actions.training import start_training_job
 from lifecycle.errors import ActionRefused, IgnoredEvent
 from lifecycle.events import LabelingJobEvent
-from lifecycle.idempotency import SemanticKey
 from lifecycle.observability import count
 from lifecycle.policy import Policy, find_policy
 from lifecycle.reaction import Reaction
+from lifecycle.store.idempotency import SemanticKey
 
 REACTION = "labeling-state"
 _REFUSED = "refused"
