@@ -517,9 +517,9 @@ def planned(world: DeployWorld, execution: str, payload: dict) -> tuple[dict, di
     from lifecycle.deploy.steps import run_step
 
     settings = get_settings()
-    state = run_step({"step": "plan", "execution": execution, "input": payload}, settings)
+    state = run_step({"step": "validate_input", "execution": execution, "input": payload}, settings)
     plan, stage = state["plan"], state["stage"]
-    for step in ("acquire_lease", "create_model", "create_endpoint_config"):
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config"):
         stage = run_step({"step": step, "plan": plan, "stage": stage}, settings)
     return plan, stage
 
@@ -538,8 +538,8 @@ def test_a_retried_update_still_knows_the_config_to_restore(world: DeployWorld) 
 
     # When the update goes through but its Lambda fails before answering, and the step runs again while SageMaker
     # still shows the old config (the new one only in PendingDeploymentSummary)
-    first = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
-    retried = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
+    first = run_step({"step": "create_or_update_endpoint", "plan": plan, "stage": stage}, get_settings())
+    retried = run_step({"step": "create_or_update_endpoint", "plan": plan, "stage": stage}, get_settings())
 
     # Then the retry recognises its own update in progress (no EndpointBusy, no second update) and knows what to restore
     assert first["previous_config"] == retried["previous_config"] == v1_config
@@ -555,12 +555,18 @@ def test_a_restore_after_a_step_that_failed_past_its_update_uses_the_restore_poi
     world.register()
     v1_config = world.serve(staging_stage(), 1)
     plan, stage = planned(world, "retry-2", approved())
-    run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())  # its answer is lost
+    run_step({"step": "create_or_update_endpoint", "plan": plan, "stage": stage}, get_settings())  # its answer is lost
     world.settled(staging_stage())
 
     # When the failure path restores with the state from before the step (changed: false, no previous config)
     restore = run_step(
-        {"step": "restore", "plan": plan, "stage": stage, "error": {"Error": "Lambda.Unknown"}}, get_settings()
+        {
+            "step": "restore_previous_endpoint_config",
+            "plan": plan,
+            "stage": stage,
+            "error": {"Error": "Lambda.Unknown"},
+        },
+        get_settings(),
     )
 
     # Then the restore point kept in the table still puts v1 back
@@ -578,7 +584,7 @@ def test_a_restore_never_puts_back_a_config_over_another_change(world: DeployWor
     world.register(3, approved=(1, 2, 3))
     world.serve(staging_stage(), 1)
     plan, stage = planned(world, "cas", {"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
-    changed = run_step({"step": "deploy_endpoint", "plan": plan, "stage": stage}, get_settings())
+    changed = run_step({"step": "create_or_update_endpoint", "plan": plan, "stage": stage}, get_settings())
     world.settled(staging_stage())
     spec = Stage.model_validate(staging_stage())
     sagemaker = world.cloud.client("sagemaker", STAGING)
@@ -597,7 +603,13 @@ def test_a_restore_never_puts_back_a_config_over_another_change(world: DeployWor
 
     # When this execution fails and restores
     restore = run_step(
-        {"step": "restore", "plan": plan, "stage": changed, "error": {"Error": "SmokeTestFailed"}}, get_settings()
+        {
+            "step": "restore_previous_endpoint_config",
+            "plan": plan,
+            "stage": changed,
+            "error": {"Error": "SmokeTestFailed"},
+        },
+        get_settings(),
     )
 
     # Then it leaves v3 alone: it only restores while the endpoint carries what it put there

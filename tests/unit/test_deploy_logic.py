@@ -290,11 +290,18 @@ def test_the_lambda_tasks_share_one_retry_policy() -> None:
     assert len(extra) == 1  # EndpointBusy, on the two tasks that update an endpoint
 
 
-def test_every_step_the_asl_names_exists_and_every_step_is_used() -> None:
-    from lifecycle.deploy.steps import STEPS
+def test_one_name_per_step_from_the_asl_state_to_the_function() -> None:
+    from lifecycle.deploy.steps import STATES, STEPS, VALIDATE_INPUT, step_key
 
-    used = set(re.findall(r'"step": "([a-z_]+)"', ASL.read_text()))
-    assert used == set(STEPS)
+    states = json.loads(ASL.read_text())["States"]
+    lambda_states = {
+        name: (state["Parameters"].get("Payload") or state["Parameters"])["step"]
+        for name, state in states.items()
+        if state["Type"] == "Task" and "DeployStepFunctionArn" in json.dumps(state)
+    }
+    assert all(key == step_key(name) for name, key in lambda_states.items()), lambda_states
+    assert set(lambda_states) == {VALIDATE_INPUT, *STATES}
+    assert set(lambda_states.values()) == set(STEPS)
 
 
 def test_the_asl_passes_cfn_lint_state_machine_checks() -> None:

@@ -12,35 +12,33 @@ from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lifecycle.accounts import check_arns_in_account, check_trust, client_for
-from lifecycle.config import Settings, get_settings
+from lifecycle.accounts import check_arns_in_account, check_trust
+from lifecycle.config import get_settings
+from lifecycle.context import Context
 from lifecycle.errors import RefusedEvent
 from lifecycle.events import LifecycleEvent, event_id_of, parse_event
-from lifecycle.notify import notify
 from lifecycle.observability import count, logger
 from lifecycle.policy import Policy
-from lifecycle.store.audit import AuditRecord, Outcome, record
+from lifecycle.store.audit import Outcome
 from lifecycle.store.idempotency import SemanticKey, once
 
 E = TypeVar("E", bound=LifecycleEvent)
 
 
 @dataclass(frozen=True)
-class Reaction(Generic[E]):
-    """What an `act` function needs: the trusted, parsed event and the means to act, record and tell."""
+class Reaction(Context, Generic[E]):
+    """What an `act` function needs: the trusted, parsed event and the context to act, record and tell."""
 
-    name: str
     event: E
-    settings: Settings
-    context: LambdaContext | None
+    lambda_context: LambdaContext | None
 
     def once(self, key: SemanticKey, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run `action` once per semantic key (see `lifecycle.store.idempotency`)."""
-        return once(key, self.settings, action, context=self.context)
+        return once(key, self.settings, action, context=self.lambda_context)
 
-    def client(self, service: str, account: str, region: str) -> Any:
-        """A client acting in `account`/`region` (AssumeRole there unless it is the automation account)."""
-        return client_for(service, account, region, self.settings, reaction=self.name, event_id=self.event.id)
+    def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        """A client acting in `account`/`region`, by default the event's."""
+        return self.client_in(service, account or self.event.account, region or self.event.region)
 
     def record(
         self,
@@ -55,29 +53,19 @@ class Reaction(Generic[E]):
         version: int | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
-        """Write the audit record of one decision taken for this event, and log it.
-
-        For a `sensitive` policy the log line holds only the decision, the resource and the event id: the reason
-        (failure reasons, rule findings, ...) stays in the audit table.
-        """
-        record(
-            AuditRecord(
-                group=policy.group,
-                action=action,
-                outcome=outcome,
-                reason=reason,
-                event_id=self.event.id,
-                reaction=self.name,
-                account=account,
-                region=region,
-                resource=resource,
-                version=version,
-                details=details or {},
-            ),
-            self.settings,
+        """The audit record of one decision taken for this event, under the policy's group."""
+        self.audit(
+            group=policy.group,
+            action=action,
+            outcome=outcome,
+            reason=reason,
+            account=account,
+            region=region,
+            resource=resource,
+            version=version,
+            details=details,
+            sensitive=policy.sensitive,
         )
-        message = f"{action}: {outcome}" if policy.sensitive else f"{action}: {outcome}: {reason}"
-        logger.info(message, extra={"group": policy.group, "resource": resource, "account": account})
 
     def tell(self, policy: Policy, *, subject: str, lines: list[str], kind: str) -> None:
         """Notify people, on the policy's topic when it names one.
@@ -87,11 +75,10 @@ class Reaction(Generic[E]):
         """
         if policy.sensitive:
             lines = [subject, f"resource: {self.event.primary_arn}"]
-        notify(
-            self.settings,
+        self.notify(
+            group=policy.group,
             subject=subject,
             lines=[*lines, f"event: {self.event.id}"],
-            group=policy.group,
             kind=kind,
             topic_arn=policy.notifications.topic_arn,
         )
@@ -119,7 +106,7 @@ def run(
         check_trust(raw, settings)
         event = parse_event(raw, model)
         check_arns_in_account(event.named_arns(), event.account)
-        result = act(Reaction(reaction, event, settings, context))
+        result = act(Reaction(settings=settings, name=reaction, event_id=event.id, event=event, lambda_context=context))
     except RefusedEvent as refusal:
         logger.warning(
             f"{refusal.outcome}: {refusal.reason}",

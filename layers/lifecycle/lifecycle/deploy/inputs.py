@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from lifecycle.accounts import client_for
+from lifecycle.accounts import own_client
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import ConfigurationError, Settings
 from lifecycle.errors import InvalidDeploymentInput
@@ -243,9 +243,7 @@ def start_deployment(
         raise ConfigurationError("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN is not set")
     if len(name) > EXECUTION_NAME_MAX or _EXECUTION_UNSAFE.search(name):
         raise InvalidDeploymentInput(f"execution name {name!r} is not a valid Step Functions name")
-    sfn = client_for(
-        "stepfunctions", settings.automation_account_id, settings.region, settings, reaction=REACTION, event_id=name
-    )
+    sfn = own_client("stepfunctions", settings)
     with aws_errors(f"states:StartExecution {name}"):
         try:
             arn = sfn.start_execution(
