@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 from rich.text import Text
 
-from cli import policies, render, runs, state
+from cli import dlq, policies, render, runs, stack, state
 from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
@@ -182,6 +182,22 @@ def parser() -> argparse.ArgumentParser:
         run.add_argument("--wait", action="store_true", help="follow the execution until it ends or waits for approval")
         _wait_flags(run)
         _json_flag(run)
+
+    dead = commands.add_parser("dlq", help="the dead-letter queue: what failed, when, why; redrive it")
+    dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    _json_flag(dead_commands.add_parser("list", parents=[common], help="every dead letter, oldest first"))
+    show = dead_commands.add_parser("show", parents=[common], help="one dead letter, with its original event")
+    show.add_argument("id", metavar="ID", help="message id (or its first 8 characters or more)")
+    _json_flag(show)
+    redrive = dead_commands.add_parser(
+        "redrive",
+        parents=[common],
+        help="deliver the original events again to what failed; a message is deleted once its event was accepted",
+    )
+    redrive.add_argument("ids", nargs="*", metavar="ID", help="message ids (or their first 8 characters or more)")
+    redrive.add_argument("--all", action="store_true", help="every dead letter of the queue")
+    redrive.add_argument("--dry-run", action="store_true", help="say where each event would go; change nothing")
+    _json_flag(redrive)
     return top
 
 
@@ -192,6 +208,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
             _DEPLOY_STAGES.validate_python(args.stage)
         except ValidationError as exc:
             return f"argument --stage: {exc.errors(include_url=False)[0]['msg']}"
+    if args.command == "dlq" and args.dlq_command == "redrive" and bool(args.ids) == args.all:
+        return "dlq redrive: give the message ids to redrive, or --all (not both)"
     return None
 
 
@@ -337,6 +355,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return _history(args, settings, out)
         if args.command in ("approve", "reject"):
             return _gate(args, settings, out)
+        if args.command == "dlq":
+            return EXIT_OK if dlq.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         return _run(args, settings, out, err)
 
 

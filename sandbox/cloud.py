@@ -37,7 +37,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
-from sandbox import patterns
+from sandbox import lambdas, patterns
 from sandbox.fakes import install as install_fakes
 from sandbox.timeline import CallRecorder, Timeline
 from sandbox.world import WORLD
@@ -293,6 +293,7 @@ class Sandbox:
         _ENGINE_LOG.addHandler(_QUIET)  # the engine logs every failed state; the timeline reports them from history
         _ENGINE_LOG.propagate = False
         WORLD.drain()
+        lambdas.drain_async()
         self.recorder.install()
         botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None  # a fresh default session picks up the recorder's hooks
@@ -321,6 +322,7 @@ class Sandbox:
         botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None
         WORLD.drain()
+        lambdas.drain_async()
         reset_product_caches()
         for key, value in self._saved_env.items():
             if value is None:
@@ -460,8 +462,6 @@ class Sandbox:
         """Re-create CloudFormation's state machines in moto's executing engine (CloudFormation puts them in the
         non-executing backend), same name and so same ARN; their Lambda tasks run in-process (sandbox.lambdas)."""
         from moto.stepfunctions.models import stepfunctions_backends
-
-        from sandbox import lambdas
 
         lambdas.install()
         for function in self.deployment.functions.values():
