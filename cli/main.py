@@ -25,7 +25,7 @@ from rich.prompt import Confirm
 from rich.text import Text
 
 from cli import dlq, policies, render, runs, stack, state
-from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
+from cli.connect import DEFAULT_STACK, OPERATOR_ROLE, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -87,9 +87,10 @@ def _common() -> argparse.ArgumentParser:
     where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a sandbox or another emulator)")
     where.add_argument(
         "--role-name",
-        help="role to assume in workload accounts to read their endpoints (default: the stack's ExecutionRoleName)",
+        help=f"read-only role to assume in workload accounts (default: {OPERATOR_ROLE}, the workload stack's "
+        "OperatorRoleName); never the automation's execution role",
     )
-    where.add_argument("--external-id", help="ExternalId that role requires (the stack's ExternalId parameter)")
+    where.add_argument("--external-id", help="ExternalId that role requires, if its trust asks for one")
     return common
 
 

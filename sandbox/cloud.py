@@ -57,6 +57,8 @@ WORKLOAD_STACK = "sagemaker-lifecycle-workload"
 EXTERNAL_ID = "sandbox-external-id"
 EXECUTION_ROLE = "sagemaker-lifecycle-execution"
 ADMIN_ROLE = "OrganizationAccountAccessRole"  # how the sandbox itself (not the product) acts in an account
+OPERATOR_ROLE = "sagemaker-lifecycle-operator"  # the workload stacks' read-only role for people (the CLI's default)
+OPERATORS = f"arn:aws:iam::{AUTOMATION}:role/Operator"  # who may assume it: people of the automation account
 CODE_BUCKET = "sagemaker-lifecycle-sandbox-code"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _CREDENTIALS = {
@@ -404,6 +406,7 @@ class Sandbox:
             "ExternalId": EXTERNAL_ID,
             "SageMakerExecutionRoleArns": f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
             "AutomationFunctionRoleArns": outputs["AutomationFunctionRoleArns"],
+            "OperatorPrincipalArns": OPERATORS,
         }
 
     def _upload_code(self, template: dict[str, Any]) -> None:
