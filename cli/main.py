@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 from rich.text import Text
 
-from cli import dlq, policies, render, runs, stack, state
+from cli import dlq, doctor, policies, render, runs, stack, state
 from cli.connect import DEFAULT_STACK, OPERATOR_ROLE, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
@@ -69,6 +69,12 @@ def _account_ids(text: str) -> frozenset[str]:
     if bad or not ids:
         raise argparse.ArgumentTypeError(f"expected comma-separated 12-digit account ids, got {text!r}")
     return frozenset(ids)
+
+
+def _account_id(text: str) -> str:
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(f"expected a 12-digit account id, got {text!r}")
+    return text
 
 
 def _common() -> argparse.ArgumentParser:
@@ -184,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
         _wait_flags(run)
         _json_flag(run)
 
+    _operate_commands(commands, common)
+    return top
+
+
+def _operate_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`dlq list|show|redrive` and `doctor`."""
     dead = commands.add_parser("dlq", help="the dead-letter queue: what failed, when, why; redrive it")
     dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     _json_flag(dead_commands.add_parser("list", parents=[common], help="every dead letter, oldest first"))
@@ -199,7 +211,19 @@ def parser() -> argparse.ArgumentParser:
     redrive.add_argument("--all", action="store_true", help="every dead letter of the queue")
     redrive.add_argument("--dry-run", action="store_true", help="say where each event would go; change nothing")
     _json_flag(redrive)
-    return top
+
+    check = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a live installation end to end: one line per check, with a fix for each failure",
+    )
+    check.add_argument(
+        "--account",
+        action="append",
+        type=_account_id,
+        help="workload account to check (repeatable; default: every account of the stack's allow-list)",
+    )
+    _json_flag(check)
 
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
@@ -356,6 +380,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return _history(args, settings, out)
         if args.command in ("approve", "reject"):
             return _gate(args, settings, out)
+        if args.command == "doctor":
+            return EXIT_OK if doctor.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         if args.command == "dlq":
             return EXIT_OK if dlq.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         return _run(args, settings, out, err)
