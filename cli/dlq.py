@@ -33,7 +33,6 @@ from lifecycle.config import Settings
 from lifecycle.errors import LifecycleError
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from cli.connect import CliError, client
@@ -348,19 +347,18 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def table(letters: list[DeadLetter]) -> Table:
-    view = Table(title=f"{len(letters)} dead letter(s), oldest first", title_justify="left")
-    for column in ("id", "dead-lettered (UTC)", "failed", "event", "error"):
-        view.add_column(column, overflow="fold")
+def summary(letters: list[DeadLetter], stack: str) -> str:
+    """Three short lines per dead letter (readable at 80 columns): id, when and what failed; the event; the error."""
+    lines = [f"{len(letters)} dead letter(s), oldest first"]
     for letter in letters:
-        view.add_row(
-            letter.id[:_ID_PREFIX_MIN],
-            _when(letter.dead_lettered_at),
-            letter.failed or "-",
-            letter.what,
-            letter.error or "-",
-        )
-    return view
+        failed = letter.failed.removeprefix(f"{stack}-") or letter.kind
+        attempts = f" after {letter.attempts} attempt(s)" if letter.attempts else ""
+        lines += [
+            f"{letter.id[:_ID_PREFIX_MIN]}  {_when(letter.dead_lettered_at)} UTC  {failed} failed{attempts}",
+            f"  event  {letter.what}",
+            f"  error  {letter.error or '-'}",
+        ]
+    return "\n".join(lines)
 
 
 def details(letter: DeadLetter) -> str:
@@ -384,7 +382,7 @@ def command(args: Any, settings: Settings, stack: Stack, out: Console) -> bool:
         if args.json:
             emit_json(out, letters)
         elif letters:
-            out.print(table(letters))
+            out.print(summary(letters, settings.stack_name), markup=False, highlight=False)
         else:
             out.print("the dead-letter queue is empty")
         return True
