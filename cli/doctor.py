@@ -268,11 +268,17 @@ def check_forwarding(settings: Settings, stack: Stack, account: str) -> list[Fin
     return findings
 
 
-def functions_external_id(settings: Settings, stack: Stack) -> str:
-    """The ExternalId the functions send on AssumeRole (their environment: the stack's NoEcho parameter)."""
-    configuration = client("lambda", settings).get_function_configuration(
-        FunctionName=stack.outputs["TrainingStateFunctionArn"]
-    )
+def functions_external_id(settings: Settings, stack: Stack) -> str | None:
+    """The ExternalId the functions send on AssumeRole (their environment: the stack's NoEcho parameter); None when
+    the person may not read the function's configuration."""
+    try:
+        configuration = client("lambda", settings).get_function_configuration(
+            FunctionName=stack.outputs["TrainingStateFunctionArn"]
+        )
+    except ClientError as exc:
+        if _denied(exc):
+            return None
+        raise
     return str(configuration.get("Environment", {}).get("Variables", {}).get("LIFECYCLE_EXTERNAL_ID", ""))
 
 
@@ -281,7 +287,7 @@ def _condition_values(statement: dict[str, Any], key: str) -> set[str]:
     return {str(value) for value in (values if isinstance(values, list) else [values])}
 
 
-def check_trust(settings: Settings, stack: Stack, account: str, external_id: str) -> Finding:
+def check_trust(settings: Settings, stack: Stack, account: str, external_id: str | None) -> Finding:
     role = stack.parameters.get("ExecutionRoleName") or "sagemaker-lifecycle-execution"
     check = f"account {account}: trust of {role}"
     try:
@@ -301,7 +307,8 @@ def check_trust(settings: Settings, stack: Stack, account: str, external_id: str
             continue
         trusted |= set(_principals(statement))
         ids, orgs = _condition_values(statement, "sts:ExternalId"), _condition_values(statement, "aws:PrincipalOrgID")
-        matches_id = (external_id in ids) if ids else not external_id
+        # Not readable (None): any ExternalId condition counts, and the line says it was not compared.
+        matches_id = external_id is None or ((external_id in ids) if ids else not external_id)
         matches_org = (organization in orgs) if orgs else True
         second_factor |= bool(ids or orgs) and matches_id and matches_org
     update = f"update the workload stack in {account} with the automation stack's"
@@ -316,8 +323,9 @@ def check_trust(settings: Settings, stack: Stack, account: str, external_id: str
             "its ExternalId/organization condition is not what the functions present: every AssumeRole is refused",
             f"{update} ExternalId (and OrganizationId) ({_GUIDE}, step 3)",
         )
+    compared = "" if external_id is not None else " (ExternalId not compared: lambda:GetFunctionConfiguration denied)"
     return Finding(
-        check, "ok", f"trusts the {len(function_roles)} function roles with the right ExternalId/organization"
+        check, "ok", f"trusts the {len(function_roles)} function roles with the right ExternalId/organization{compared}"
     )
 
 
