@@ -19,7 +19,7 @@ from lifecycle.errors import RefusedEvent
 from lifecycle.events import LifecycleEvent, event_id_of, parse_event
 from lifecycle.idempotency import SemanticKey, once
 from lifecycle.notify import notify
-from lifecycle.observability import count, logger
+from lifecycle.observability import count, logger, metrics
 from lifecycle.policy import Policy
 
 E = TypeVar("E", bound=LifecycleEvent)
@@ -113,6 +113,7 @@ def run(
     settings = get_settings()
     event_id = event_id_of(raw)
     logger.append_keys(event_id=event_id, reaction=reaction)
+    metrics.add_dimension(name="reaction", value=reaction)  # per reaction on the dashboard (template.yaml)
     try:
         if not isinstance(raw, dict):
             raise RefusedEvent(f"event is a {type(raw).__name__}, not a JSON object")
