@@ -31,6 +31,9 @@ _SANDBOX_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "sandbox",
 }
 _REACTION = "lifecycle-cli"
+# The workload stack's read-only role for people (OperatorRoleName). The execution role trusts the function roles only:
+# a person never assumes it (accounts/workload-account.yaml).
+OPERATOR_ROLE = "sagemaker-lifecycle-operator"
 
 
 class CliError(Exception):
@@ -119,7 +122,16 @@ def discover(target: Target) -> Settings:
         raise CliError(f"cannot read stack {target.stack!r}: {exc}") from exc
     except BotoCoreError as exc:
         raise CliError(f"cannot read stack {target.stack!r}: {exc}") from exc
-    overrides = {"LIFECYCLE_EXECUTION_ROLE_NAME": target.role_name, "LIFECYCLE_EXTERNAL_ID": target.external_id}
+    role = target.role_name or OPERATOR_ROLE
+    execution_role = Settings.from_stack(stacks[0]).execution_role_name
+    if role == execution_role:
+        raise CliError(
+            f"{role} is the automation's execution role, trusted by its function roles only: people read workload "
+            f"accounts through the read-only operator role (--role-name, default {OPERATOR_ROLE}; the workload stack's "
+            "OperatorPrincipalArns) and act through the automation account"
+        )
+    # In workload accounts the CLI assumes the operator role (Settings' role name is the one `client_for` assumes).
+    overrides = {"LIFECYCLE_EXECUTION_ROLE_NAME": role, "LIFECYCLE_EXTERNAL_ID": target.external_id}
     return Settings.from_stack(stacks[0], **{key: value for key, value in overrides.items() if value})
 
 

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.prompt import Confirm
 from rich.text import Text
 
-from cli import policies, render, runs, state
-from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
+from cli import dlq, doctor, policies, render, runs, stack, state
+from cli.connect import DEFAULT_STACK, OPERATOR_ROLE, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -71,6 +71,12 @@ def _account_ids(text: str) -> frozenset[str]:
     return frozenset(ids)
 
 
+def _account_id(text: str) -> str:
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(f"expected a 12-digit account id, got {text!r}")
+    return text
+
+
 def _common() -> argparse.ArgumentParser:
     """The options every command that talks to AWS takes."""
     common = argparse.ArgumentParser(add_help=False)
@@ -87,9 +93,10 @@ def _common() -> argparse.ArgumentParser:
     where.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a sandbox or another emulator)")
     where.add_argument(
         "--role-name",
-        help="role to assume in workload accounts to read their endpoints (default: the stack's ExecutionRoleName)",
+        help=f"read-only role to assume in workload accounts (default: {OPERATOR_ROLE}, the workload stack's "
+        "OperatorRoleName); never the automation's execution role",
     )
-    where.add_argument("--external-id", help="ExternalId that role requires (the stack's ExternalId parameter)")
+    where.add_argument("--external-id", help="ExternalId that role requires, if its trust asks for one")
     return common
 
 
@@ -182,7 +189,41 @@ def parser() -> argparse.ArgumentParser:
         run.add_argument("--wait", action="store_true", help="follow the execution until it ends or waits for approval")
         _wait_flags(run)
         _json_flag(run)
+
+    _operate_commands(commands, common)
     return top
+
+
+def _operate_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`dlq list|show|redrive` and `doctor`."""
+    dead = commands.add_parser("dlq", help="the dead-letter queue: what failed, when, why; redrive it")
+    dead_commands = dead.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    _json_flag(dead_commands.add_parser("list", parents=[common], help="every dead letter, oldest first"))
+    show = dead_commands.add_parser("show", parents=[common], help="one dead letter, with its original event")
+    show.add_argument("id", metavar="ID", help="message id (or its first 8 characters or more)")
+    _json_flag(show)
+    redrive = dead_commands.add_parser(
+        "redrive",
+        parents=[common],
+        help="deliver the original events again to what failed; a message is deleted once its event was accepted",
+    )
+    redrive.add_argument("ids", nargs="*", metavar="ID", help="message ids (or their first 8 characters or more)")
+    redrive.add_argument("--all", action="store_true", help="every dead letter of the queue")
+    redrive.add_argument("--dry-run", action="store_true", help="say where each event would go; change nothing")
+    _json_flag(redrive)
+
+    check = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a live installation end to end: one line per check, with a fix for each failure",
+    )
+    check.add_argument(
+        "--account",
+        action="append",
+        type=_account_id,
+        help="workload account to check (repeatable; default: every account of the stack's allow-list)",
+    )
+    _json_flag(check)
 
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
@@ -192,6 +233,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
             _DEPLOY_STAGES.validate_python(args.stage)
         except ValidationError as exc:
             return f"argument --stage: {exc.errors(include_url=False)[0]['msg']}"
+    if args.command == "dlq" and args.dlq_command == "redrive" and bool(args.ids) == args.all:
+        return "dlq redrive: give the message ids to redrive, or --all (not both)"
     return None
 
 
@@ -337,6 +380,10 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return _history(args, settings, out)
         if args.command in ("approve", "reject"):
             return _gate(args, settings, out)
+        if args.command == "doctor":
+            return EXIT_OK if doctor.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
+        if args.command == "dlq":
+            return EXIT_OK if dlq.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         return _run(args, settings, out, err)
 
 

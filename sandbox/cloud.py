@@ -21,7 +21,7 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -37,7 +37,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
-from sandbox import patterns
+from sandbox import lambdas, patterns
 from sandbox.fakes import install as install_fakes
 from sandbox.timeline import CallRecorder, Timeline
 from sandbox.world import WORLD
@@ -57,6 +57,8 @@ WORKLOAD_STACK = "sagemaker-lifecycle-workload"
 EXTERNAL_ID = "sandbox-external-id"
 EXECUTION_ROLE = "sagemaker-lifecycle-execution"
 ADMIN_ROLE = "OrganizationAccountAccessRole"  # how the sandbox itself (not the product) acts in an account
+OPERATOR_ROLE = "sagemaker-lifecycle-operator"  # the workload stacks' read-only role for people (the CLI's default)
+OPERATORS = f"arn:aws:iam::{AUTOMATION}:role/Operator"  # who may assume it: people of the automation account
 CODE_BUCKET = "sagemaker-lifecycle-sandbox-code"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _CREDENTIALS = {
@@ -293,6 +295,7 @@ class Sandbox:
         _ENGINE_LOG.addHandler(_QUIET)  # the engine logs every failed state; the timeline reports them from history
         _ENGINE_LOG.propagate = False
         WORLD.drain()
+        lambdas.drain_async()
         self.recorder.install()
         botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None  # a fresh default session picks up the recorder's hooks
@@ -321,6 +324,7 @@ class Sandbox:
         botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
         boto3.DEFAULT_SESSION = None
         WORLD.drain()
+        lambdas.drain_async()
         reset_product_caches()
         for key, value in self._saved_env.items():
             if value is None:
@@ -367,6 +371,7 @@ class Sandbox:
                 for account in self.workload_accounts
             }
         self.deployment = Deployment(outputs=outputs, resources=resources, template=template)
+        self._apply_bus_policy(template)
         self._read_functions(template, resources)
         self._executable_state_machines(template, resources)
         for account, created in workload_resources.items():
@@ -389,6 +394,23 @@ class Sandbox:
             )
         return self.deployment
 
+    def _apply_bus_policy(self, template: dict[str, Any]) -> None:
+        """The bus policy of template.yaml (LifecycleBusPolicyAccounts, OrganizationId empty), put through the API:
+        moto's CloudFormation skips AWS::Events::EventBusPolicy."""
+        properties = template["Resources"]["LifecycleBusPolicyAccounts"]["Properties"]
+        statement = dict(properties["Statement"])
+        if statement["Principal"] != {"AWS": {"Ref": "AllowedAccountIds"}} or statement["Resource"] != {
+            "Fn::GetAtt": ["LifecycleBus", "Arn"]
+        }:
+            raise ValueError(f"the sandbox applies the bus policy it knows, not {statement}")
+        statement |= {
+            "Sid": properties["StatementId"],
+            "Principal": {"AWS": list(self.workload_accounts)},
+            "Resource": self.deployment.outputs["LifecycleBusArn"],
+        }
+        policy = {"Version": "2012-10-17", "Statement": [statement]}
+        self.client("events").put_permission(EventBusName=self.bus_name, Policy=json.dumps(policy))
+
     @property
     def forwarding_accounts(self) -> list[str]:
         """Accounts whose default bus forwards SageMaker events to the lifecycle bus: the workload accounts (their
@@ -400,8 +422,12 @@ class Sandbox:
             "AutomationAccountId": AUTOMATION,
             "AutomationBusName": outputs["LifecycleBusName"],
             "ExternalId": EXTERNAL_ID,
-            "SageMakerExecutionRoleArns": f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+            # Every role a policy passes to SageMaker here: the stages' execution role, dev's training role.
+            "SageMakerExecutionRoleArns": ",".join(
+                f"arn:aws:iam::{account}:role/{role}" for role in ("SageMakerExecutionRole", "SageMakerTrainingRole")
+            ),
             "AutomationFunctionRoleArns": outputs["AutomationFunctionRoleArns"],
+            "OperatorPrincipalArns": OPERATORS,
         }
 
     def _upload_code(self, template: dict[str, Any]) -> None:
@@ -461,8 +487,6 @@ class Sandbox:
         non-executing backend), same name and so same ARN; their Lambda tasks run in-process (sandbox.lambdas)."""
         from moto.stepfunctions.models import stepfunctions_backends
 
-        from sandbox import lambdas
-
         lambdas.install()
         for function in self.deployment.functions.values():
             runtime = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": function.name}
@@ -498,9 +522,80 @@ class Sandbox:
         """Publish a policy document (already validated) the way `lifecycle policy publish` does."""
         name = f"{self.policy_path}/{document['group']}"
         self.client("ssm").put_parameter(Name=name, Value=json.dumps(document), Type="String", Overwrite=True)
+        self.grant_artifacts(document)
         reset_product_caches()
         self.timeline.add("note", AUTOMATION, f"policy {document['group']!r} published at {name}")
         return name
+
+    def grant_artifacts(self, document: dict[str, Any]) -> None:
+        """What "Deploy to real accounts" step 5 has people do for a policy whose stages read artifacts trained in
+        another account: in the training account, the output bucket's policy and the key (the one the policy names:
+        moto cannot choose a key id, so the created key takes it) admit each stage's execution role; in each stage
+        account, that role exists and its own policy allows the read."""
+        training = document.get("training") or {}
+        key_arn = str(training.get("output_kms_key_arn") or "")
+        stages = (document.get("deployment") or {}).get("stages", [])
+        readers = sorted({s["execution_role_arn"] for s in stages if s["account"] != training.get("account")})
+        if not key_arn or not readers:
+            return
+        account, region = str(training["account"]), str(training.get("region", REGION))
+        bucket, _, prefix = str(training["output_s3_uri"]).removeprefix("s3://").partition("/")
+        objects = f"arn:aws:s3:::{bucket}/{prefix}*"
+        s3 = self.client("s3", account, region)
+        s3.create_bucket(Bucket=bucket)
+        read = {"Sid": "StageExecutionRolesReadModelArtifacts", "Effect": "Allow", "Principal": {"AWS": readers}}
+        s3.put_bucket_policy(
+            Bucket=bucket,
+            Policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": [read | {"Action": "s3:GetObject", "Resource": objects}]}
+            ),
+        )
+        decrypt = read | {
+            "Sid": "StageExecutionRolesDecryptModelArtifacts",
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        }
+        admin = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+        _key_named(
+            self.client("kms", account, region), key_arn, {"Version": "2012-10-17", "Statement": [admin, decrypt]}
+        )
+        for role_arn in readers:
+            iam = self.client("iam", role_arn.split(":")[4])
+            name = role_arn.rsplit("/", 1)[1]
+            trust = {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            with suppress(iam.exceptions.EntityAlreadyExistsException):
+                iam.create_role(
+                    RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+                )
+            own = [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": objects},
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
+            ]
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName=f"read-{document['group']}-artifacts",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": own}),
+            )
+
+
+def _key_named(kms: Any, key_arn: str, policy: dict[str, Any]) -> None:
+    """The KMS key `key_arn` with `policy`: created under that id (moto picks key ids itself) or its policy updated."""
+    from moto.kms.models import kms_backends
+
+    _, _, _, region, account, resource = key_arn.split(":", 5)
+    key_id = resource.removeprefix("key/")
+    backend = kms_backends[account][region]
+    if key_id not in backend.keys:
+        made = backend.keys.pop(kms.create_key(Description="model artifacts (sandbox)")["KeyMetadata"]["KeyId"])
+        made.id, made.arn = key_id, key_arn
+        backend.keys[key_id] = made
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
 
 
 def _invoke_config(template: dict[str, Any], function_logical_id: str) -> tuple[str, int]:

@@ -4,12 +4,16 @@ moto's `LambdaSimpleBackend.invoke` echoes the payload. `install()` replaces it 
 registered function's handler (sandbox.runtime: its code, environment and log stream). A raised exception becomes a
 function error whose `errorType` is the exception's class name, exactly what the Lambda runtime reports and what ASL
 `Retry`/`Catch` match.
+
+An asynchronous invocation (`InvocationType=Event`) is only accepted here (202), as Lambda queues it: the router runs
+it (`drain_async`) with the function's retries and on-failure destination, as for a rule's target.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +31,8 @@ class Registered:
 
 
 _registry: dict[str, Registered] = {}
+_accepted: list[tuple[str, dict[str, Any]]] = []  # asynchronous invocations not run yet: (function name, payload)
+_accepted_lock = threading.Lock()
 
 
 def register(function_name: str, folder: str, env: dict[str, str] | None = None) -> None:
@@ -37,8 +43,9 @@ def register(function_name: str, folder: str, env: dict[str, str] | None = None)
 
 
 def clear() -> None:
-    """Forget the registered functions (between tests)."""
+    """Forget the registered functions and the accepted asynchronous invocations (between tests)."""
     _registry.clear()
+    drain_async()
 
 
 def _invoke(  # noqa: PLR0917  (moto's signature)
@@ -54,6 +61,10 @@ def _invoke(  # noqa: PLR0917  (moto's signature)
     if found is None:
         raise KeyError(f"no in-process handler registered for Lambda function {name!r} (sandbox.lambdas.register)")
     payload = json.loads(body or "{}")
+    if headers.get("X-Amz-Invocation-Type") == "Event":
+        with _accepted_lock:
+            _accepted.append((name, payload))
+        return b""
     arn = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}"
     handler = runtime.handler(found.folder)
     with runtime.invocation(found.env, io.StringIO()):
@@ -68,6 +79,14 @@ def _invoke(  # noqa: PLR0917  (moto's signature)
             }
             return json.dumps(error).encode()
     return json.dumps(result, default=str).encode()
+
+
+def drain_async() -> list[tuple[str, dict[str, Any]]]:
+    """Take every asynchronous invocation Lambda accepted and has not run yet, oldest first."""
+    with _accepted_lock:
+        accepted = list(_accepted)
+        _accepted.clear()
+    return accepted
 
 
 def install() -> None:

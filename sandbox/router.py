@@ -18,11 +18,12 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.events.models import EventBus, EventTemplateParser, events_backends
 
-from sandbox import runtime
+from sandbox import lambdas, runtime
 from sandbox.cloud import AUTOMATION, Function, Sandbox
 from sandbox.world import WORLD
 
@@ -78,6 +79,7 @@ class Router:
         self.timeline = sandbox.timeline
         self.deliveries: list[Delivery] = []
         self.executions: list[Execution] = []
+        self.accepted: list[Invocation] = []  # asynchronous invocations (InvocationType=Event) Lambda ran
         self._watched: set[str] = set()
 
     # ---------------------------------------------------------------------------------------------------------------
@@ -91,13 +93,18 @@ class Router:
         return self.deliveries[first:]
 
     def settle(self) -> None:
-        """Deliver what the world emitted, and wait for started executions, until quiet."""
+        """Deliver what the world emitted, run the asynchronous invocations Lambda accepted, and wait for started
+        executions, until quiet."""
         delivered = 0
         while True:
             self._watch_executions()
             pending = WORLD.drain()
-            if not pending:
+            accepted = lambdas.drain_async()
+            if not pending and not accepted:
                 return
+            for name, payload in accepted:
+                self.timeline.add("handler", AUTOMATION, f"Lambda runs an accepted asynchronous invocation of {name}")
+                self.accepted.append(self.invoke(self.sandbox.deployment.functions[name], payload))
             for event in pending:
                 delivered += 1
                 if delivered > _MAX_EVENTS:
@@ -195,15 +202,20 @@ class Router:
         if not function.on_failure:
             return
         queue_url = self.sandbox.deployment.resources[function.on_failure]
+        error_type, _, error_message = invocation.error.partition(": ")
+        # The invocation record of "Capturing records of Lambda asynchronous invocations" (Lambda Developer Guide).
         record = {
             "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "requestContext": {
+                "requestId": str(uuid.uuid4()),
                 "functionArn": f"{function.arn}:$LATEST",
                 "condition": "RetriesExhausted",
                 "approximateInvokeCount": 1 + function.max_retries,
             },
             "requestPayload": payload,
-            "responsePayload": {"errorMessage": invocation.error, "errorType": invocation.error.split(":", 1)[0]},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": error_message, "errorType": error_type},
         }
         self.sandbox.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
         self.timeline.add("note", AUTOMATION, f"{function.logical_id}: retries exhausted, event sent to {queue_url}")

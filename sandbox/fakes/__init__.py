@@ -84,13 +84,16 @@ def _validated(operation: str, respond: Callable[[SageMakerResponse], Any]) -> C
 
 
 def install() -> list[str]:
-    """Add every fake to moto's SageMaker API, and validate every SageMaker request moto answers (the fakes' and
-    moto's own) strictly against botocore's model (idempotent); returns the operations faked."""
+    """Add every fake to moto's SageMaker API (and EventBridge's and IAM's: `sandbox.fakes.events`, `.iam`), and
+    validate every SageMaker request moto answers (the fakes' and moto's own) strictly against botocore's model
+    (idempotent); returns the SageMaker operations faked."""
     import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
     import sandbox.fakes.monitoring  # noqa: F401  (registers its fakes)
-    from sandbox.fakes import registry, training  # training registers its fakes
+    from sandbox.fakes import events, iam, registry, training  # training registers its fakes
 
+    events.install()
+    iam.install()
     training.refuse_duplicate_names()
     registry.emit_registry_events()
     arns.lower_case_resource_names()

@@ -13,7 +13,7 @@ from moto.events.models import EventPattern, events_backends
 from moto.iam.models import get_account_id_from
 from moto.sagemaker.models import sagemaker_backends
 
-from sandbox import patterns
+from sandbox import lambdas, patterns
 from sandbox.cloud import DEV, Sandbox, _moto_log, translate
 from sandbox.timeline import CallRecorder, Timeline
 
@@ -129,3 +129,15 @@ def test_server_mode_serves_the_deployed_stack_to_another_client_and_stops() -> 
     except requests.ConnectionError:
         listening = False
     assert not listening
+
+
+def test_an_asynchronous_invoke_reaches_the_dispatcher_with_its_invocation_type_and_is_only_accepted() -> None:
+    # sandbox.lambdas tells an asynchronous Invoke (queued for the router) from a synchronous one by moto's headers
+    with Sandbox() as sandbox:
+        function = sandbox.deployment.functions["sagemaker-lifecycle-training-state"]
+        answer = sandbox.client("lambda").invoke(
+            FunctionName=function.arn, InvocationType="Event", Payload=json.dumps({"id": "async"}).encode()
+        )
+        assert answer["StatusCode"] == 202
+        assert lambdas.drain_async() == [("sagemaker-lifecycle-training-state", {"id": "async"})]
+        assert lambdas.drain_async() == []

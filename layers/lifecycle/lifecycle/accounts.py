@@ -108,8 +108,21 @@ SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
         "cloudwatch:DescribeAlarms",
         "iam:PassRole",
     ),
-    # The operator CLI reads stages (`lifecycle status`) and the registry (`deploy`/`rollback` check the version).
-    "lifecycle-cli": (*_READ_ENDPOINTS, *_READ_REGISTRY, "sagemaker:DescribeMonitoringSchedule"),
+    # The operator CLI, through the workload stack's read-only operator role (never the execution role): it reads
+    # stages (`lifecycle status`), the registry (`deploy`/`rollback` check the version) and, for `lifecycle doctor`,
+    # the forwarding rule, the execution role's trust and permissions, and the bucket and key policies of artifacts.
+    "lifecycle-cli": (
+        *_READ_ENDPOINTS,
+        *_READ_REGISTRY,
+        "sagemaker:DescribeMonitoringSchedule",
+        "events:ListRuleNamesByTarget",
+        "events:DescribeRule",
+        "events:ListTargetsByRule",
+        "iam:GetRole",
+        "iam:SimulatePrincipalPolicy",
+        "s3:GetBucketPolicy",
+        "kms:GetKeyPolicy",
+    ),
 }
 # AssumeRole refuses a session policy over 2,048 characters of plaintext (AssumeRole, STS API Reference).
 SESSION_POLICY_MAX_CHARS = 2048

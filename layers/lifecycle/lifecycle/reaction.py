@@ -17,7 +17,7 @@ from lifecycle.config import get_settings
 from lifecycle.context import Context
 from lifecycle.errors import RefusedEvent
 from lifecycle.events import LifecycleEvent, event_id_of, parse_event
-from lifecycle.observability import count, logger
+from lifecycle.observability import count, logger, metrics
 from lifecycle.policy import Policy
 from lifecycle.store.audit import Outcome
 from lifecycle.store.idempotency import SemanticKey, once
@@ -100,6 +100,7 @@ def run(
     settings = get_settings()
     event_id = event_id_of(raw)
     logger.append_keys(event_id=event_id, reaction=reaction)
+    metrics.add_dimension(name="reaction", value=reaction)  # per reaction on the dashboard (template.yaml)
     try:
         if not isinstance(raw, dict):
             raise RefusedEvent(f"event is a {type(raw).__name__}, not a JSON object")
