@@ -346,7 +346,7 @@ def outcome_of(deliveries: list[Delivery], sandbox: Sandbox) -> tuple[str, str]:
     invocations = [invocation for delivery in deliveries for invocation in delivery.invocations]
     account = str(deliveries[0].event.get("account", "")) if deliveries else ""
     cause = no_stack_reason(account) if deliveries and account not in sandbox.forwarding_accounts else ""
-    for wanted in ("acted", "failed", "rejected", "ignored"):
+    for wanted in ("acted", "failed", "refused", "ignored"):
         found = [invocation for invocation in invocations if invocation.outcome == wanted]
         if found:
             reason = found[0].error or str((found[0].result or {}).get("reason", ""))

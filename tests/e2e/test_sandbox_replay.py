@@ -23,7 +23,7 @@ EXPECTED: dict[str, tuple[str, set[tuple[str, str]]]] = {
     "debugger-issues-found.json": ("acted", {("sagemaker:StopTrainingJob", DEV), ("sagemaker:AddTags", DEV)}),
     "profiler-issues-found.json": ("acted", {("sns:Publish", AUTOMATION)}),
     "labeling-completed.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
-    "untrusted-account-training-completed.json": ("rejected", set()),
+    "untrusted-account-training-completed.json": ("refused", set()),
     # the seeder makes the schedule, its execution (CompletedWithViolations) and the report: the policy retrains
     "monitor-violations.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
 }
@@ -40,7 +40,7 @@ def test_every_sample_replays_to_an_outcome_with_actions_in_sandbox_accounts(sam
     report = run(sample)
 
     # Then
-    assert report["outcome"] in ("acted", "ignored", "rejected"), report
+    assert report["outcome"] in ("acted", "ignored", "refused"), report
     assert report["outcome"] == "acted" or report["reason"]
     assert {action["account"] for action in report["actions"]} <= set(ACCOUNTS.values())
     assert all(action["call"].split(":")[1][:4] not in ("Desc", "List", "Get") for action in report["actions"])
@@ -68,7 +68,7 @@ def test_stop_by_debugger_rule_chains_into_the_stopped_notification() -> None:
 def test_untrusted_account_is_rejected_without_any_write() -> None:
     report = run(EVENTS / "untrusted-account-training-completed.json")
 
-    assert report["outcome"] == "rejected"
+    assert report["outcome"] == "refused"
     assert "999999999999" in report["reason"] and "allow-list" in report["reason"]
     assert report["actions"] == []
 
@@ -117,7 +117,7 @@ def test_a_field_the_product_refuses_never_crashes_the_seeder(drop: tuple[str, s
     report = replay(event, [read_policy(path) for path in sample_policies()], Timeline())
 
     # Then the report is the product's decision (a refusal, or acting on what the event says), never a seeding crash
-    assert report["outcome"] in ("acted", "rejected", "ignored")
+    assert report["outcome"] in ("acted", "refused", "ignored")
     assert "KeyError" not in report["reason"]
 
 

@@ -80,9 +80,16 @@ def emitted() -> dict[Metric, set[str]]:
 
 def _reactions() -> set[str]:
     """The reaction names the code runs with (lifecycle.reactions.*.REACTION)."""
-    from lifecycle.reactions import debugger, labeling, model_package, monitor, training
+    from lifecycle.reactions import (
+        debugger_rule,
+        labeling_state,
+        model_package_state,
+        monitor_violation,
+        training_state,
+    )
 
-    return {module.REACTION for module in (debugger, labeling, model_package, monitor, training)}
+    modules = (debugger_rule, labeling_state, model_package_state, monitor_violation, training_state)
+    return {module.REACTION for module in modules}
 
 
 def dashboard() -> tuple[dict[str, Any], list[str]]:
@@ -123,10 +130,10 @@ def test_the_per_reaction_graphs_search_exactly_the_metrics_the_reactions_emit(e
     # Every metric the dashboard searches is one the functions emit, with that exact dimension set
     assert graphed <= set(emitted), graphed - set(emitted)
     # ... acted on, ignored and rejected, in the functions' namespace, per reaction
-    assert {name for _, name, _ in graphed} == {"EventsActedOn", "EventsIgnored", "EventsRejected"}
+    assert {name for _, name, _ in graphed} == {"EventsActedOn", "EventsIgnored", "EventsRefused"}
     assert {namespace for namespace, _, _ in graphed} == {NAMESPACE}
     # and every reaction of the code emits acted on and rejected under them
-    for metric in ("EventsActedOn", "EventsRejected"):
+    for metric in ("EventsActedOn", "EventsRefused"):
         assert emitted[(NAMESPACE, metric, frozenset({"service", "reaction"}))] == _reactions()
 
 

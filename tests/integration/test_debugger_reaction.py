@@ -165,7 +165,7 @@ def test_issues_of_a_job_outside_the_policys_training_account_are_refused(cloud:
     result = debugger_handler(event, Context())
 
     # Then refused: the job is not stopped, nothing recorded or told
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert f"count only from its training account {DEV}" in result["reason"]
     job = cloud.client("sagemaker", STAGING).describe_training_job(TrainingJobName=JOB)
     assert job["TrainingJobStatus"] == "InProgress"

@@ -281,7 +281,7 @@ def test_an_event_without_a_labeling_job_arn_is_rejected(cloud: Cloud, load_even
 
     result = lambda_handler(event, Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert result["reason"] == "the event's resources name no labeling job ARN"
     assert_no_training(cloud)
     assert cloud.notifications() == []
@@ -293,7 +293,7 @@ def test_an_unknown_labeling_job_is_rejected(cloud: Cloud, load_event) -> None:
     result = lambda_handler(load_event("labeling-completed.json"), Context())
 
     assert result == {
-        "outcome": "rejected",
+        "outcome": "refused",
         "reason": f"labeling job {NAME} does not exist",
         "event_id": load_event("labeling-completed.json")["id"],
     }
@@ -309,7 +309,7 @@ def test_a_completed_job_without_an_output_manifest_is_refused_and_told(cloud: C
     result = lambda_handler(event, Context())
     again = lambda_handler(dict(event, id="a-duplicate"), Context())
 
-    assert result["outcome"] == again["outcome"] == "rejected"
+    assert result["outcome"] == again["outcome"] == "refused"
     assert result["reason"] == (
         f"labeling job {NAME} completed without an output manifest "
         "(10 labeled (10 by people, 0 by machine), 0 unlabeled, 0 failed)"
@@ -328,7 +328,7 @@ def test_a_policy_without_a_training_template_is_refused_and_told(cloud: Cloud) 
 
     result = lambda_handler(event, Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert result["reason"].startswith("policy of group churn has no training template: add one to train on")
     assert_no_training(cloud)
     [note] = cloud.notifications()
@@ -344,7 +344,7 @@ def test_an_event_whose_status_the_job_contradicts_is_rejected(cloud: Cloud) -> 
 
     result = lambda_handler(forged, Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert result["reason"] == f"labeling job {NAME} is Stopped, not Completed as the event says"
     assert_no_training(cloud)
 
@@ -365,7 +365,7 @@ def test_a_labeling_job_arn_of_another_account_is_rejected(cloud: Cloud, load_ev
 
     result = lambda_handler(event, Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "is not in the event's account" in result["reason"]
 
 

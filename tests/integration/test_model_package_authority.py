@@ -71,7 +71,7 @@ def test_a_dev_user_approving_their_own_churn_package_reaches_nothing(world: Dep
     result = handle(event)
 
     # Then it is refused with the reason, and prod never hears of it
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "count only from its registry 123456789012/us-east-1" in result["reason"]
     nothing_happened(world)
     assert world.cloud.client("sagemaker", PROD).list_models()["Models"] == []
@@ -95,7 +95,7 @@ def test_a_mismatched_or_forged_approval_is_refused_before_anything_is_written(
 
     result = handle(event_for(load_event, **detail))
 
-    assert result["outcome"] == "rejected", result
+    assert result["outcome"] == "refused", result
     assert why in result["reason"]
     nothing_happened(world)
 
@@ -108,7 +108,7 @@ def test_an_approved_event_for_a_package_the_registry_never_approved_is_refused(
 
     result = handle(event_for(load_event, LastModifiedTime=future))
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "the registry says v2 is PendingManualApproval, not Approved" in result["reason"]
     nothing_happened(world)
 

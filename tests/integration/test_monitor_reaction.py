@@ -356,11 +356,11 @@ def test_bad_input_is_refused_with_a_reason_and_no_action(cloud: Cloud) -> None:
         in outcomes["schedule with no policy"]["reason"]
     )
     assert "no policy deploys endpoint unknown-endpoint" in outcomes["alarm on an unknown endpoint"]["reason"]
-    assert outcomes["missing report"]["outcome"] == "rejected"
+    assert outcomes["missing report"]["outcome"] == "refused"
     assert "constraint_violations.json is missing" in outcomes["missing report"]["reason"]
-    assert outcomes["account off the allow-list"]["outcome"] == "rejected"
+    assert outcomes["account off the allow-list"]["outcome"] == "refused"
     assert "allow-list" in outcomes["account off the allow-list"]["reason"]
-    assert outcomes["not an event"]["outcome"] == "rejected"
+    assert outcomes["not an event"]["outcome"] == "refused"
     assert dev_training_jobs(cloud) == []
     assert audit() == []
     assert cloud.notifications() == []
@@ -372,7 +372,7 @@ def test_rollback_without_the_deploy_state_machine_configured_is_refused(cloud: 
 
     result = lambda_handler(violation_run(outcome="violations"), Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "DeployModel state machine is not configured" in result["reason"]
     assert audit() == []
 
@@ -401,7 +401,7 @@ def test_a_hostile_violations_report_is_refused_with_a_reason_and_no_action(
     result = lambda_handler(event, Context())
 
     # Then it is refused (never a RecursionError, never parsed whole), and nothing is started, recorded or told
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert reason in result["reason"]
     assert dev_training_jobs(cloud) == []
     assert audit() == []
@@ -449,7 +449,7 @@ def test_a_run_naming_two_different_schedules_is_refused(cloud: Cloud) -> None:
     result = lambda_handler(event, Context())
 
     # Then it is refused, nothing done
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "names schedule other-schedule in its Environment but" in result["reason"]
     assert dev_training_jobs(cloud) == []
     assert audit() == []

@@ -46,6 +46,6 @@ def test_a_reaction_writes_nothing_for_a_policy_sending_the_step_off_the_allow_l
     )
 
     # Then the event is refused with the reason, and nothing is registered or notified
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert f"registry.account: account {OUTSIDER}" in result["reason"]
     assert cloud.notifications() == []

@@ -22,11 +22,11 @@ def assert_nothing_changed(cloud: Cloud) -> None:
 
 def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
     """The structured log lines of refusals, as CloudWatch would receive them."""
-    refusals = [record for record in caplog.records if getattr(record, "outcome", None) in ("rejected", "ignored")]
+    refusals = [record for record in caplog.records if getattr(record, "outcome", None) in ("refused", "ignored")]
     return [json.loads(logger.registered_formatter.format(record)) for record in refusals]
 
 
-def test_the_sample_from_an_account_off_the_allow_list_is_rejected(
+def test_the_sample_from_an_account_off_the_allow_list_is_refused(
     cloud: Cloud, load_event, caplog: pytest.LogCaptureFixture
 ) -> None:
     cloud.publish_policy(churn_policy())
@@ -35,7 +35,7 @@ def test_the_sample_from_an_account_off_the_allow_list_is_rejected(
     result = lambda_handler(event, Context())
 
     assert result == {
-        "outcome": "rejected",
+        "outcome": "refused",
         "reason": "account '999999999999' is not on the allow-list",
         "event_id": event["id"],
     }
@@ -48,11 +48,11 @@ def test_the_sample_from_an_account_off_the_allow_list_is_rejected(
 @pytest.mark.parametrize(
     ("mutate", "outcome", "reason"),
     [
-        (lambda e: e.update(source="custom.app"), "rejected", "source 'custom.app' is not 'aws.sagemaker'"),
-        (lambda e: e["detail"].pop("TrainingJobStatus"), "rejected", "detail.TrainingJobStatus: Field required"),
+        (lambda e: e.update(source="custom.app"), "refused", "source 'custom.app' is not 'aws.sagemaker'"),
+        (lambda e: e["detail"].pop("TrainingJobStatus"), "refused", "detail.TrainingJobStatus: Field required"),
         (
             lambda e: e["detail"].update(TrainingJobArn=f"arn:aws:sagemaker:us-east-1:{DEV[:-1]}9:training-job/x"),
-            "rejected",
+            "refused",
             "is not in the event's account",
         ),
         (
@@ -61,8 +61,8 @@ def test_the_sample_from_an_account_off_the_allow_list_is_rejected(
             "no policy for model package group 'unknown-group'",
         ),
         # numbers that overflow a datetime: refused, not raised (OSError/OverflowError would be retried into the DLQ)
-        (lambda e: e.update(time=10**20), "rejected", "time: Value error, epoch millis"),
-        (lambda e: e["detail"].update(LastModifiedTime=1e300), "rejected", "detail.LastModifiedTime: Value error"),
+        (lambda e: e.update(time=10**20), "refused", "time: Value error, epoch millis"),
+        (lambda e: e["detail"].update(LastModifiedTime=1e300), "refused", "detail.LastModifiedTime: Value error"),
     ],
     ids=[
         "wrong-source",
@@ -93,7 +93,7 @@ def test_an_invalid_published_policy_is_refused_naming_group_and_field(cloud: Cl
 
     result = lambda_handler(load_event("training-completed.json"), Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "policy of group 'churn' is invalid: gate.threshold: Input should be a valid number" in result["reason"]
     assert_nothing_changed(cloud)
 
@@ -103,5 +103,5 @@ def test_an_event_naming_a_job_that_does_not_exist_is_refused(cloud: Cloud, load
 
     result = lambda_handler(load_event("training-completed.json"), Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "training job churn-xgb-20261127-0900 does not exist" in result["reason"]

@@ -214,7 +214,7 @@ def test_a_job_outside_the_policys_training_account_is_not_registered(cloud: Clo
     result = lambda_handler(event, Context())
 
     # Then it is refused with the reason, and nothing is written anywhere
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert f"count only from its training account {DEV} ({REGION}), not from {account} ({region})" in result["reason"]
     assert cloud.client("sagemaker", AUTOMATION).list_model_package_groups()["ModelPackageGroupSummaryList"] == []
     assert audit.history("churn", get_settings()) == []
@@ -229,7 +229,7 @@ def test_a_group_whose_policy_names_no_training_account_takes_no_training_event(
 
     result = lambda_handler(completed_event(cloud, auc=0.95), Context())
 
-    assert result["outcome"] == "rejected"
+    assert result["outcome"] == "refused"
     assert "policy of group churn names no training account" in result["reason"]
     assert audit.history("churn", get_settings()) == []
 

@@ -438,7 +438,7 @@ class StressWorld:
             ),
             ("other region", self.registry_event(serving, "Approved", detail={"ModelPackageArn": elsewhere})),
         ]
-        self._judged(refused, {"dev approval": {"rejected"}, "other region": {"rejected"}}, figures)
+        self._judged(refused, {"dev approval": {"refused"}, "other region": {"refused"}}, figures)
         figures.authority_refusals += len(refused)
         # stale: the first approved version approved again (older than what serves), a Rejected of the serving one
         # from before its approval (a redrive)
@@ -662,7 +662,7 @@ def deliver_hostile(sandbox: Sandbox, router: Router, count: int, rng_seed: int,
             invocation = router.invoke(function, event)
             figures.bad_inputs_tried += 1
             result = invocation.result or {}
-            if invocation.error or result.get("outcome") not in ("rejected", "ignored"):
+            if invocation.error or result.get("outcome") not in ("refused", "ignored"):
                 figures.hostile_problems.append(
                     f"{function.logical_id} on {category}: {invocation.error or result}"[:500]
                 )

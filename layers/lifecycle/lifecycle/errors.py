@@ -17,7 +17,7 @@ class LifecycleError(Exception):
 class RefusedEvent(LifecycleError):
     """The event is not acted on; `reason` is logged with the event id."""
 
-    outcome = "rejected"
+    outcome = "refused"
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

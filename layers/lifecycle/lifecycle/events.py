@@ -1,9 +1,8 @@
 """Models of the EventBridge events the product reacts to.
 
-Every SageMaker detail-type is modelled, and `CloudWatch Alarm State Change`. The five trigger kinds (training,
-labeling, model package, processing job, alarm) are fully typed; the others are typed in the fields that identify
-them. All three timestamp forms SageMaker uses are accepted (epoch-millis number, epoch-millis string, ISO
-string) and fields AWS adds later are kept, not refused.
+One model per event a rule routes to a reaction: training job, labeling job, model package, processing job (Model
+Monitor runs) and `CloudWatch Alarm State Change`. All three timestamp forms SageMaker uses are accepted
+(epoch-millis number, epoch-millis string, ISO string) and fields AWS adds later are kept, not refused.
 """
 
 from __future__ import annotations
@@ -192,49 +191,6 @@ class AlarmDetail(_Model):
 
 
 # --- identified, loosely typed kinds -------------------------------------------------------------------------------
-class EndpointDetail(_Model):
-    EndpointName: ResourceName
-    EndpointArn: Arn | None = None
-    EndpointStatus: Annotated[str, Field(max_length=64)]
-    EndpointConfigName: ResourceName | None = None
-    LastModifiedTime: EventTime | None = None
-    Tags: TagMap = Field(default_factory=dict)
-
-
-class EndpointDeploymentDetail(_Model):
-    EndpointName: ResourceName
-    EndpointArn: Arn | None = None
-    State: Annotated[str, Field(max_length=64)] | None = None
-    LastModifiedTime: EventTime | None = None
-
-
-class PipelineExecutionDetail(_Model):
-    pipelineArn: Arn
-    pipelineExecutionArn: Arn
-    currentPipelineExecutionStatus: Annotated[str, Field(max_length=64)]
-    previousPipelineExecutionStatus: Annotated[str, Field(max_length=64)] | None = None
-    executionStartTime: EventTime | None = None
-    executionEndTime: EventTime | None = None
-
-
-class PipelineStepDetail(_Model):
-    pipelineArn: Arn
-    pipelineExecutionArn: Arn
-    stepName: Annotated[str, Field(max_length=256)]
-    currentStepStatus: Annotated[str, Field(max_length=64)]
-    previousStepStatus: Annotated[str, Field(max_length=64)] | None = None
-
-
-class TuningJobDetail(_Model):
-    HyperParameterTuningJobName: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")]
-    HyperParameterTuningJobStatus: Annotated[str, Field(max_length=64)]
-    LastModifiedTime: EventTime | None = None
-
-
-class TransformJobDetail(_Model):
-    TransformJobName: ResourceName
-    TransformJobStatus: Annotated[str, Field(max_length=64)]
-    TransformJobArn: Arn | None = None
 
 
 # --- the envelope ----------------------------------------------------------------------------------------------------
@@ -355,68 +311,6 @@ class AlarmEvent(LifecycleEvent):
         return self.detail.state.timestamp
 
 
-class EndpointEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker Endpoint State Change"
-    detail: EndpointDetail
-
-    @property
-    def status(self) -> str:
-        return self.detail.EndpointStatus
-
-
-class EndpointDeploymentEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker Endpoint Deployment State Change"
-    detail: EndpointDeploymentDetail
-
-    @property
-    def status(self) -> str:
-        return self.detail.State or ""
-
-
-class PipelineExecutionEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
-    detail: PipelineExecutionDetail
-
-    @property
-    def primary_arn(self) -> str:
-        return self.detail.pipelineExecutionArn
-
-    @property
-    def status(self) -> str:
-        return self.detail.currentPipelineExecutionStatus
-
-
-class PipelineStepEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Step Status Change"
-    detail: PipelineStepDetail
-
-    @property
-    def primary_arn(self) -> str:
-        return self.detail.pipelineExecutionArn
-
-    @property
-    def status(self) -> str:
-        return self.detail.currentStepStatus
-
-
-class TuningJobEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
-    detail: TuningJobDetail
-
-    @property
-    def status(self) -> str:
-        return self.detail.HyperParameterTuningJobStatus
-
-
-class TransformJobEvent(LifecycleEvent):
-    DETAIL_TYPE = "SageMaker Transform Job State Change"
-    detail: TransformJobDetail
-
-    @property
-    def status(self) -> str:
-        return self.detail.TransformJobStatus
-
-
 E = TypeVar("E", bound=LifecycleEvent)
 
 EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
@@ -427,12 +321,6 @@ EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
         ModelPackageEvent,
         ProcessingJobEvent,
         AlarmEvent,
-        EndpointEvent,
-        EndpointDeploymentEvent,
-        PipelineExecutionEvent,
-        PipelineStepEvent,
-        TuningJobEvent,
-        TransformJobEvent,
     )
 }
 
@@ -444,15 +332,19 @@ def event_id_of(raw: object) -> str:
     return "<no id>"
 
 
-def parse_event(raw: object, expected: type[E]) -> E:
-    """Validate a raw EventBridge event as `expected`; raise `MalformedEvent` naming the first bad field."""
+def parse_event(raw: object, expected: type[E] | tuple[type[E], ...]) -> E:
+    """Validate a raw EventBridge event as `expected` (or, for a handler of several kinds, as the one its detail-type
+    names: the detail-type discriminates); raise `MalformedEvent` naming the first bad field."""
     if not isinstance(raw, dict):
         raise MalformedEvent(f"event is a {type(raw).__name__}, not a JSON object")
+    kinds = expected if isinstance(expected, tuple) else (expected,)
     detail_type = raw.get("detail-type")
-    if detail_type != expected.DETAIL_TYPE:
-        raise MalformedEvent(f"detail-type {str(detail_type)[:100]!r} is not {expected.DETAIL_TYPE!r}")
+    model = next((kind for kind in kinds if detail_type == kind.DETAIL_TYPE), None)
+    if model is None:
+        wanted = " or ".join(repr(kind.DETAIL_TYPE) for kind in kinds)
+        raise MalformedEvent(f"detail-type {str(detail_type)[:100]!r} is not {wanted}")
     try:
-        return expected.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

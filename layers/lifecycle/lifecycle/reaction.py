@@ -89,7 +89,7 @@ def run(
     context: LambdaContext | None,
     *,
     reaction: str,
-    model: type[E],
+    model: type[E] | tuple[type[E], ...],
     act: Callable[[Reaction[E]], dict[str, Any]],
 ) -> dict[str, Any]:
     """Run one reaction on one raw EventBridge event.

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lifecycle.actions.registry import EVENT_ID_KEY
 from lifecycle.actions.training import start_training_job, training_channel, training_job_request
 from lifecycle.deploy.endpoints import describe_endpoint, main_variant, serving
@@ -41,7 +39,7 @@ from lifecycle.monitoring.signals import (
 )
 from lifecycle.observability import count
 from lifecycle.policy import GROUP_TAG, Policy, Stage, StageMonitoring, load_policy, policy_documents
-from lifecycle.reaction import Reaction, run
+from lifecycle.reaction import Reaction
 from lifecycle.store.cooldown import Window, claim
 from lifecycle.store.idempotency import SemanticKey
 
@@ -374,9 +372,11 @@ def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, An
 
 
 # --- the handler's entry ---------------------------------------------------------------------------------------------
-def handle(raw: Any, context: LambdaContext | None) -> dict[str, Any]:
-    """Run the reaction of whichever signal `raw` is (a malformed event is refused by `run` either way)."""
-    is_alarm = isinstance(raw, dict) and raw.get("detail-type") == AlarmEvent.DETAIL_TYPE
-    if is_alarm:
-        return run(raw, context, reaction=REACTION, model=AlarmEvent, act=on_alarm)
-    return run(raw, context, reaction=REACTION, model=ProcessingJobEvent, act=on_monitoring_job)
+SIGNALS = (ProcessingJobEvent, AlarmEvent)  # the two events this reaction takes, told apart by their detail-type
+
+
+def on_monitor_violation(r: Reaction[ProcessingJobEvent | AlarmEvent]) -> dict[str, Any]:
+    """Whichever signal the event is: a monitoring run that ended, or a Model Monitor alarm."""
+    if isinstance(r.event, AlarmEvent):
+        return on_alarm(r)  # type: ignore[arg-type]
+    return on_monitoring_job(r)  # type: ignore[arg-type]
