@@ -14,7 +14,6 @@ of any number of violations act and records every other as "skipped: cooling dow
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,7 +37,15 @@ from lifecycle.monitoring.signals import (
     violations_report_uri,
 )
 from lifecycle.observability import count
-from lifecycle.policy import GROUP_TAG, Policy, Stage, StageMonitoring, load_policy, policy_documents
+from lifecycle.policy import (
+    GROUP_TAG,
+    Policy,
+    Stage,
+    StageMonitoring,
+    TrainingTemplate,
+    load_policy,
+    policy_documents,
+)
 from lifecycle.reaction import Reaction
 from lifecycle.store.cooldown import Window, claim
 from lifecycle.store.idempotency import SemanticKey
@@ -194,10 +201,8 @@ def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
         _tell(r, v, "policy says notify only")
         count("MonitorViolationsNotified")
         return {"action": "notified", "group": v.policy.group, "stage": v.stage.name}
-    prepare: Callable[[], Callable[[Window], dict[str, Any]]] = (
-        (lambda: _retrain(r, v)) if monitoring.on_violation == "retrain" else (lambda: _rollback(r, v))
-    )
-    act = prepare()  # refuses (before the cool-down is claimed) what cannot be done
+    # decided before the cool-down is claimed: what cannot be done is refused without taking the window
+    correction = retrain_of(r, v) if monitoring.on_violation == "retrain" else rollback_of(r, v)
     window = claim(
         r.settings,
         group=v.policy.group,
@@ -211,7 +216,7 @@ def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
         _record(r, v, action=monitoring.on_violation, outcome="skipped", reason=window.describe())
         count("MonitorViolationsCoolingDown")
         return {"action": "cooling-down", "until": window.until.isoformat(), "holder": window.holder}
-    return act(window)
+    return carry_out(r, v, correction, window)
 
 
 def _record(r: Reaction[Any], v: Violation, *, action: str, outcome: Any, reason: str, resource: str = "") -> None:
@@ -281,53 +286,35 @@ def pipeline_request(v: Violation, name: str) -> dict[str, Any]:
     return request
 
 
-def _retrain(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
+# --- what a won cool-down window does: decided first (refusing what cannot be done), carried out after the claim ---
+@dataclass(frozen=True)
+class Retrain:
+    """Train again on the policy's fresh data, in its training account (a training job, or its pipeline)."""
+
+    template: TrainingTemplate
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Put the stage back from `leaving` to `target`, the last version that completed a deployment there."""
+
+    leaving: int
+    target: int
+
+
+Correction = Retrain | Rollback
+
+
+def retrain_of(r: Reaction[Any], v: Violation) -> Retrain:
     template = v.policy.training
     if template is None or template.fresh_data_s3_uri is None:
         raise ActionRefused(f"policy of group {v.policy.group} has no training template with fresh_data_s3_uri")
     if template.account not in r.settings.allowed_accounts:
         raise ActionRefused(f"training account {template.account} of group {v.policy.group} is not on the allow-list")
-    sagemaker = r.client("sagemaker", template.account, template.region)
-
-    def start(window: Window) -> dict[str, Any]:
-        name = retrain_name(v.policy.group, v.stage.name, window.started, window.holder)
-        if template.pipeline_name:
-            running = running_pipeline_executions(sagemaker, template.pipeline_name)
-        else:
-            running = [
-                job
-                for job in running_training_jobs(sagemaker, retrain_prefix(v.policy.group, v.stage.name))
-                if job != name
-            ]
-        if running:
-            reason = f"previous retrain still running: {running[0]}"
-            _record(r, v, action="retrain", outcome="skipped", reason=reason)
-            return {"action": "retrain-running", "running": running[0]}
-        if template.pipeline_name:
-            arn, created = start_pipeline_execution(sagemaker, pipeline_request(v, name)), True
-        else:
-            channel = training_channel(template, template.fresh_data_s3_uri or "")
-            request = training_job_request(v.policy, name=name, channel=channel, tags=retrain_tags(v, r.event.id))
-            started = start_training_job(sagemaker, request)
-            arn, created = started.arn, started.created
-        decision = f"retrain started: {arn} (cool-down until {window.until:%Y-%m-%d %H:%M} UTC)"
-        _record(
-            r,
-            v,
-            action="retrain",
-            outcome="done",
-            reason=decision if created else f"retrain exists: {arn}",
-            resource=arn,
-        )
-        _tell(r, v, decision)
-        count("RetrainsStarted")
-        return {"action": "retrain", "resource": arn, "created": created}
-
-    return start
+    return Retrain(template)
 
 
-# --- roll back ------------------------------------------------------------------------------------------------------
-def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, Any]]:
+def rollback_of(r: Reaction[Any], v: Violation) -> Rollback:
     """Back to the last version that completed a deployment to the stage (`lifecycle.deploy.rollback`); when there is
     none, the violation is recorded and people are told, and nothing changes."""
     group, stage, registry = v.policy.group, v.stage, v.policy.registry
@@ -356,19 +343,60 @@ def _rollback(r: Reaction[Any], v: Violation) -> Callable[[Window], dict[str, An
         _tell(r, v, decision)
         count("MonitorRollbacksImpossible")
         raise IgnoredEvent(decision)
+    return Rollback(leaving=leaving, target=target)
 
-    def start(window: Window) -> dict[str, Any]:
-        reason = f"Model Monitor violation on {stage.endpoint_name}: back from v{leaving} to v{target}"
-        request = RollbackInput(group=group, stage=stage.name, version=target, from_version=leaving, reason=reason)
-        name = execution_name("rollback", group[:40], stage.name, compact_time(window.started))
-        started = start_deployment(r.settings, request, name=name)
-        decision = f"rollback of {stage.name} from v{leaving} to v{target} started: {started.execution_arn}"
-        _record(r, v, action="rollback", outcome="done", reason=decision, resource=started.execution_arn)
-        _tell(r, v, decision)
-        count("MonitorRollbacksStarted")
-        return {"action": "rollback", "resource": started.execution_arn, "version": target, "created": started.started}
 
-    return start
+def carry_out(r: Reaction[Any], v: Violation, correction: Correction, window: Window) -> dict[str, Any]:
+    if isinstance(correction, Retrain):
+        return _start_retrain(r, v, correction.template, window)
+    return _start_rollback(r, v, correction, window)
+
+
+def _start_retrain(r: Reaction[Any], v: Violation, template: TrainingTemplate, window: Window) -> dict[str, Any]:
+    sagemaker = r.client("sagemaker", template.account, template.region)
+    name = retrain_name(v.policy.group, v.stage.name, window.started, window.holder)
+    if template.pipeline_name:
+        running = running_pipeline_executions(sagemaker, template.pipeline_name)
+    else:
+        prefix = retrain_prefix(v.policy.group, v.stage.name)
+        running = [job for job in running_training_jobs(sagemaker, prefix) if job != name]
+    if running:
+        _record(r, v, action="retrain", outcome="skipped", reason=f"previous retrain still running: {running[0]}")
+        return {"action": "retrain-running", "running": running[0]}
+    if template.pipeline_name:
+        arn, created = start_pipeline_execution(sagemaker, pipeline_request(v, name)), True
+    else:
+        channel = training_channel(template, template.fresh_data_s3_uri or "")
+        request = training_job_request(v.policy, name=name, channel=channel, tags=retrain_tags(v, r.event.id))
+        started = start_training_job(sagemaker, request)
+        arn, created = started.arn, started.created
+    decision = f"retrain started: {arn} (cool-down until {window.until:%Y-%m-%d %H:%M} UTC)"
+    reason = decision if created else f"retrain exists: {arn}"
+    _record(r, v, action="retrain", outcome="done", reason=reason, resource=arn)
+    _tell(r, v, decision)
+    count("RetrainsStarted")
+    return {"action": "retrain", "resource": arn, "created": created}
+
+
+def _start_rollback(r: Reaction[Any], v: Violation, rollback: Rollback, window: Window) -> dict[str, Any]:
+    group, stage = v.policy.group, v.stage
+    reason = f"Model Monitor violation on {stage.endpoint_name}: back from v{rollback.leaving} to v{rollback.target}"
+    request = RollbackInput(
+        group=group, stage=stage.name, version=rollback.target, from_version=rollback.leaving, reason=reason
+    )
+    name = execution_name("rollback", group[:40], stage.name, compact_time(window.started))
+    started = start_deployment(r.settings, request, name=name)
+    back = f"from v{rollback.leaving} to v{rollback.target}"
+    decision = f"rollback of {stage.name} {back} started: {started.execution_arn}"
+    _record(r, v, action="rollback", outcome="done", reason=decision, resource=started.execution_arn)
+    _tell(r, v, decision)
+    count("MonitorRollbacksStarted")
+    return {
+        "action": "rollback",
+        "resource": started.execution_arn,
+        "version": rollback.target,
+        "created": started.started,
+    }
 
 
 # --- the handler's entry ---------------------------------------------------------------------------------------------
