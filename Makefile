@@ -14,7 +14,7 @@ PY313_BIN := $(shell \
   if python3.13 -c 'import sys' >/dev/null 2>&1; then dirname "$$(python3.13 -c 'import sys; print(sys.executable)')"; \
   else ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: help dev lint unit test cfn-lint validate build demo reliability bench clean
+.PHONY: help dev lint pytest unit integration e2e test cfn-lint validate build demo reliability bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,17 @@ lint: dev ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: dev ## pytest: every test folder, on all cores
+pytest: dev ## pytest: every test folder, on all cores
 	$(VENV)/bin/pytest --numprocesses auto
+
+unit: dev ## the decisions on plain data, no AWS (tests/unit)
+	$(VENV)/bin/pytest --numprocesses auto tests/unit
+
+integration: dev ## handlers, the state machine, the CLI, the fakes and the templates against moto
+	$(VENV)/bin/pytest --numprocesses auto tests/integration tests/statemachine tests/cli tests/sandbox tests/infra
+
+e2e: dev ## the sandbox end to end: the demo scenario, replay, reliability at small size
+	$(VENV)/bin/pytest --numprocesses auto tests/e2e tests/reliability
 
 # cfn-lint with the serverless rules (cfn-lint-serverless). Two of them cannot see what this template does and are
 # off: ES1007 looks for AWS::Lambda::EventInvokeConfig resources, not SAM's EventInvokeConfig property; WS1004 cannot
@@ -50,7 +59,7 @@ build: dev ## sam build without Docker (needs python3.13)
 	  echo "       install one (e.g. 'pyenv install 3.13') or put its bin folder on PATH."; exit 1; fi
 	PATH="$(PY313_BIN):$$PATH" $(VENV)/bin/sam build --template template.yaml --parallel --cached
 
-test: lint unit cfn-lint validate build ## everything CI runs
+test: lint pytest cfn-lint validate build ## everything CI runs
 
 demo: dev ## run the whole lifecycle locally (moto, four accounts, no AWS, no Docker)
 	$(PY) -m sandbox demo

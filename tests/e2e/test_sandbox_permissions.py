@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from infra_templates import actions_of, as_list, statements
 from lifecycle.accounts import SESSION_ACTIONS, session_policy
 from moto.sts.models import sts_backends
+from support.templates import actions_of, as_list, statements
 
 from sandbox.cloud import AUTOMATION, Sandbox
 from sandbox.scenario import run_scenario

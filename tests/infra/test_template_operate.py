@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_templates import automation_template, resources, statements
+from support.templates import automation_template, resources, statements
 
 from sandbox.cloud import Sandbox
 from sandbox.replay import read_event, read_policy, sample_policies, seed

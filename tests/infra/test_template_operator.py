@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from infra_templates import actions_of, as_list, statements, workload_template
 from lifecycle.accounts import SESSION_ACTIONS
+from support.templates import actions_of, as_list, statements, workload_template
 
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|List|Get|Simulate)\w+$")
 

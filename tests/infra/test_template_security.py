@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_templates import FUNCTION_TYPES, NO_VALUE, actions_of, as_list, iam_statements, resources, statements
 from lifecycle.policy import GROUP_TAG
+from support.templates import FUNCTION_TYPES, NO_VALUE, actions_of, as_list, iam_statements, resources, statements
 
 Template = dict[str, Any]
 Check = Callable[[Template], list[str]]

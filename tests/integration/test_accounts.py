@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from botocore.config import Config
-from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud
 from lifecycle import accounts
 from lifecycle.accounts import (
     SESSION_ACTIONS,
@@ -21,6 +20,7 @@ from lifecycle.accounts import (
 )
 from lifecycle.config import ConfigurationError, get_settings
 from lifecycle.errors import UntrustedEvent
+from support.cloud import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud
 
 
 def test_the_automation_account_uses_the_functions_own_credentials(cloud: Cloud) -> None:

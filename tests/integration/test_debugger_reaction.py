@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import DEV, REGION, STAGING, Cloud, churn_policy
 from lifecycle.config import get_settings
 from lifecycle.store import audit
+from support.cloud import DEV, REGION, STAGING, Cloud, churn_policy
 from test_training_reaction import Context, create_job
 
 from functions.debugger_rule.app import lambda_handler as debugger_handler

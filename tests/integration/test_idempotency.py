@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import Cloud
 from lifecycle.config import get_settings
 from lifecycle.errors import AwsCallFailed, DuplicateInProgress
 from lifecycle.store.idempotency import SemanticKey, once
+from support.cloud import Cloud
 from test_training_reaction import Context
 
 KEY = SemanticKey.of("test", "arn:aws:sagemaker:us-east-1:222222222222:training-job/a", "Completed", "2026-11-27")

@@ -6,11 +6,11 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
 from lifecycle.actions.labeling import LABELING_JOB_TAG, training_job_name_for
 from lifecycle.config import get_settings
 from lifecycle.store import audit
 from moto.sagemaker.models import sagemaker_backends
+from support.cloud import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
 from test_training_reaction import Context
 
 from functions.labeling_state.app import lambda_handler

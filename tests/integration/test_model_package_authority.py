@@ -11,10 +11,10 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import AUTOMATION, DEV, PROD, REGION
-from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from lifecycle.config import get_settings
 from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, DEV, PROD, REGION
+from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 
 from sandbox import runtime
 

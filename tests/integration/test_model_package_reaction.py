@@ -6,10 +6,10 @@ The started executions run on moto's Step Functions engine with the deploy step 
 from __future__ import annotations
 
 import pytest
-from conftest import AUTOMATION, REGION
-from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from lifecycle.config import get_settings
 from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, REGION
+from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 
 from sandbox import runtime
 from sandbox import stepfunctions as harness

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_policy
 from lifecycle.config import get_settings
 from lifecycle.store.audit import AuditRecord, history
+from support.cloud import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_policy
 from test_monitoring_fake import ENDPOINT, SCHEDULE, create_schedule
 from test_training_reaction import LONG_GROUP
 

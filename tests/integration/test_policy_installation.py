@@ -5,13 +5,13 @@ be written by other means, and the allow-list can shrink after a policy was publ
 from __future__ import annotations
 
 import pytest
-from conftest import DEV, REGION, Cloud, churn_policy
 from lifecycle.config import get_settings
 from lifecycle.errors import PolicyInvalid
 from lifecycle.events import TrainingJobEvent
 from lifecycle.policy import load_policy
 from lifecycle.reaction import run
 from lifecycle.reactions.training_state import REACTION, on_training_state
+from support.cloud import DEV, REGION, Cloud, churn_policy
 
 OUTSIDER = "555555555555"
 

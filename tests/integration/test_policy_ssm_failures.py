@@ -9,11 +9,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
-from conftest import Cloud, churn_policy
 from lifecycle import accounts
 from lifecycle.config import get_settings
 from lifecycle.errors import AwsCallFailed, PolicyNotFound, ThrottlingError
 from lifecycle.policy import find_policy, load_policy
+from support.cloud import Cloud, churn_policy
 
 
 def _failing_ssm(code: str) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DEV, Cloud, churn_policy
 from lifecycle.config import get_settings
 from lifecycle.observability import logger
 from lifecycle.store import audit
+from support.cloud import DEV, Cloud, churn_policy
 from test_training_reaction import Context
 
 from functions.training_state.app import lambda_handler

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import DEV, REGION, TABLE, Cloud
 from lifecycle.config import get_settings
 from lifecycle.store import registration
+from support.cloud import DEV, REGION, TABLE, Cloud
 
 JOB = f"arn:aws:sagemaker:{REGION}:{DEV}:training-job/churn-xgb-1"
 PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/1"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import AUTOMATION, Cloud
 from lifecycle.events import ModelPackageEvent, parse_event
+from support.cloud import AUTOMATION, Cloud
 
 from sandbox.world import WORLD
 

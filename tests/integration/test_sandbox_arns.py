@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PROD, REGION, Cloud
+from support.cloud import PROD, REGION, Cloud
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
 from lifecycle.accounts import client_for
 from lifecycle.actions.registry import TRAINING_JOB_KEY
 from lifecycle.config import get_settings
 from lifecycle.errors import DuplicateInProgress, ThrottlingError
 from lifecycle.store import audit
+from support.cloud import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
 
 from functions.training_state.app import lambda_handler
 from sandbox.fakes import training as fake_training

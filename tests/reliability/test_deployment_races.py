@@ -13,12 +13,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import AUTOMATION, REGION
-from deploy_scenario import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from lifecycle.config import get_settings
 from lifecycle.deploy import endpoints
 from lifecycle.store import deployments
 from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, REGION
+from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
 REPEATS = 3

@@ -11,10 +11,10 @@ import json
 import time
 
 import pytest
-from conftest import AUTOMATION, PROD, REGION, STAGING
-from deploy_scenario import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from lifecycle.config import get_settings
 from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, PROD, REGION, STAGING
+from support.deploy import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
 
@@ -669,8 +669,8 @@ def test_the_gate_shows_how_the_version_did_in_the_stage_before(world: DeployWor
 def test_a_mixed_case_or_63_character_group_deploys_and_rolls_back(world: DeployWorld, load_event, group: str) -> None:
     import copy
 
-    from conftest import churn_policy
-    from deploy_scenario import package
+    from support.cloud import churn_policy
+    from support.deploy import package
 
     # Given a group whose name ARNs lower-case (and one of SageMaker's maximum length)
     assert len(group) <= 63

@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import DEV, REGION, STAGING, churn_policy
 from hypothesis import given
 from hypothesis import strategies as st
 from lifecycle.actions.labeling import (
@@ -23,6 +22,7 @@ from lifecycle.actions.labeling import (
 from lifecycle.actions.training import start_training_job, training_channel, training_job_request
 from lifecycle.errors import ActionRefused, AwsCallFailed, MalformedEvent
 from lifecycle.policy import validate_policy
+from support.cloud import DEV, REGION, STAGING, churn_policy
 
 from sandbox.fakes import validate_request
 

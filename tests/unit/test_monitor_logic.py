@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEV, PROD, REGION, churn_policy
 from hypothesis import given
 from hypothesis import strategies as st
 from lifecycle.actions.training import training_channel, training_job_request
@@ -26,6 +25,7 @@ from lifecycle.reactions.monitor_violation import (
 )
 from lifecycle.store.cooldown import Window
 from lifecycle.store.idempotency import SemanticKey
+from support.cloud import DEV, PROD, REGION, churn_policy
 
 from sandbox.fakes import validate_request
 from sandbox.fakes.strict import service_model, strict_errors

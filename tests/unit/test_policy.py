@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS_KEY, AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
 from lifecycle.errors import PolicyInvalid
 from lifecycle.policy import Canary, installation_problems, match_group, validate_policy
+from support.cloud import ARTIFACTS_KEY, AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
 
 
 def stage(name: str, account: str, **extra: object) -> dict[str, object]:

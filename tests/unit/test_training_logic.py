@@ -5,11 +5,11 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from conftest import ARTIFACTS_KEY, DEV, REGION, churn_policy
 from lifecycle.actions.registry import TRAINING_JOB_KEY, package_request
 from lifecycle.actions.training import evaluate_gate, final_metrics, training_channel, training_job_request
 from lifecycle.names import metadata_text
 from lifecycle.policy import MetricGate, validate_policy
+from support.cloud import ARTIFACTS_KEY, DEV, REGION, churn_policy
 
 from sandbox.fakes import validate_request
 from sandbox.fakes.strict import compiled, request_errors, service_model

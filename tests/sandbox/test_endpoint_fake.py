@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import PROD, REGION, Cloud
+from support.cloud import PROD, REGION, Cloud
 
 from sandbox.fakes import endpoints
 from sandbox.world import WORLD

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import AUTOMATION, PROD, REGION, STAGING, TOPIC, Cloud, churn_policy
 from lifecycle.config import get_settings
 from lifecycle.deploy import endpoints
 from lifecycle.deploy.inputs import APPROVAL_REJECTED
@@ -18,6 +17,7 @@ from moto.core.config import default_user_config
 from sandbox import lambdas
 from sandbox import stepfunctions as harness
 from sandbox.fakes import endpoints as endpoint_fakes
+from support.cloud import AUTOMATION, PROD, REGION, STAGING, TOPIC, Cloud, churn_policy
 
 GROUP = "churn"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import REGION
+from support.cloud import REGION
 
 PATTERN = json.dumps({"source": ["aws.sagemaker"], "detail": {"Statuses": {"RuleEvaluationStatus": ["IssuesFound"]}}})
 

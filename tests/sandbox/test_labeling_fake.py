@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import DEV, REGION, STAGING, Cloud
 from lifecycle.events import LabelingJobEvent, parse_event
 from moto.sagemaker.exceptions import ValidationError
+from support.cloud import DEV, REGION, STAGING, Cloud
 from test_labeling_reaction import NAME, create_labeling_job
 
 from sandbox.fakes import install

@@ -1,7 +1,7 @@
 """Infrastructure tests read the templates themselves: no AWS, no translation, no eyeballing.
 
 A helper module beside tests/conftest.py (which turns its templates into the fixtures `automation_template`,
-`workload_template` and `templates`); tests import it as `infra_templates` (pyproject puts tests/ on sys.path).
+`workload_template` and `templates`); tests import it from `support` (pyproject puts tests/ on sys.path).
 
 `load_template` parses CloudFormation YAML, short tags included (`!Ref X` -> `{"Ref": "X"}`,
 `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` -> `{"Fn::Sub": "s"}`, ...), into plain Python data.

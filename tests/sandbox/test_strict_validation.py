@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
-from conftest import REGION, Cloud
 from moto.sagemaker.exceptions import ValidationError
+from support.cloud import REGION, Cloud
 
 from sandbox.fakes import validate_request
 from sandbox.fakes.strict import operation_model, request_errors, service_model, strict_errors

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import DEV, REGION, Cloud
 from lifecycle.events import TrainingJobEvent, parse_event
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
+from support.cloud import DEV, REGION, Cloud
 from test_training_reaction import create_job
 
 from sandbox.fakes import install, validate_request

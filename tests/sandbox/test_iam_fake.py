@@ -7,7 +7,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import DEV, REGION
+from support.cloud import DEV, REGION
 
 ROLE = f"arn:aws:iam::{DEV}:role/simulated"
 TAG = "aws:RequestTag/lifecycle:model-package-group"

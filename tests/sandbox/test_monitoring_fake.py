@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import PROD, REGION, Cloud
 from moto.dynamodb.models import DynamoDBBackend
+from support.cloud import PROD, REGION, Cloud
 
 from sandbox.fakes import monitoring as fake_monitoring
 from sandbox.fakes import validate_request
