@@ -5,7 +5,7 @@ from __future__ import annotations
 from lifecycle.config import get_settings
 from lifecycle.store import audit
 from support.cloud import DEV, REGION, STAGING, Cloud, churn_policy
-from test_training_reaction import Context, create_job
+from support.training import Context, create_job
 
 from functions.debugger_rule.app import lambda_handler as debugger_handler
 from functions.training_state.app import lambda_handler as training_handler

@@ -9,7 +9,7 @@ from lifecycle.config import get_settings
 from lifecycle.errors import AwsCallFailed, DuplicateInProgress
 from lifecycle.store.idempotency import SemanticKey, once
 from support.cloud import Cloud
-from test_training_reaction import Context
+from support.training import Context
 
 KEY = SemanticKey.of("test", "arn:aws:sagemaker:us-east-1:222222222222:training-job/a", "Completed", "2026-11-27")
 

@@ -12,8 +12,8 @@ import pytest
 from lifecycle.config import get_settings
 from lifecycle.store.audit import AuditRecord, history
 from support.cloud import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud, churn_policy
-from test_monitoring_fake import ENDPOINT, SCHEDULE, create_schedule
-from test_training_reaction import LONG_GROUP
+from support.monitoring import ENDPOINT, SCHEDULE, create_schedule
+from support.training import LONG_GROUP
 
 from functions.monitor_violation.app import lambda_handler
 from functions.training_state.app import lambda_handler as training_handler

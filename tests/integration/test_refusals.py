@@ -9,7 +9,7 @@ from lifecycle.config import get_settings
 from lifecycle.observability import logger
 from lifecycle.store import audit
 from support.cloud import DEV, Cloud, churn_policy
-from test_training_reaction import Context
+from support.training import Context
 
 from functions.training_state.app import lambda_handler
 

@@ -14,40 +14,10 @@ from lifecycle.config import get_settings
 from lifecycle.errors import DuplicateInProgress, ThrottlingError
 from lifecycle.store import audit
 from support.cloud import AUTOMATION, DEV, REGION, STAGING, TABLE, Cloud, churn_policy
+from support.training import LONG_GROUP, Context, create_job, create_job_in
 
 from functions.training_state.app import lambda_handler
 from sandbox.fakes import training as fake_training
-
-
-class Context:
-    function_name = "training-state"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{AUTOMATION}:function:training-state"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
-def create_job(cloud: Cloud, name: str = "churn-xgb-20261127-0900", account: str = DEV) -> dict[str, Any]:
-    return create_job_in(cloud.client("sagemaker", account), name, account)
-
-
-def create_job_in(sagemaker: Any, name: str, account: str, group: str = "churn") -> dict[str, Any]:
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={
-            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-            "TrainingInputMode": "File",
-        },
-        RoleArn=f"arn:aws:iam::{account}:role/SageMakerTrainingRole",
-        OutputDataConfig={"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"},
-        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 86400},
-        Tags=[{"Key": "lifecycle:model-package-group", "Value": group}],
-    )
-    return sagemaker.describe_training_job(TrainingJobName=name)
 
 
 def completed_event(cloud: Cloud, auc: float, name: str = "churn-xgb-20261127-0900") -> dict[str, Any]:
@@ -281,9 +251,6 @@ def test_distinct_events_of_one_job_handled_at_once_register_it_once(cloud: Clou
         r for r in audit.history("churn", get_settings()) if (r.action, r.outcome) == ("register-model-package", "done")
     ]
     assert len(done) == ROUNDS
-
-
-LONG_GROUP = "Churn-Prediction-" + "x" * 46  # 63 characters, SageMaker's longest group name
 
 
 @pytest.mark.parametrize("group", ["ChurnPrediction", LONG_GROUP], ids=["mixed-case", "63-characters"])

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from lifecycle.events import LabelingJobEvent, parse_event
 from moto.sagemaker.exceptions import ValidationError
 from support.cloud import DEV, REGION, STAGING, Cloud
-from test_labeling_reaction import NAME, create_labeling_job
+from support.labeling import NAME, create_labeling_job
 
 from sandbox.fakes import install
 from sandbox.fakes import labeling as fake_labeling

@@ -11,7 +11,7 @@ from lifecycle.events import TrainingJobEvent, parse_event
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from support.cloud import DEV, REGION, Cloud
-from test_training_reaction import create_job
+from support.training import create_job
 
 from sandbox.fakes import install, validate_request
 from sandbox.fakes import training as fake_training

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTOMATION_TEMPLATE = ROOT / "template.yaml"
 WORKLOAD_TEMPLATE = ROOT / "accounts" / "workload-account.yaml"
 
