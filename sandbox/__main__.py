@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     _verbose(demo)
     serve = commands.add_parser("serve", help="run the sandbox as a moto server on 127.0.0.1 for other processes")
     serve.add_argument("--port", type=int, default=None, help="default: a free port")
+    serve.add_argument(
+        "--scenario",
+        action="store_true",
+        help="play the demo's scenario first: group churn with approved versions, endpoints, history (about 20 s)",
+    )
+    _verbose(serve)
     return parser
 
 
@@ -89,7 +95,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sandbox.server import serve
 
-    return serve(args.port, print)
+    return serve(args.port, printer(), scenario=args.scenario, verbose=args.verbose)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -232,6 +232,20 @@ class Router:
             if call["call"] == "states:StartExecution" and call["resource"] not in self._watched:
                 self.follow(call["resource"])
 
+    def poll_executions(self) -> None:
+        """Follow what the product's recorded calls do not show: executions a person started (`lifecycle deploy`,
+        the console), and executions a person let go on (`lifecycle approve` from another process)."""
+        stepfunctions = self.sandbox.client("stepfunctions")
+        for machine in stepfunctions.list_state_machines()["stateMachines"]:
+            listed = stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+            for item in sorted(listed, key=lambda item: item["startDate"]):
+                if item["executionArn"] not in self._watched:
+                    self.follow(item["executionArn"])
+        for execution in [e for e in self.executions if e.status == "RUNNING"]:
+            history = stepfunctions.get_execution_history(executionArn=execution.arn)["events"]
+            if len(history) > execution.history_seen:
+                self.resume(execution.arn)
+
     def resume(self, execution_arn: str) -> None:
         """Follow an execution again after a callback (an approval) let it go on."""
         execution = next(e for e in self.executions if e.arn == execution_arn)

@@ -165,6 +165,12 @@ class World:
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx errors on the canary")
         self.say(account, f"alarm {alarm} (Invocation5XXErrors of churn-prod) is in ALARM: 5xx errors on the canary")
 
+    def alarm_clears(self, alarm: str, *, account: str = PROD) -> None:
+        """The incident is over: the alarm goes back to OK."""
+        cloudwatch = self.sandbox.client("cloudwatch", account)
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="no 5xx errors for 15 minutes")
+        self.say(account, f"alarm {alarm} is OK again: no 5xx errors for 15 minutes")
+
     def monitor_finds_violations(self, endpoint: str, *, account: str = PROD) -> None:
         """The hourly Model Monitor run of an endpoint finds drift (CompletedWithViolations)."""
         from sandbox.fakes import monitoring
