@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.prompt import Confirm
 
-from cli import policies, reference, render, runs, state
+from cli import policies, reference, render, runs, state, teardown
 from cli.connect import DEFAULT_STACK, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
@@ -191,6 +191,20 @@ def parser() -> argparse.ArgumentParser:
         run.add_argument("--wait", action="store_true", help="follow the execution until it ends or waits for approval")
         _wait_flags(run)
         _json_flag(run)
+
+    teardown_ = commands.add_parser(
+        "teardown",
+        parents=[common],
+        help="remove what the product created for a group in its stages' accounts: monitoring schedules, endpoints, "
+        "endpoint configs, models (dry run first)",
+        description=teardown.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    teardown_.add_argument("group", metavar="GROUP", help="model package group")
+    teardown_.add_argument("--stage", type=_validated(TypeAdapter(StageName)), help="only this stage of the policy")
+    teardown_.add_argument("--dry-run", action="store_true", help="show what would be removed, remove nothing")
+    teardown_.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    _json_flag(teardown_)
     return top
 
 
@@ -351,6 +365,41 @@ def _init(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _teardown(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    access = teardown.Access(settings, args.group, args.role_name or teardown.ADMIN_ROLE, args.external_id)
+    doomed = teardown.plan(access, args.stage)
+    if args.json and args.dry_run:
+        render.emit_json(out, doomed)
+        return EXIT_OK
+    where = f"stage {args.stage} of {args.group}" if args.stage else args.group
+    if not doomed:
+        render.line(out if not args.json else err, f"nothing of {where} to remove: no resource carries its tag")
+        if args.json:
+            render.emit_json(out, [])
+        return EXIT_OK
+    if not args.json:
+        render.show(out, [render.fitted(out, render.teardown_grid(where, doomed))])
+    again = f"lifecycle teardown {args.group}" + (f" --stage {args.stage}" if args.stage else "")
+    if args.dry_run:
+        render.line(out, f"dry run: nothing removed. To remove these {len(doomed)}: {again}")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            render.line(err, f"nothing removed: confirm with --yes ({again} --yes)", style="red")
+            return EXIT_FAILED
+        if not Confirm.ask(f"remove these {len(doomed)} resources of {where}?", console=err, default=False):
+            render.line(err, "nothing removed")
+            return EXIT_FAILED
+    removed = teardown.remove(access, doomed)
+    if args.json:
+        render.emit_json(out, removed)
+        return EXIT_OK
+    for item in removed:
+        found = item.resource
+        render.line(out, f"{item.outcome} {found.kind} {found.name} ({found.account} {found.region})")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run one parsed command."""
     if args.command == "policy" and args.policy_command == "validate":
@@ -369,6 +418,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return _history(args, settings, out)
         if args.command in ("approve", "reject"):
             return _gate(args, settings, out)
+        if args.command == "teardown":
+            return _teardown(args, settings, out, err)
         return _run(args, settings, out, err)
 
 

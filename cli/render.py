@@ -26,6 +26,7 @@ from rich.text import Text
 
 from cli.policies import Checked
 from cli.state import ExecutionView, GroupStatus, StageView
+from cli.teardown import Doomed
 
 Cell = str | Text
 _UNBOUNDED = 100_000
@@ -225,6 +226,14 @@ def history_grid(group: str, records: list[AuditRecord], start: datetime) -> Gri
     ]
     columns = ("time (UTC)", "event", "account", "reaction", "action", "outcome", "version", "reason")
     return Grid(f"{group}: audit trail since {_when(start)} UTC", columns, rows)
+
+
+# --- teardown --------------------------------------------------------------------------------------------------------
+def teardown_grid(where: str, doomed: list[Doomed]) -> Grid:
+    rows: list[tuple[Cell, ...]] = [
+        (item.name, item.kind, f"{item.account}\n{item.region}", ", ".join(item.stages)) for item in doomed
+    ]
+    return Grid(f"to remove for {where}, in this order", ("resource", "kind", "account/region", "stages"), rows)
 
 
 # --- waiting for an execution ----------------------------------------------------------------------------------------

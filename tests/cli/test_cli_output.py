@@ -17,6 +17,7 @@ from rich.table import Table
 from cli import render
 from cli.connect import CliError
 from cli.state import ExecutionView, GroupStatus, StageView, VariantView, since
+from cli.teardown import Doomed
 
 CLI = Path(__file__).resolve().parents[2] / "cli"
 NOW = datetime(2026, 11, 27, 13, 19, 32, tzinfo=UTC)
@@ -26,7 +27,7 @@ CONFIG = "churn-v12-prod-0123456789abcdef0123456789abcdef0123456789abcde"
 EXECUTION = "churn-deploy-v12-prod-20261127T131932644-" + "x" * 39  # 80 characters
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/12"
 EVENT_ID = "5b7a2a5e-1c39-4a0e-9d43-7d1f2f0e0a01"
-IDENTIFIERS = ["333333333333", "444444444444", ENDPOINT, EXECUTION, PACKAGE, EVENT_ID, "ap-southeast-2"]
+IDENTIFIERS = ["333333333333", "444444444444", ENDPOINT, EXECUTION, PACKAGE, EVENT_ID, CONFIG, "ap-southeast-2"]
 
 
 def stage(name: str, account: str, region: str, endpoint: str) -> StageView:
@@ -93,11 +94,23 @@ def history() -> list[AuditRecord]:
     ]
 
 
+def doomed() -> list[Doomed]:
+    return [
+        Doomed(kind=kind, name=name, account="444444444444", region="ap-southeast-2", stages=["prod"])
+        for kind, name in (
+            ("monitoring-schedule", f"{ENDPOINT}-dq"),
+            ("endpoint", ENDPOINT),
+            ("endpoint-config", CONFIG),
+        )
+    ]
+
+
 # Every view of the CLI that holds a table, as the commands render it.
 VIEWS: dict[str, Callable[[Console], list[RenderableType]]] = {
     "status": lambda console: render.status_view(console, status()),
     "history": lambda console: [render.fitted(console, render.history_grid("churn", history(), NOW))],
     "executions": lambda console: [render.fitted(console, render.executions_grid([execution()], title="in flight"))],
+    "teardown": lambda console: [render.fitted(console, render.teardown_grid("churn", doomed()))],
 }
 
 
