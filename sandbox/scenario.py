@@ -344,10 +344,11 @@ def run_demo(echo: Callable[[str], None], *, verbose: bool = False) -> int:
         echo("\n== Summary")
         for line in summary(sandbox):
             echo(line)
-        failed = [i for d in router.deliveries for i in d.invocations if i.error]
+        invocations = [i for d in router.deliveries for i in d.invocations]
+        failed = [i for i in invocations if i.error]
         echo(
-            f"{len(router.deliveries)} events, {len(timeline.of('handler'))} handler lines, "
-            f"{len(sandbox.recorder.calls)} write calls, {len(failed)} failed invocations, "
-            f"{time.monotonic() - started:.1f} s"
+            f"{len(router.deliveries)} events, {len(invocations)} handler invocations, "
+            f"{len(sandbox.recorder.notifications)} notifications, {len(sandbox.recorder.calls)} write calls, "
+            f"{len(failed)} failed invocations, {time.monotonic() - started:.1f} s"
         )
     return 1 if failed else 0
