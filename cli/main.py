@@ -198,7 +198,6 @@ def parser() -> argparse.ArgumentParser:
         help="remove what the product created for a group in its stages' accounts: monitoring schedules, endpoints, "
         "endpoint configs, models (dry run first)",
         description=teardown.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     teardown_.add_argument("group", metavar="GROUP", help="model package group")
     teardown_.add_argument("--stage", type=_validated(TypeAdapter(StageName)), help="only this stage of the policy")
