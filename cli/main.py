@@ -19,12 +19,12 @@ from botocore.exceptions import BotoCoreError
 from lifecycle.config import Settings
 from lifecycle.deploy.inputs import DeployInput, Reason, StageName
 from lifecycle.errors import LifecycleError
+from lifecycle.policy import GroupName
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.prompt import Confirm
-from rich.text import Text
 
-from cli import dlq, doctor, policies, render, runs, stack, state
+from cli import dlq, doctor, policies, reference, render, runs, stack, state, teardown
 from cli.connect import DEFAULT_STACK, OPERATOR_ROLE, SANDBOX_URL_VARIABLE, CliError, Target, connected, discover
 
 EXIT_OK = 0
@@ -139,6 +139,13 @@ def parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("files", nargs="+", type=Path, metavar="FILE")
     publish.add_argument("--yes", "-y", action="store_true", help="overwrite without asking")
+    schema = policy_commands.add_parser(
+        "schema", help="print the JSON Schema of a policy document (docs/policy.schema.json), for editors and checks"
+    )
+    schema.add_argument("--markdown", action="store_true", help="print the table of every field instead (README)")
+    init = policy_commands.add_parser("init", help="write a commented starter policy for a group; it validates")
+    init.add_argument("group", metavar="GROUP", type=_validated(TypeAdapter(GroupName)), help="model package group")
+    init.add_argument("--output", "-o", help="where to write it (default: policies/GROUP.yaml; - for stdout)")
 
     status = commands.add_parser(
         "status",
@@ -152,7 +159,9 @@ def parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", parents=[common], help="the audit trail of a group as a timeline")
     history.add_argument("group", metavar="GROUP", help="model package group")
-    history.add_argument("--since", type=_since, default="7d", help="30m, 12h, 7d, 2w or an ISO date (default: 7d)")
+    history.add_argument(
+        "--since", type=_since, default="7d", help="15s, 90m, 12h, 7d, 2w or an ISO date (default: 7d)"
+    )
     _json_flag(history)
 
     for verb, what in (("approve", "approve"), ("reject", "reject")):
@@ -191,6 +200,18 @@ def parser() -> argparse.ArgumentParser:
         _json_flag(run)
 
     _operate_commands(commands, common)
+    teardown_ = commands.add_parser(
+        "teardown",
+        parents=[common],
+        help="remove what the product created for a group in its stages' accounts: monitoring schedules, endpoints, "
+        "endpoint configs, models (dry run first)",
+        description=teardown.__doc__,
+    )
+    teardown_.add_argument("group", metavar="GROUP", help="model package group")
+    teardown_.add_argument("--stage", type=_validated(TypeAdapter(StageName)), help="only this stage of the policy")
+    teardown_.add_argument("--dry-run", action="store_true", help="show what would be removed, remove nothing")
+    teardown_.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    _json_flag(teardown_)
     return top
 
 
@@ -262,7 +283,7 @@ def _validate(args: argparse.Namespace, out: Console, err: Console) -> int:
         with connected(_target(args)):
             installation = policies.Installation.of(discover(_target(args)))
     else:
-        err.print("note: accounts not checked against an allow-list (pass --allowed-accounts, or --stack)")
+        render.line(err, "note: accounts not checked against an allow-list (pass --allowed-accounts, or --stack)")
     items = policies.check_all(args.files, installation)
     if args.json:
         render.emit_json(out, [item.summary() for item in items])
@@ -275,25 +296,25 @@ def _publish(args: argparse.Namespace, settings: Settings, out: Console, err: Co
     items = policies.check_all(args.files, policies.Installation.of(settings))
     if not all(item.valid for item in items):
         render.checked(out, err, items)
-        err.print("nothing published: fix the errors above", style="red")
+        render.line(err, "nothing published: fix the errors above", style="red")
         return EXIT_FAILED
     failed = False
     for change in policies.plan_publish(settings, items):
         if change.unchanged:
-            out.print(f"unchanged {change.parameter} ({change.path})")
+            render.line(out, f"unchanged {change.parameter} ({change.path})")
             continue
         out.print(change.diff(), markup=False, highlight=False, end="")
         if change.current is not None and not args.yes:
             if not sys.stdin.isatty():
-                err.print(f"not published {change.parameter}: it exists; pass --yes to overwrite", style="red")
+                render.line(err, f"not published {change.parameter}: it exists; pass --yes to overwrite", style="red")
                 failed = True
                 continue
             if not Confirm.ask(f"overwrite {change.parameter}?", console=out, default=False):
-                out.print(f"skipped {change.parameter}")
+                render.line(out, f"skipped {change.parameter}")
                 failed = True
                 continue
         policies.publish(settings, change)
-        out.print(f"published {change.parameter} ({change.tier} tier, {len(change.value.encode())} bytes)")
+        render.line(out, f"published {change.parameter} ({change.tier} tier, {len(change.value.encode())} bytes)")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -307,7 +328,7 @@ def _status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if args.json:
         render.emit_json(out, status)
     else:
-        out.print(render.status_view(status))
+        render.show(out, render.status_view(out, status))
     return EXIT_OK
 
 
@@ -317,9 +338,9 @@ def _history(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if args.json:
         render.emit_json(out, records)
     elif records:
-        out.print(render.history_table(args.group, records, start))
+        render.show(out, [render.fitted(out, render.history_grid(args.group, records, start))])
     else:
-        out.print(f"no audit records of {args.group} since {start:%Y-%m-%d %H:%M} UTC")
+        render.line(out, f"no audit records of {args.group} since {start:%Y-%m-%d %H:%M} UTC")
     return EXIT_OK
 
 
@@ -335,7 +356,7 @@ def _gate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         version = f"v{gate.execution.version}" if gate.execution.version else gate.execution.group
         why = f": {args.reason}" if args.reason else ""
         then = "it goes on" if approve else "it restores what it changed and stops"
-        out.print(f"{gate.stage}: {version} {verb} by {by}{why}; {then} (execution {gate.execution.name})")
+        render.line(out, f"{gate.stage}: {version} {verb} by {by}{why}; {then} (execution {gate.execution.name})")
     return EXIT_OK
 
 
@@ -348,28 +369,86 @@ def _run(args: argparse.Namespace, settings: Settings, out: Console, err: Consol
         if args.json:
             render.emit_json(out, started)
         else:
-            out.print(
-                f"started {started.execution_arn}" if started.started else f"already running {started.execution_arn}"
-            )
+            what = "started" if started.started else "already running"
+            render.line(out, f"{what} {started.execution_arn}")
         return EXIT_OK
     progress = out if not args.json else err
-    progress.print(f"following {started.execution_arn}")
+    render.line(progress, f"following {started.execution_arn}")
     view = render.follow(
         progress, lambda: state.execution(settings, started.execution_arn), interval=args.interval, timeout=args.timeout
     )
     if args.json:
         render.emit_json(out, view)
     elif view.pending_approvals:
-        out.print(f"waiting for approval of {', '.join(view.pending_approvals)}: lifecycle approve {view.name}")
+        render.line(out, f"waiting for approval of {', '.join(view.pending_approvals)}: lifecycle approve {view.name}")
     else:
-        out.print(f"{view.name}: {view.status}" + (f" ({view.error})" if view.error else ""))
+        render.line(out, f"{view.name}: {view.status}" + (f" ({view.error})" if view.error else ""))
     return EXIT_OK if view.status in ("RUNNING", "SUCCEEDED") else EXIT_FAILED
+
+
+def _schema(args: argparse.Namespace, out: Console) -> int:
+    text = reference.reference_table() if args.markdown else reference.schema_text()
+    render.document(out, text)
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace, out: Console) -> int:
+    if args.output == "-":
+        render.document(out, reference.starter(args.group, None))
+        return EXIT_OK
+    path = Path(args.output or f"policies/{args.group}.yaml")
+    if path.exists():
+        raise CliError(f"{path} exists: choose another --output, or remove it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(reference.starter(args.group, path))
+    render.line(out, f"wrote {path}: replace its example accounts, roles, images and buckets, then check it:")
+    render.line(out, f"  lifecycle policy validate {path} --stack {DEFAULT_STACK}")
+    return EXIT_OK
+
+
+def _teardown(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    access = teardown.Access(settings, args.group, args.role_name or teardown.ADMIN_ROLE, args.external_id)
+    doomed = teardown.plan(access, args.stage)
+    if args.json and args.dry_run:
+        render.emit_json(out, doomed)
+        return EXIT_OK
+    where = f"stage {args.stage} of {args.group}" if args.stage else args.group
+    if not doomed:
+        render.line(out if not args.json else err, f"nothing of {where} to remove: no resource carries its tag")
+        if args.json:
+            render.emit_json(out, [])
+        return EXIT_OK
+    if not args.json:
+        render.show(out, [render.fitted(out, render.teardown_grid(where, doomed))])
+    again = f"lifecycle teardown {args.group}" + (f" --stage {args.stage}" if args.stage else "")
+    if args.dry_run:
+        render.line(out, f"dry run: nothing removed. To remove these {len(doomed)}: {again}")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            render.line(err, f"nothing removed: confirm with --yes ({again} --yes)", style="red")
+            return EXIT_FAILED
+        if not Confirm.ask(f"remove these {len(doomed)} resources of {where}?", console=err, default=False):
+            render.line(err, "nothing removed")
+            return EXIT_FAILED
+    removed = teardown.remove(access, doomed)
+    if args.json:
+        render.emit_json(out, removed)
+        return EXIT_OK
+    for item in removed:
+        found = item.resource
+        render.line(out, f"{item.outcome} {found.kind} {found.name} ({found.account} {found.region})")
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run one parsed command."""
     if args.command == "policy" and args.policy_command == "validate":
         return _validate(args, out, err)
+    if args.command == "policy" and args.policy_command == "schema":
+        return _schema(args, out)
+    if args.command == "policy" and args.policy_command == "init":
+        return _init(args, out)
     with connected(_target(args)):
         settings = discover(_target(args))
         if args.command == "policy":
@@ -384,6 +463,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return EXIT_OK if doctor.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         if args.command == "dlq":
             return EXIT_OK if dlq.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
+        if args.command == "teardown":
+            return _teardown(args, settings, out, err)
         return _run(args, settings, out, err)
 
 
@@ -398,10 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args, out, err)
     except (CliError, LifecycleError, BotoCoreError) as exc:
-        err.print(Text(f"error: {exc}"), style="red")
+        render.line(err, f"error: {exc}", style="red")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        err.print("interrupted")
+        render.line(err, "interrupted")
         return EXIT_INTERRUPTED
 
 

@@ -47,6 +47,7 @@ class Checked:
     path: Path
     policy: Policy | None = None
     errors: list[str] = field(default_factory=list)
+    named_group: str | None = None  # the group the document names, valid or not
 
     @property
     def valid(self) -> bool:
@@ -58,7 +59,7 @@ class Checked:
         return {
             "file": str(self.path),
             "valid": self.valid,
-            "group": self.policy.group if self.policy else None,
+            "group": self.policy.group if self.policy else self.named_group,
             "stages": [stage.name for stage in stages],
             "bytes": len(value.encode()) if value is not None else None,
             "tier": tier_for(value) if value is not None else None,
@@ -91,10 +92,11 @@ def check(path: Path, installation: Installation | None = None) -> Checked:
         return Checked(
             path, errors=[f"{path}: a policy is a mapping (group, registry, ...), got {type(document).__name__}"]
         )
+    named = document.get("group") if isinstance(document.get("group"), str) else None
     try:
         policy = Policy.model_validate(document)
     except ValidationError as exc:
-        return Checked(path, errors=[f"{path}: {line}" for line in describe_errors(exc)])
+        return Checked(path, errors=[f"{path}: {line}" for line in describe_errors(exc)], named_group=named)
     errors = []
     size = len(stored_value(policy).encode())
     if size > ADVANCED_TIER_MAX_BYTES:
@@ -107,7 +109,9 @@ def check(path: Path, installation: Installation | None = None) -> Checked:
             policy, trusted_accounts=installation.trusted_accounts, partition=installation.partition
         )
         errors += [f"{path}: {problem}" for problem in problems]
-    return Checked(path, errors=errors) if errors else Checked(path, policy=policy)
+    return (
+        Checked(path, errors=errors, named_group=named) if errors else Checked(path, policy=policy, named_group=named)
+    )
 
 
 def check_all(paths: list[Path], installation: Installation | None = None) -> list[Checked]:

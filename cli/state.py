@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from cli.connect import CliError, client
 
-_DURATION = re.compile(r"^(?P<amount>\d{1,12})(?P<unit>[mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^(?P<amount>\d{1,12})(?P<unit>[smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WAIT_FOR_TOKEN = "waitForTaskToken"
 _TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitFailed"})
 
@@ -241,7 +241,7 @@ def group_status(settings: Settings, group: str) -> GroupStatus:
 
 # --- history ---------------------------------------------------------------------------------------------------------
 def since(text: str, now: datetime) -> datetime:
-    """`30m`, `12h`, `7d`, `2w` before now, or an ISO date/time (UTC unless it says)."""
+    """`15s`, `30m`, `12h`, `7d`, `2w` before now, or an ISO date/time (UTC unless it says)."""
     match = _DURATION.match(text.strip())
     if match:
         try:
@@ -251,7 +251,7 @@ def since(text: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise CliError(f"{text!r}: expected a duration like 30m, 12h, 7d, 2w or an ISO date") from exc
+        raise CliError(f"{text!r}: expected a duration like 15s, 90m, 12h, 7d, 2w or an ISO date") from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 

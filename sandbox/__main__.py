@@ -1,4 +1,5 @@
-"""`python -m sandbox demo | replay EVENT.json [--policy FILE ...] [--account ID ...] [--json] | serve [--port N]`."""
+"""`python -m sandbox demo [--verbose] | replay EVENT.json [--policy FILE ...] [--account ID ...] [--json] [--verbose] |
+serve [--port N] [--scenario] [--verbose]`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ def _account_id(text: str) -> str:
     if not re.fullmatch(r"\d{12}", text):
         raise argparse.ArgumentTypeError(f"expected a 12-digit account id, got {text!r}")
     return text
+
+
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show every line (events, rules, invocations, state machine steps, write calls, notification texts); "
+        "default: one line per decision",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,9 +50,17 @@ def _parser() -> argparse.ArgumentParser:
         help="also deploy the workload stack in this account (for a real event from it); repeatable",
     )
     replay.add_argument("--json", action="store_true", help="print one JSON document instead of the timeline")
-    commands.add_parser("demo", help="run the whole lifecycle scenario with the sample policies")
+    _verbose(replay)
+    demo = commands.add_parser("demo", help="run the whole lifecycle scenario with the sample policies")
+    _verbose(demo)
     serve = commands.add_parser("serve", help="run the sandbox as a moto server on 127.0.0.1 for other processes")
     serve.add_argument("--port", type=int, default=None, help="default: a free port")
+    serve.add_argument(
+        "--scenario",
+        action="store_true",
+        help="play the demo's scenario first: group churn with approved versions, endpoints, history (about 20 s)",
+    )
+    _verbose(serve)
     return parser
 
 
@@ -54,26 +73,29 @@ def _replay(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    timeline = Timeline(echo=None if args.json else printer())
+    timeline = Timeline(echo=None if args.json else printer(), verbose=args.verbose)
     report = replay(event, policies, timeline, accounts=tuple(args.account))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"\noutcome: {report['outcome']}" + (f" ({report['reason']})" if report["reason"] else ""))
         print(f"rules: {', '.join(report['rules']) or 'none'}; {len(report['actions'])} write calls")
+        for sent in report["notifications"]:
+            print(f"\nnotification to {sent['topic']}: {sent['subject']}")
+            print("\n".join(f"  {text}" for text in sent["message"].splitlines()))
     return 0
 
 
-def _demo() -> int:
+def _demo(args: argparse.Namespace) -> int:
     from sandbox.scenario import run_demo
 
-    return run_demo(printer())
+    return run_demo(printer(), verbose=args.verbose)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from sandbox.server import serve
 
-    return serve(args.port, print)
+    return serve(args.port, printer(), scenario=args.scenario, verbose=args.verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         return _replay(args)
     if args.command == "demo":
-        return _demo()
+        return _demo(args)
     return _serve(args)
 
 

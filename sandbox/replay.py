@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 
-from sandbox.cloud import ROOT, Sandbox, mount_code
+from sandbox.cloud import ROOT, STACK, Sandbox, mount_code
 from sandbox.router import Delivery, Router
 from sandbox.timeline import Timeline
 from sandbox.world import WORLD
@@ -105,9 +105,14 @@ def _artifacts(status: str, output: dict[str, Any], name: str) -> dict[str, str]
 @seeder("SageMaker Model Package State Change")
 def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
     """The group and its versions up to the event's: earlier versions Approved (the group's history), the event's
-    version with the event's approval status, inference specification, metadata and tags."""
+    version with the event's approval status, inference specification, metadata and tags.
+
+    A rejection is seen by what serves the rejected version: the stages of the group's policy that need no approval
+    first served the version before it and then the rejected one (each deployed by DeployModel, as its approval would
+    have), so the replay shows those stages rolled back."""
     detail, account, region = event["detail"], event["account"], event["region"]
     group, version = detail["ModelPackageGroupName"], int(detail["ModelPackageVersion"])
+    status = detail["ModelApprovalStatus"]
     sagemaker = sandbox.client("sagemaker", account, region)
     tags = [{"Key": key, "Value": value} for key, value in (detail.get("Tags") or {}).items()]
     existing = sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
@@ -118,14 +123,49 @@ def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
         last = number == version
         metadata = detail.get("CustomerMetadataProperties") if last else None
         # A package of a group takes its group's tags; SageMaker refuses Tags (and an empty metadata map) here.
-        sagemaker.create_model_package(
+        created = sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=detail.get("ModelPackageDescription", "") if last else f"version {number}",
             InferenceSpecification=detail["InferenceSpecification"],
-            ModelApprovalStatus=detail["ModelApprovalStatus"] if last else "Approved",
+            ModelApprovalStatus="Approved" if not last or status == "Rejected" else status,
             **({"CustomerMetadataProperties": metadata} if metadata else {}),
         )
-    return f"model package group {group} with versions 1..{version} (v{version} {detail['ModelApprovalStatus']})"
+    seeded = f"model package group {group} with versions 1..{version} (v{version} {status})"
+    if status != "Rejected" or version < 2:
+        return seeded
+    stages = _serve(sandbox, group, [version - 1, version])
+    sagemaker.update_model_package(ModelPackageArn=created["ModelPackageArn"], ModelApprovalStatus="Rejected")
+    served = f"; {', '.join(stages)} served v{version - 1}, then v{version} (DeployModel)" if stages else ""
+    return seeded + served
+
+
+def _serve(sandbox: Sandbox, group: str, versions: list[int]) -> list[str]:
+    """Deploy `versions` in turn to the stages of `group`'s policy that need no approval, through DeployModel; returns
+    those stages (none when the group has no published policy, or every stage has a gate)."""
+    from lifecycle.config import Settings
+    from lifecycle.deploy.inputs import DeployInput, compact_time, execution_name, start_deployment
+    from lifecycle.errors import PolicyInvalid, PolicyNotFound
+    from lifecycle.policy import load_policy
+
+    stack = sandbox.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    settings = Settings.from_stack(stack)
+    try:
+        policy = load_policy(group, settings)
+    except (PolicyNotFound, PolicyInvalid):
+        return []
+    configured = policy.deployment.stages if policy.deployment else []
+    ungated = [stage.name for stage in configured if not stage.approval_required]
+    WORLD.drain()  # the registry's events of the group's history: acted on long ago
+    router = Router(sandbox)
+    for version in versions if ungated else []:
+        name = execution_name(group, "seed", f"v{version}", compact_time(datetime.now(UTC)))
+        reason = "seeded: what served before the replayed event"
+        started = start_deployment(
+            settings, DeployInput(group=group, version=version, stages=ungated, reason=reason), name=name
+        )
+        router.follow(started.execution_arn)
+        router.settle()
+    return ungated
 
 
 GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions
@@ -179,6 +219,27 @@ def _execution_status(detail: dict[str, Any]) -> str:
     if detail.get("ProcessingJobStatus") == "Failed":
         return "Failed"
     return "CompletedWithViolations" if "CompletedWithViolations" in str(detail.get("ExitMessage")) else "Completed"
+
+
+@seeder("CloudWatch Alarm State Change")
+def seed_alarm(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The alarm, in the event's account, on the metric its configuration names, in the state the event reports."""
+    from sandbox.fakes import monitoring
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    metric = detail["configuration"]["metrics"][0]["metricStat"]["metric"]
+    dimensions = metric.get("dimensions") or {}
+    monitoring.set_alarm(
+        account,
+        region,
+        alarm_name=detail["alarmName"],
+        endpoint_name=str(dimensions.get("Endpoint", "")),
+        schedule_name=str(dimensions.get("MonitoringSchedule", "")),
+        state=detail["state"]["value"],
+        metric_name=metric["name"],
+        namespace=metric["namespace"],
+    )
+    return f"alarm {detail['alarmName']} on {metric['name']} ({detail['state']['value']})"
 
 
 @seeder("SageMaker Processing Job State Change")
@@ -284,7 +345,8 @@ def seed(sandbox: Sandbox, event: dict[str, Any]) -> None:
         sandbox.timeline.add("note", account, f"nothing seeded: {no_stack_reason(account)}")
         return
     try:
-        seeded = fn(sandbox, event)
+        with sandbox.timeline.quiet():  # what seeding made is said in one note
+            seeded = fn(sandbox, event)
     except _UNSEEDABLE as exc:
         sandbox.timeline.add("note", account, f"nothing seeded ({type(exc).__name__}: {exc}): the product decides")
     else:
@@ -369,6 +431,7 @@ def replay(
         for policy in policies:
             sandbox.publish_policy(policy)
         seed(sandbox, event)
+        calls, notifications = len(sandbox.recorder.calls), len(sandbox.recorder.notifications)  # after the seeding
         router = Router(sandbox)
         deliveries = router.emit_and_settle(event)
         outcome, reason = outcome_of(deliveries, sandbox)
@@ -377,7 +440,8 @@ def replay(
             dict.fromkeys(rule for delivery in deliveries for rule in delivery.rules if rule in template_rules)
         )
         report: dict[str, Any] = {"outcome": outcome, "reason": reason, "rules": rules}
-        report["actions"] = list(sandbox.recorder.calls)
+        report["actions"] = sandbox.recorder.calls[calls:]
+        report["notifications"] = sandbox.recorder.notifications[notifications:]
         report["executions"] = [
             {"stateMachine": e.state_machine, "name": e.name, "status": e.status, "states": e.states}
             for e in router.executions

@@ -25,9 +25,10 @@ from moto.events.models import EventBus, EventTemplateParser, events_backends
 
 from sandbox import lambdas, runtime
 from sandbox.cloud import AUTOMATION, Function, Sandbox
+from sandbox.stepfunctions import waiting_on_token
 from sandbox.world import WORLD
 
-_QUIET_AFTER_SECONDS = 3.0  # an execution whose history stops growing this long is waiting for a callback
+_QUIET_AFTER_SECONDS = 3.0  # an execution whose history stops growing this long waits for something else
 _EXECUTION_TIMEOUT_SECONDS = 30.0
 _MAX_EVENTS = 500
 
@@ -191,11 +192,18 @@ class Router:
             invocation.logs.append(sink.getvalue())
             if not invocation.error:
                 break
-            self.timeline.add("handler", AUTOMATION, f"{function.logical_id} failed: {invocation.error}")
+            self.timeline.add(
+                "handler", AUTOMATION, f"{function.logical_id} failed: {invocation.error}", outcome="failed"
+            )
         if invocation.error:
             self._on_failure(function, payload, invocation)
         else:
-            self.timeline.add("handler", AUTOMATION, f"{function.logical_id} -> {describe_result(invocation.result)}")
+            self.timeline.add(
+                "handler",
+                AUTOMATION,
+                f"{function.logical_id} -> {describe_result(invocation.result)}",
+                outcome=invocation.outcome,
+            )
         return invocation
 
     def _on_failure(self, function: Function, payload: dict[str, Any], invocation: Invocation) -> None:
@@ -228,20 +236,35 @@ class Router:
         response = self.sandbox.client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn, name=str(payload.get("id") or uuid.uuid4()), input=json.dumps(payload)
         )
-        self._follow(response["executionArn"])
+        self.follow(response["executionArn"])
 
     def _watch_executions(self) -> None:
         """Follow every execution the product started (its StartExecution calls) until it ends or waits."""
         for call in list(self.sandbox.recorder.calls):
             if call["call"] == "states:StartExecution" and call["resource"] not in self._watched:
-                self._follow(call["resource"])
+                self.follow(call["resource"])
+
+    def poll_executions(self) -> None:
+        """Follow what the product's recorded calls do not show: executions a person started (`lifecycle deploy`,
+        the console), and executions a person let go on (`lifecycle approve` from another process)."""
+        stepfunctions = self.sandbox.client("stepfunctions")
+        for machine in stepfunctions.list_state_machines()["stateMachines"]:
+            listed = stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+            for item in sorted(listed, key=lambda item: item["startDate"]):
+                if item["executionArn"] not in self._watched:
+                    self.follow(item["executionArn"])
+        for execution in [e for e in self.executions if e.status == "RUNNING"]:
+            history = stepfunctions.get_execution_history(executionArn=execution.arn)["events"]
+            if len(history) > execution.history_seen:
+                self.resume(execution.arn)
 
     def resume(self, execution_arn: str) -> None:
         """Follow an execution again after a callback (an approval) let it go on."""
         execution = next(e for e in self.executions if e.arn == execution_arn)
         self._run(execution, seen=execution.history_seen)
 
-    def _follow(self, execution_arn: str) -> None:
+    def follow(self, execution_arn: str) -> None:
+        """Report an execution's states until it ends or waits (an approval gate)."""
         self._watched.add(execution_arn)
         state_machine, name = execution_arn.split(":")[6], execution_arn.split(":")[7]
         execution = Execution(state_machine, name, execution_arn)
@@ -269,10 +292,14 @@ class Router:
                 seen = execution.history_seen = len(history)
                 execution.status = status
                 now = time.monotonic()
-                if status != "RUNNING" or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:
+                paused = status == "RUNNING" and waiting_on_token(history, 0)  # at an approval gate
+                if status != "RUNNING" or paused or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:
                     break
                 time.sleep(0.05)
-        self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {execution.status}")
+        where = f", at {execution.states[-1]}" if execution.status == "RUNNING" and execution.states else ""
+        self.timeline.add(
+            "step", AUTOMATION, f"{state_machine}/{name}: {execution.status}{where}", status=execution.status
+        )
 
     def _queue_url(self, queue_arn: str) -> str:
         account, name = queue_arn.split(":")[4], queue_arn.split(":")[5]

@@ -84,6 +84,11 @@ _STDOUT = _ThreadStdout()
 _running = threading.local()
 
 
+def process_stdout() -> Any:
+    """Where the process's own output goes: stdout, not the log stream of an invocation running on this thread."""
+    return _STDOUT.fallback if sys.stdout is _STDOUT else sys.stdout
+
+
 def current_function() -> str:
     """The name of the function whose invocation runs on this thread ('' outside one)."""
     return str(getattr(_running, "function", ""))

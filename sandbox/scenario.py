@@ -22,6 +22,7 @@ from sandbox.timeline import Timeline
 from sandbox.world import WORLD
 
 GROUP = "churn"
+APPROVER = "ml-lead@example.com"
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,32 @@ class Act:
 
 
 class World:
-    """What people and SageMaker do in the scenario; each change emits SageMaker's event and the product reacts."""
+    """What people and SageMaker do in the scenario; each change emits SageMaker's event and the product reacts.
 
-    def __init__(self, sandbox: Sandbox, router: Router, echo: Callable[[str], None]) -> None:
+    Each thing the world does is a `world` line of the timeline, naming who or what did it (the approver, the alarm,
+    the features the monitor found drifting): the product's decisions that follow are read against it.
+    """
+
+    def __init__(self, sandbox: Sandbox, router: Router) -> None:
         self.sandbox = sandbox
         self.router = router
-        self.echo = echo
 
-    def show(self, when: str, *, account: str = PROD, endpoint: str = "churn-prod") -> None:
-        """Say what an endpoint serves now (what `lifecycle status` would show a person)."""
+    def say(self, account: str, text: str) -> None:
+        self.sandbox.timeline.add("world", account, text)
+
+    def show(self, when: str) -> None:
+        """Say what each stage's endpoint serves now (what `lifecycle status` would show a person)."""
         from lifecycle.deploy import endpoints
 
-        sagemaker = self.sandbox.client("sagemaker", account)
-        found = endpoints.describe_endpoint(sagemaker, endpoint)
-        if found is None:
-            self.echo(f"  -- {when}: {endpoint} does not exist (nothing is created before the approval)")
-            return
-        variants = endpoints.serving(sagemaker, found.config)
-        shares = ", ".join(f"v{v.version} on {v.name} {v.weight:.0%}" for v in variants)
-        self.echo(f"  -- {when}: {endpoint} {found.status}, serving {shares}")
+        for account, endpoint in ((STAGING, "churn-staging"), (PROD, "churn-prod")):
+            sagemaker = self.sandbox.client("sagemaker", account)
+            found = endpoints.describe_endpoint(sagemaker, endpoint)
+            if found is None:
+                self.say(account, f"{when}: {endpoint} does not exist (nothing is created before the approval)")
+                continue
+            variants = endpoints.serving(sagemaker, found.config)
+            shares = ", ".join(f"v{v.version} on {v.name} {v.weight:.0%}" for v in variants)
+            self.say(account, f"{when}: {endpoint} {found.status}, serving {shares}")
 
     def settle(self) -> None:
         self.router.settle()
@@ -58,15 +66,18 @@ class World:
     def start_training_job(self, name: str, *, account: str = DEV) -> None:
         """A data scientist starts a training job (tagged with its model package group)."""
         sagemaker = self.sandbox.client("sagemaker", account)
+        self.say(account, f"a data scientist starts training job {name} (tag lifecycle:model-package-group={GROUP})")
         fake_training.start_job(sagemaker, name, account=account, region=REGION, group=GROUP)
         self.settle()
 
     def training_job_ends(self, name: str, *, auc: float, account: str = DEV) -> None:
         """The job reaches Completed with `validation:auc = auc`."""
+        self.say(account, f"training job {name} Completed with validation:auc {auc}")
         fake_training.set_state(account, REGION, name, status="Completed", metrics={"validation:auc": auc})
         self.settle()
 
     def rule_finds_issues(self, name: str, rule: str, *, account: str = DEV) -> None:
+        self.say(account, f"Debugger rule {rule} finds issues in {name} at step 500 (the job still runs)")
         fake_training.set_rule_status(
             account,
             REGION,
@@ -84,6 +95,7 @@ class World:
 
         self.sandbox.client("sagemaker", account).create_labeling_job(**labeling_job_request(name, account))
         self.settle()
+        self.say(account, f"labeling job {name} Completed: 500 labels (120 by people, 380 by the model)")
         labeling.complete_labeling_job(account, REGION, name, human=120, machine=380)
         self.settle()
 
@@ -91,6 +103,7 @@ class World:
         """The Model Monitor drift alarm of the prod endpoint goes to ALARM."""
         from sandbox.fakes import monitoring
 
+        self.say(account, f"alarm {endpoint}-feature-drift (Model Monitor metrics of {endpoint}) goes to ALARM")
         monitoring.set_alarm(
             account,
             REGION,
@@ -104,6 +117,7 @@ class World:
     def approve_package(self, version: int) -> None:
         """The ML lead approves a version in the registry (`aws sagemaker update-model-package ... Approved`)."""
         arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
+        self.say(AUTOMATION, f"{APPROVER} approves {GROUP} v{version} in the registry: metrics reviewed")
         self.sandbox.client("sagemaker", AUTOMATION).update_model_package(
             ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="metrics reviewed"
         )
@@ -122,10 +136,11 @@ class World:
             for gate in deployments.approvals(settings, GROUP, execution=execution.name):
                 reason = f"{gate.stage}: evidence reviewed"
                 if gate.decision or not deployments.answer_approval(
-                    settings, gate, decision="approved", by="ml-lead@example.com", reason=reason
+                    settings, gate, decision="approved", by=APPROVER, reason=reason
                 ):
                     continue
-                output = {"approved_by": "ml-lead@example.com", "reason": reason}
+                self.say(AUTOMATION, f"{APPROVER} approves {gate.stage} of {execution.name}: {reason}")
+                output = {"approved_by": APPROVER, "reason": reason}
                 stepfunctions.send_task_success(taskToken=gate.token, output=json.dumps(output))
             self.router.resume(execution.arn)
         self.settle()
@@ -148,11 +163,22 @@ class World:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx errors on the canary")
+        self.say(account, f"alarm {alarm} (Invocation5XXErrors of churn-prod) is in ALARM: 5xx errors on the canary")
+
+    def alarm_clears(self, alarm: str, *, account: str = PROD) -> None:
+        """The incident is over: the alarm goes back to OK."""
+        cloudwatch = self.sandbox.client("cloudwatch", account)
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="no 5xx errors for 15 minutes")
+        self.say(account, f"alarm {alarm} is OK again: no 5xx errors for 15 minutes")
 
     def monitor_finds_violations(self, endpoint: str, *, account: str = PROD) -> None:
         """The hourly Model Monitor run of an endpoint finds drift (CompletedWithViolations)."""
         from sandbox.fakes import monitoring
 
+        found = ", ".join(
+            f"{v['feature_name']} ({v['constraint_check_type']})" for v in monitoring.default_violations()
+        )
+        self.say(account, f"Model Monitor run of {endpoint}-data-quality: CompletedWithViolations, {found}")
         monitoring.run_execution(account, REGION, f"{endpoint}-data-quality", outcome="violations")
         self.settle()
 
@@ -295,7 +321,7 @@ def run_scenario(sandbox: Sandbox, echo: Callable[[str], None]) -> Router:
     for path in sample_policies():
         sandbox.publish_policy(read_policy(path))
     router = Router(sandbox)
-    world = World(sandbox, router, echo)
+    world = World(sandbox, router)
     deployed = set(sandbox.deployment.rule_ids.values())
     for number, act in enumerate(ACTS, 1):
         if act.needs_rule not in deployed:
@@ -307,10 +333,10 @@ def run_scenario(sandbox: Sandbox, echo: Callable[[str], None]) -> Router:
     return router
 
 
-def run_demo(echo: Callable[[str], None]) -> int:
-    """`make demo`: the scenario with a live timeline and a summary."""
+def run_demo(echo: Callable[[str], None], *, verbose: bool = False) -> int:
+    """`make demo`: the scenario with a live timeline (its decisions, or every line when `verbose`) and a summary."""
     started = time.monotonic()
-    timeline = Timeline(echo=echo)
+    timeline = Timeline(echo=echo, verbose=verbose)
     echo("sagemaker-lifecycle sandbox: moto, four accounts, the real template.yaml; no AWS, no Docker")
     echo(f"accounts: automation {AUTOMATION}, dev {DEV}, staging {STAGING}, prod {PROD}\n")
     with Sandbox(timeline=timeline) as sandbox:
@@ -318,10 +344,11 @@ def run_demo(echo: Callable[[str], None]) -> int:
         echo("\n== Summary")
         for line in summary(sandbox):
             echo(line)
-        failed = [i for d in router.deliveries for i in d.invocations if i.error]
+        invocations = [i for d in router.deliveries for i in d.invocations]
+        failed = [i for i in invocations if i.error]
         echo(
-            f"{len(router.deliveries)} events, {len(timeline.of('handler'))} handler lines, "
-            f"{len(sandbox.recorder.calls)} write calls, {len(failed)} failed invocations, "
-            f"{time.monotonic() - started:.1f} s"
+            f"{len(router.deliveries)} events, {len(invocations)} handler invocations, "
+            f"{len(sandbox.recorder.notifications)} notifications, {len(sandbox.recorder.calls)} write calls, "
+            f"{len(failed)} failed invocations, {time.monotonic() - started:.1f} s"
         )
     return 1 if failed else 0

@@ -57,13 +57,13 @@ class Run:
 
     def waiting(self, since: int = 0) -> bool:
         """True while the execution waits on a task token (an approval gate) scheduled at event `since` or later."""
-        return self.status == "RUNNING" and _waiting_on_token(self.events, since)
+        return self.status == "RUNNING" and waiting_on_token(self.events, since)
 
     def count(self, event_type: str) -> int:
         return sum(1 for event in self.events if event["type"] == event_type)
 
 
-def _waiting_on_token(events: list[dict[str, Any]], since: int) -> bool:
+def waiting_on_token(events: list[dict[str, Any]], since: int) -> bool:
     """A token task was scheduled at `since` or later and its Lambda has answered (TaskSubmitted: the token is kept
     and the approvers told), and it has not ended since."""
     scheduled: int | None = None

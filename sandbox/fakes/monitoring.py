@@ -237,6 +237,31 @@ def update_monitoring_schedule(call: FakeCall) -> dict[str, Any]:
     return {"MonitoringScheduleArn": found.arn}
 
 
+@sagemaker_fake("DeleteMonitoringSchedule")
+def delete_monitoring_schedule(call: FakeCall) -> dict[str, Any]:
+    """Remove a schedule (and so stop it); one that does not exist is ResourceNotFound (API reference,
+    DeleteMonitoringSchedule)."""
+    found = _schedule(call.backend, call.params["MonitoringScheduleName"])
+    del schedules(call.backend)[found.name]
+    return {}
+
+
+@sagemaker_fake("ListTags")
+def list_tags(call: FakeCall) -> dict[str, Any]:
+    """The tags of a resource: a monitoring schedule's from its fake (moto has no schedules), any other's from moto
+    (API reference, ListTags: "Returns the tags for the specified SageMaker resource")."""
+    arn = call.params["ResourceArn"]
+    if ":monitoring-schedule/" in arn:
+        found = next((known for known in schedules(call.backend).values() if known.arn == arn), None)
+        if found is None:
+            raise ResourceNotFound(message=f"Monitoring Schedule {arn} does not exist.")
+        return {"Tags": found.tags}
+    paged, token = call.backend.list_tags(  # moto's own, paginated
+        arn=arn, MaxResults=call.params.get("MaxResults"), NextToken=call.params.get("NextToken")
+    )
+    return {"Tags": paged} | ({"NextToken": token} if token else {})
+
+
 def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
     start = int(params.get("NextToken") or 0)
     size = int(params.get("MaxResults") or 10)

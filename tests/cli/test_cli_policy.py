@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import cli_fixtures
 import pytest
@@ -102,7 +103,7 @@ def test_validate_json_output(lifecycle, policy_file):
         {
             "file": bad,
             "valid": False,
-            "group": None,
+            "group": "churn",  # the group the invalid document names
             "stages": [],
             "bytes": None,
             "tier": None,
@@ -315,3 +316,71 @@ def test_publish_keeps_an_advanced_parameter_advanced_when_the_policy_shrinks(li
     assert result.code == 0, result.err
     assert f"published {STACK_PATH}/{group} (Advanced tier" in result.out
     assert _published(sandbox, group)["tier"] == "Advanced"
+
+
+# --- schema, reference, starter --------------------------------------------------------------------------------------
+def test_schema_prints_the_committed_schema(lifecycle):
+    result = lifecycle("policy", "schema")
+
+    assert result.code == 0
+    assert result.out == (cli_fixtures.ROOT / "docs" / "policy.schema.json").read_text()
+
+
+def test_schema_markdown_prints_the_readme_table(lifecycle):
+    result = lifecycle("policy", "schema", "--markdown")
+
+    assert result.code == 0
+    assert result.out.startswith("| field | type | default | rules | what it does |\n")
+    assert result.out in (cli_fixtures.ROOT / "README.md").read_text()
+
+
+def test_init_writes_a_commented_starter_that_validates(lifecycle, policy_file):
+    result = lifecycle("policy", "init", "fraud")
+
+    assert result.code == 0, result.err
+    assert "wrote policies/fraud.yaml: replace its example accounts" in result.out
+    assert "  lifecycle policy validate policies/fraud.yaml --stack sagemaker-lifecycle\n" in result.out
+    checked = lifecycle("policy", "validate", "policies/fraud.yaml")
+    assert checked.code == 0, checked.err
+    assert "ok    policies/fraud.yaml: group fraud, stages staging, prod" in checked.out
+
+
+def test_init_never_overwrites_a_policy(lifecycle, policy_file):
+    existing = policy_file("fraud.yaml")
+    before = Path(existing).read_text()
+
+    result = lifecycle("policy", "init", "fraud")
+
+    assert result.code == 1
+    assert "error: policies/fraud.yaml exists: choose another --output, or remove it first" in result.err
+    assert Path(existing).read_text() == before
+
+
+def test_init_to_stdout(lifecycle, policy_file):
+    result = lifecycle("policy", "init", "fraud", "--output", "-")
+
+    assert result.code == 0
+    assert Policy.model_validate(yaml.safe_load(result.out)).group == "fraud"
+
+
+def test_init_refuses_a_group_name_sagemaker_refuses(lifecycle, capsys):
+    with pytest.raises(SystemExit) as exited:
+        lifecycle("policy", "init", "fraud_model")
+
+    assert exited.value.code == 2
+    assert "argument GROUP: String should match pattern" in capsys.readouterr().err
+
+
+def test_errors_are_one_line_each_at_80_columns(lifecycle, policy_file, monkeypatch):
+    # Given an 80-column terminal and a policy with a typo and an unquoted account id
+    monkeypatch.setenv("COLUMNS", "80")
+    path = policy_file("churn.yaml", text=CHURN.read_text().replace('account: "444444444444"', "account: 444444444444"))
+
+    result = lifecycle("policy", "validate", path)
+
+    # Then each error is one line (a terminal wraps it; nothing is cut or broken mid-word by the CLI)
+    assert result.code == 1
+    assert (
+        "policies/churn.yaml: deployment.stages[1].account: Input should be a valid string, got 444444444444 "
+        '(YAML reads unquoted digits as a number: write it in quotes, "444444444444")\n'
+    ) in result.err

@@ -159,4 +159,4 @@ def test_history_with_a_bad_since(lifecycle, churn, capsys):
 
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "argument --since: 'last tuesday': expected a duration like 30m, 12h, 7d, 2w or an ISO date" in err
+    assert "argument --since: 'last tuesday': expected a duration like 15s, 90m, 12h, 7d, 2w or an ISO date" in err

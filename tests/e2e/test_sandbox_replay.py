@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.__main__ import EXIT_BAD_INPUT, main
-from sandbox.cloud import ACCOUNTS, AUTOMATION, DEV, Sandbox
+from sandbox.cloud import ACCOUNTS, AUTOMATION, DEV, STAGING, Sandbox
 from sandbox.replay import read_event, read_policy, replay, sample_policies, seed
 from sandbox.timeline import Timeline
 
@@ -26,24 +26,34 @@ EXPECTED: dict[str, tuple[str, set[tuple[str, str]]]] = {
     "untrusted-account-training-completed.json": ("refused", set()),
     # the seeder makes the schedule, its execution (CompletedWithViolations) and the report: the policy retrains
     "monitor-violations.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
+    "monitor-alarm.json": ("acted", {("sagemaker:CreateTrainingJob", DEV)}),
+    # the seeder has staging serve v1 then v2 (through DeployModel): the rejection rolls staging back to v1
+    "model-package-rejected.json": ("acted", {("sagemaker:UpdateEndpoint", STAGING), ("sns:Publish", AUTOMATION)}),
 }
 
 
-def run(sample: Path) -> dict:
+def run(sample: Path, timeline: Timeline | None = None) -> dict:
     policies = [read_policy(path) for path in sample_policies()]
-    return replay(read_event(sample), policies, Timeline())
+    return replay(read_event(sample), policies, timeline or Timeline())
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[sample.name for sample in SAMPLES])
 def test_every_sample_replays_to_an_outcome_with_actions_in_sandbox_accounts(sample: Path) -> None:
     # When
-    report = run(sample)
+    timeline = Timeline()
+    report = run(sample, timeline)
 
     # Then
     assert report["outcome"] in ("acted", "ignored", "refused"), report
     assert report["outcome"] == "acted" or report["reason"]
     assert {action["account"] for action in report["actions"]} <= set(ACCOUNTS.values())
     assert all(action["call"].split(":")[1][:4] not in ("Desc", "List", "Get") for action in report["actions"])
+    # every sample is seeded with what it refers to (or names why it cannot be: an account without a stack)
+    notes = [line.text for line in timeline.of("note")]
+    assert not [note for note in notes if note.startswith("nothing to seed")], notes
+    # people read what the product did: every notification is in the report with its text
+    assert len(report["notifications"]) == sum(action["call"] == "sns:Publish" for action in report["actions"])
+    assert all(sent["subject"] and sent["message"] for sent in report["notifications"])
     expected = EXPECTED.get(sample.name)
     if expected is not None:
         outcome, calls = expected
@@ -179,3 +189,44 @@ def test_cli_refuses_an_invalid_policy_naming_the_field(capsys: pytest.CaptureFi
     assert code == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "invalid policy" in err and "registry.account" in err and "gate.threshold" in err
+
+
+def test_a_rejection_rolls_back_the_stage_the_seeder_had_serve_it() -> None:
+    timeline = Timeline()
+
+    report = run(EVENTS / "model-package-rejected.json", timeline)
+
+    [seeded] = [line.text for line in timeline.of("note") if line.text.startswith("seeded ")]
+    assert "staging served v1, then v2 (DeployModel)" in seeded
+    [rollback] = report["executions"]
+    assert rollback["name"].startswith("rollback-churn-staging-v2-") and rollback["status"] == "SUCCEEDED"
+    # what the seeding created is not the replay's doing
+    assert ("sagemaker:CreateEndpoint", STAGING) not in {(a["call"], a["account"]) for a in report["actions"]}
+    subjects = [sent["subject"] for sent in report["notifications"]]
+    assert subjects == ["churn: v2 rejected, staging back to v1", "churn v1: staging rolled back to v1"]
+    assert "churn-staging serves rejected v2: rolling back to v1" in report["notifications"][0]["message"]
+
+
+def test_the_json_report_carries_the_notification_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["replay", str(EVENTS / "training-failed.json"), "--json"])
+
+    [sent] = json.loads(capsys.readouterr().out)["notifications"]
+    assert sent["account"] == AUTOMATION and sent["topic"].endswith(":sagemaker-lifecycle-notifications")
+    assert sent["subject"] == "churn: training job churn-xgb-20261127-0900 failed"
+    assert "XGBoostError: value 0 for Parameter num_class should be greater equal to 1" in sent["message"]
+
+
+def test_the_timeline_prints_decisions_and_the_notifications_verbose_prints_every_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["replay", str(EVENTS / "training-failed.json")])
+    concise = capsys.readouterr().out
+    main(["replay", str(EVENTS / "training-failed.json"), "--verbose"])
+    verbose = capsys.readouterr().out
+
+    assert "handler  TrainingStateFunction -> acted notified" in concise
+    assert "notify   churn: training job churn-xgb-20261127-0900 failed" in concise
+    assert "call     " not in concise and "rule     " not in concise
+    assert "notification to arn:aws:sns:us-east-1:123456789012:sagemaker-lifecycle-notifications" in concise
+    assert "call     sns:Publish" in verbose and "rule     TrainingJobStateRule" in verbose
+    assert "| training job churn-xgb-20261127-0900 failed: AlgorithmError" in verbose

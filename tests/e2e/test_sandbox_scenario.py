@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from sandbox.cloud import AUTOMATION, DEV, PROD, STAGING, Sandbox
 from sandbox.router import Router
-from sandbox.scenario import run_scenario, summary
+from sandbox.scenario import ACTS, APPROVER, run_scenario, summary
+from sandbox.timeline import printer
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +140,58 @@ def test_summary_names_what_is_deployed_where_and_the_audit_trail(played: tuple[
     assert any(line.startswith(f"registry {AUTOMATION}: group churn: v1") for line in lines)
     assert any(line.startswith(f"endpoint {PROD}: churn-prod InService on churn-v2-prod-") for line in lines)
     assert any("register-model-package skipped x1" in line for line in lines)
+
+
+def test_the_concise_view_is_about_one_line_per_decision(played: tuple[Sandbox, Router]) -> None:
+    sandbox, router = played
+
+    concise = sandbox.timeline.render(verbose=False).splitlines()
+    verbose = sandbox.timeline.render(verbose=True).splitlines()
+
+    kinds = {line.split()[2] for line in concise if not line.startswith(" " * 33)}
+    assert kinds <= {"note", "world", "handler", "notify", "step"}
+    handler_results = sum(len(d.invocations) for d in router.deliveries)
+    notifications = len(sandbox.recorder.notifications)
+    assert len(concise) <= 3 * len(ACTS) + handler_results + notifications + 4 * len(deployments(router)) + 25
+    assert len(verbose) > 4 * len(concise)
+
+
+def test_the_concise_view_names_who_approved_the_alarm_the_features_and_what_serves_where(
+    played: tuple[Sandbox, Router],
+) -> None:
+    sandbox, _ = played
+
+    world = [line.text for line in sandbox.timeline.of("world")]
+
+    assert f"{APPROVER} approves churn v2 in the registry: metrics reviewed" in world
+    assert any(text.startswith(f"{APPROVER} approves prod of churn-v3-") for text in world)
+    assert any("alarm churn-prod-5xx" in text and "ALARM" in text for text in world)
+    assert any("tenure_months (baseline_drift_check), monthly_charges (data_type_check)" in text for text in world)
+    assert world[-2:] == [
+        "after the canary: churn-staging InService, serving v3 on AllTraffic 100%",
+        "after the canary: churn-prod InService, serving v2 on AllTraffic 100%",
+    ]
+    subjects = [line.text for line in sandbox.timeline.of("notify")]
+    assert "churn v2: approve prod?" in subjects and "churn v3: deployment FAILED at prod" in subjects
+
+
+class _SlowStream(io.StringIO):
+    """A terminal slow enough that two writes of one line let another thread's write in between."""
+
+    def write(self, text: str) -> int:
+        time.sleep(0.0005)
+        return super().write(text)
+
+
+def test_printed_lines_never_run_into_each_other() -> None:
+    # Given the printer the demo uses, and the Step Functions engine's threads printing at once
+    stream = _SlowStream()
+    with contextlib.redirect_stdout(stream):
+        echo = printer()
+    lines = [f"line {n} " + "x" * 200 for n in range(200)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(echo, lines))
+
+    # Then every line is whole, on its own line
+    assert sorted(stream.getvalue().splitlines()) == sorted(lines)

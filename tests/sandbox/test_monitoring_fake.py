@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 from support.cloud import PROD, REGION, Cloud
-from support.monitoring import ENDPOINT, REPORTS, SCHEDULE, create_schedule, schedule_config
+from support.monitoring import ENDPOINT, REPORTS, SCHEDULE, create_endpoint, create_schedule, schedule_config
 
 from sandbox.fakes import monitoring as fake_monitoring
 from sandbox.world import WORLD
@@ -203,3 +203,32 @@ def test_conditional_writes_on_one_item_are_atomic_under_threads(cloud: Cloud) -
         for name in fake_monitoring.ATOMIC_WRITES
         if not getattr(getattr(DynamoDBBackend, name), "lifecycle_atomic", False)
     ] == []
+
+
+def test_delete_removes_a_schedule_and_a_missing_one_is_not_found(cloud: Cloud) -> None:
+    create_schedule(cloud)
+    sagemaker = cloud.client("sagemaker", PROD)
+
+    sagemaker.delete_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+
+    assert sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
+    with pytest.raises(ClientError) as missing:
+        sagemaker.delete_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_list_tags_answers_a_schedule_s_tags_and_any_other_resource_s(cloud: Cloud) -> None:
+    create_endpoint(cloud)
+    sagemaker = cloud.client("sagemaker", PROD)
+    tags = [{"Key": "lifecycle:model-package-group", "Value": "churn"}]
+    arn = sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=schedule_config(), Tags=tags
+    )["MonitoringScheduleArn"]
+    endpoint = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointArn"]
+    sagemaker.add_tags(ResourceArn=endpoint, Tags=tags)
+
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == tags
+    assert sagemaker.list_tags(ResourceArn=endpoint)["Tags"] == tags
+    with pytest.raises(ClientError) as missing:
+        sagemaker.list_tags(ResourceArn=arn.replace(SCHEDULE, "no-such-schedule"))
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"

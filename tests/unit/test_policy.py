@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from lifecycle.errors import PolicyInvalid
 from lifecycle.policy import Canary, installation_problems, match_group, validate_policy
 from support.cloud import ARTIFACTS_KEY, AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
@@ -343,3 +344,83 @@ def test_the_artifacts_key_must_be_a_kms_key_arn(key: str) -> None:
 
     with pytest.raises(PolicyInvalid, match=r"training\.output_kms_key_arn: String should match pattern"):
         validate_policy(document, group="churn")
+
+
+# --- errors that say what to write instead ---------------------------------------------------------------------------
+def _reason(document: dict[str, object]) -> str:
+    with pytest.raises(PolicyInvalid) as invalid:
+        validate_policy(document, group="churn")
+    return invalid.value.reason
+
+
+def test_an_unknown_key_names_the_key_meant_and_the_keys_allowed_there() -> None:
+    document = churn_policy(gates={"metric": "validation:auc", "threshold": 0.8})
+
+    reason = _reason(document)
+
+    assert reason.startswith("policy of group 'churn' is invalid: ")
+    assert (
+        "gates: Extra inputs are not permitted (did you mean 'gate'? allowed here: group, match, training, gate, "
+        "registry, debugger, labeling, deployment, notifications, sensitive)"
+    ) in reason
+
+
+def test_an_unknown_key_of_a_strategy_names_the_field_of_that_strategy() -> None:
+    linear = {"type": "linear", "percent": 20, "wait_seconds": 300}
+    document = churn_policy(deployment={"stages": [stage("prod", PROD, strategy=linear)]})
+
+    reason = _reason(document)
+
+    assert (
+        "deployment.stages[0].strategy.linear.wait_seconds: Extra inputs are not permitted, got 300 "
+        "(did you mean 'interval_seconds'? allowed here: type, percent, interval_seconds)"
+    ) in reason
+
+
+def test_an_unknown_key_like_no_field_lists_the_allowed_keys_only() -> None:
+    reason = _reason(churn_policy(labeling={"colour": "blue"}))
+
+    assert "labeling.colour: Extra inputs are not permitted, got 'blue' (allowed here: min_labeled_objects)" in reason
+
+
+def test_a_typo_in_a_choice_names_the_choice_meant() -> None:
+    monitoring = {"on_violation": "retrian"}
+    strategy = {"type": "canery", "percent": 10}
+    document = churn_policy(
+        deployment={
+            "stages": [stage("staging", STAGING, monitoring=monitoring), stage("prod", PROD, strategy=strategy)]
+        }
+    )
+
+    reason = _reason(document)
+
+    assert (
+        "on_violation: Input should be 'retrain', 'rollback' or 'notify', got 'retrian' (did you mean 'retrain'?)"
+        in (reason)
+    )
+    assert "deployment.stages[1].strategy: Input tag 'canery' found using 'type'" in reason
+    assert "(did you mean 'canary'?)" in reason
+
+
+def test_an_unquoted_account_id_gets_the_quoting_hint() -> None:
+    document = yaml.safe_load(f"registry: {{account: {AUTOMATION}, region: {REGION}}}")
+
+    reason = _reason(churn_policy(**document))
+
+    assert (
+        f"registry.account: Input should be a valid string, got {AUTOMATION} "
+        f'(YAML reads unquoted digits as a number: write it in quotes, "{AUTOMATION}")'
+    ) in reason
+
+
+def test_an_unquoted_account_id_with_leading_zeros_is_told_what_yaml_did_to_it() -> None:
+    # YAML 1.1 reads 012345670123 as an octal number
+    document = yaml.safe_load(f"registry: {{account: 012345670123, region: {REGION}}}")
+
+    reason = _reason(churn_policy(**document))
+
+    assert (
+        "registry.account: Input should be a valid string, got 1402433619 (YAML read unquoted digits as a number"
+        in (reason)
+    )
+    assert 'write the 12 digits in quotes, e.g. account: "012345678901"' in reason

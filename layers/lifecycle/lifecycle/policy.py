@@ -6,11 +6,13 @@ Users keep one document per group in git and publish it (as JSON) to SSM Paramet
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Collection, Iterator
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import botocore.session
 from aws_lambda_powertools.utilities import parameters
@@ -375,8 +377,91 @@ def check_training_source(policy: Policy, *, account: str, region: str) -> None:
         )
 
 
-def describe_errors(exc: ValidationError) -> list[str]:
-    """`field.path[1].x: what was expected, got what` for each error, in the style users read."""
+def _unwrapped(annotation: Any) -> Any:
+    """The type inside `Annotated[...]` and `X | None`."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if get_origin(annotation) in (Union, UnionType):
+            members = [member for member in get_args(annotation) if member is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The type at `part` of a value of type `annotation` (a field, an item, a map value, a union's tagged member)."""
+    annotation = _unwrapped(annotation)
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):  # a discriminated union: pydantic puts the member's tag in the path
+        return next(
+            (
+                member
+                for member in get_args(annotation)
+                if isinstance(member, type)
+                and issubclass(member, BaseModel)
+                and "type" in member.model_fields
+                and member.model_fields["type"].default == part
+            ),
+            None,
+        )
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+        found = annotation.model_fields.get(part)
+        return found.annotation if found else None
+    if origin is list and isinstance(part, int):
+        return get_args(annotation)[0]
+    if origin is dict and isinstance(part, str):
+        return get_args(annotation)[1]
+    return None
+
+
+def _type_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> Any:
+    annotation: Any = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return None
+    return _unwrapped(annotation)
+
+
+def _suggestion(wrong: object, choices: list[str]) -> str:
+    close = difflib.get_close_matches(str(wrong), choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def _hint(error: Any, model: type[BaseModel]) -> str:
+    """What to write instead: the key or value meant (a typo), the keys allowed here, or the quotes YAML needs."""
+    loc, wrong = tuple(error["loc"]), error.get("input")
+    hints: list[str] = []
+    if error["type"] == "extra_forbidden":
+        owner = _type_at(model, loc[:-1])
+        if isinstance(owner, type) and issubclass(owner, BaseModel):
+            allowed = list(owner.model_fields)
+            hints = [_suggestion(loc[-1], allowed), f"allowed here: {', '.join(allowed)}"]
+    elif error["type"] == "literal_error":
+        expected = _type_at(model, loc)
+        hints = [_suggestion(wrong, [str(value) for value in get_args(expected)])] if expected is not None else []
+    elif error["type"] == "union_tag_invalid":
+        context = error.get("ctx", {})
+        hints = [_suggestion(context.get("tag"), re.findall(r"'([^']*)'", str(context.get("expected_tags", ""))))]
+    elif error["type"] == "string_type" and isinstance(wrong, int | float) and not isinstance(wrong, bool):
+        if loc and loc[-1] == "account" and len(str(wrong)) != 12:
+            hints = [
+                "YAML read unquoted digits as a number, dropping leading zeros or reading them as octal: "
+                'write the 12 digits in quotes, e.g. account: "012345678901"'
+            ]
+        else:
+            hints = [f'YAML reads unquoted digits as a number: write it in quotes, "{wrong}"']
+    said = " ".join(hint for hint in hints if hint)
+    return f" ({said})" if said else ""
+
+
+def describe_errors(exc: ValidationError, model: type[BaseModel] = Policy) -> list[str]:
+    """`field.path[1].x: what was expected, got what` for each error, in the style users read, with what to write
+    instead when it can be told: the key meant and the keys allowed (an unknown key), the value meant (a typo in a
+    choice), the quotes an account id needs in YAML."""
     lines = []
     for error in exc.errors(include_url=False):
         path = ""
@@ -384,7 +469,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         got = error.get("input")
         shown = f", got {got!r}" if not isinstance(got, dict | list) and error["type"] != "missing" else ""
-        lines.append(f"{path or '<document>'}: {error['msg']}{shown}")
+        lines.append(f"{path or '<document>'}: {error['msg']}{shown}{_hint(error, model)}")
     return lines
 
 
