@@ -123,7 +123,7 @@ def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
         last = number == version
         metadata = detail.get("CustomerMetadataProperties") if last else None
         # A package of a group takes its group's tags; SageMaker refuses Tags (and an empty metadata map) here.
-        created = sagemaker.create_model_package(
+        sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=detail.get("ModelPackageDescription", "") if last else f"version {number}",
             InferenceSpecification=detail["InferenceSpecification"],
@@ -134,7 +134,9 @@ def seed_model_package(sandbox: Sandbox, event: dict[str, Any]) -> str:
     if status != "Rejected" or version < 2:
         return seeded
     stages = _serve(sandbox, group, [version - 1, version])
-    sagemaker.update_model_package(ModelPackageArn=created["ModelPackageArn"], ModelApprovalStatus="Rejected")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=group, MaxResults=100)["ModelPackageSummaryList"]
+    rejected = next(p["ModelPackageArn"] for p in packages if int(p["ModelPackageVersion"]) == version)
+    sagemaker.update_model_package(ModelPackageArn=rejected, ModelApprovalStatus="Rejected")
     served = f"; {', '.join(stages)} served v{version - 1}, then v{version} (DeployModel)" if stages else ""
     return seeded + served
 

@@ -276,6 +276,8 @@ class Router:
         execution_arn, state_machine, name = execution.arn, execution.state_machine, execution.name
         deadline = time.monotonic() + _EXECUTION_TIMEOUT_SECONDS
         last_progress = time.monotonic()
+        # resumed after an approval: the gate it waited at does not count (its TaskSucceeded may not be written yet)
+        gates_from = seen
         with self.sandbox.recorder.recording():  # the tasks run on the engine's threads: their calls are the product's
             while True:
                 status = stepfunctions.describe_execution(executionArn=execution_arn)["status"]
@@ -292,7 +294,7 @@ class Router:
                 seen = execution.history_seen = len(history)
                 execution.status = status
                 now = time.monotonic()
-                paused = status == "RUNNING" and waiting_on_token(history, 0)  # at an approval gate
+                paused = status == "RUNNING" and waiting_on_token(history, gates_from)  # at an approval gate
                 if status != "RUNNING" or paused or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:
                     break
                 time.sleep(0.05)
