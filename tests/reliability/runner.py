@@ -198,6 +198,8 @@ class DisorderlyRouter(Router):
             for payload in held:
                 self.deliver(payload)
                 redriven += 1
+        if not redriven:  # an empty queue is no redrive (settle looks at it every time the world is quiet)
+            return 0
         self.redriven += redriven
         self.redrives += 1
         if self.redrives > _MAX_REDRIVES:
