@@ -327,3 +327,18 @@ def test_the_asl_passes_cfn_lint_state_machine_checks() -> None:
     }
     matches = lint(json.dumps(template), regions=["us-east-1"])
     assert [str(match) for match in matches] == []
+
+
+def test_a_lambda_task_error_reaches_people_as_its_message_not_its_stack_trace() -> None:
+    from lifecycle.deploy.restore import in_words
+
+    cause = json.dumps(
+        {
+            "errorMessage": "SageMaker rolled churn-prod back to churn-v2-prod-6d4aa5 (alarms ['churn-prod-5xx'])",
+            "errorType": "EndpointRolledBack",
+            "stackTrace": ['  File "/var/task/app.py", line 15, in lambda_handler\n'],
+        }
+    )
+    assert in_words(cause) == "SageMaker rolled churn-prod back to churn-v2-prod-6d4aa5 (alarms ['churn-prod-5xx'])"
+    assert in_words("States.Timeout: no answer") == "States.Timeout: no answer"
+    assert in_words("null") == "null"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,10 +91,20 @@ def check_restore(step: StepContext, restore: dict[str, Any]) -> dict[str, Any]:
     return {**restore, "status": status, "phase": "settled"}
 
 
+def in_words(cause: str) -> str:
+    """What a Step Functions error cause says, for people: a Lambda task's cause is its error as JSON (message, type,
+    stack trace); only the message is for a notification."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
+
+
 def finish_failed_stage(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
     """Record why the stage did not finish, give the endpoint's lease back, and tell people in plain words."""
     plan, stage = step.plan, step.stage
-    name, cause = str(error.get("Error", "Error")), str(error.get("Cause", ""))
+    name, cause = str(error.get("Error", "Error")), in_words(str(error.get("Cause", "")))
     deployments.release_lease(step.settings, step.endpoint, plan.execution)
     if name == APPROVAL_REJECTED:
         return gate_rejected(step, cause)
