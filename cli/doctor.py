@@ -342,14 +342,25 @@ _SAGEMAKER_TYPES = {
     "MonitoringSchedule": "monitoring-schedule",
     "ProcessingJob": "processing-job",
     "PipelineExecution": "pipeline",
+    "Pipeline": "pipeline",
+    "HyperParameterTuningJob": "hyper-parameter-tuning-job",
+    "DataQualityJobDefinition": "data-quality-job-definition",
+    "ModelQualityJobDefinition": "model-quality-job-definition",
+    "ModelBiasJobDefinition": "model-bias-job-definition",
+    "ModelExplainabilityJobDefinition": "model-explainability-job-definition",
 }
+# List calls the reference scopes to a resource: the pipeline execution whose steps are listed (pipeline-execution,
+# arn:...:pipeline/<name>/execution/<id>).
+_SCOPED_LISTS = {"ListPipelineExecutionSteps": "PipelineExecution"}
 
 
 def simulated_resource(action: str, account: str, region: str, partition: str) -> str:
     service, name = action.split(":", 1)
     probe = "lifecycle-doctor"
     if service == "sagemaker":
-        if name.startswith("List") or name in ("AddTags", "ListTags"):
+        if name in _SCOPED_LISTS:
+            kind = _SAGEMAKER_TYPES[_SCOPED_LISTS[name]]
+        elif name.startswith("List") or name in ("AddTags", "ListTags"):
             kind = "training-job" if name in ("AddTags", "ListTags") else ""
         else:
             noun = re.sub(r"^(Describe|Create|Update|Stop|Start|Invoke)", "", name)

@@ -12,7 +12,7 @@ import yaml
 from botocore.exceptions import ClientError
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.policy import Policy, describe_errors, installation_problems
+from lifecycle.policy import Policy, deprecations, describe_errors, installation_problems
 from pydantic import ValidationError
 
 from cli.connect import client
@@ -48,6 +48,7 @@ class Checked:
     policy: Policy | None = None
     errors: list[str] = field(default_factory=list)
     named_group: str | None = None  # the group the document names, valid or not
+    deprecations: list[str] = field(default_factory=list)  # `file: field: note` of each deprecated form it uses
 
     @property
     def valid(self) -> bool:
@@ -64,6 +65,7 @@ class Checked:
             "bytes": len(value.encode()) if value is not None else None,
             "tier": tier_for(value) if value is not None else None,
             "errors": self.errors,
+            "deprecations": self.deprecations,
         }
 
 
@@ -93,10 +95,12 @@ def check(path: Path, installation: Installation | None = None) -> Checked:
             path, errors=[f"{path}: a policy is a mapping (group, registry, ...), got {type(document).__name__}"]
         )
     named = document.get("group") if isinstance(document.get("group"), str) else None
+    notes = [f"{path}: {note}" for note in deprecations(document)]
     try:
         policy = Policy.model_validate(document)
     except ValidationError as exc:
-        return Checked(path, errors=[f"{path}: {line}" for line in describe_errors(exc)], named_group=named)
+        errors = [f"{path}: {line}" for line in describe_errors(exc)]
+        return Checked(path, errors=errors, named_group=named, deprecations=notes)
     errors = []
     size = len(stored_value(policy).encode())
     if size > ADVANCED_TIER_MAX_BYTES:
@@ -109,9 +113,9 @@ def check(path: Path, installation: Installation | None = None) -> Checked:
             policy, trusted_accounts=installation.trusted_accounts, partition=installation.partition
         )
         errors += [f"{path}: {problem}" for problem in problems]
-    return (
-        Checked(path, errors=errors, named_group=named) if errors else Checked(path, policy=policy, named_group=named)
-    )
+    if errors:
+        return Checked(path, errors=errors, named_group=named, deprecations=notes)
+    return Checked(path, policy=policy, named_group=named, deprecations=notes)
 
 
 def check_all(paths: list[Path], installation: Installation | None = None) -> list[Checked]:

@@ -159,6 +159,9 @@ def _rows(model: dict[str, Any], defs: dict[str, Any], prefix: str, variant: str
             rows += _rows(target, defs, f"{path}.", variant)
         elif "properties" in items:
             rows += _rows(items, defs, f"{path}[].", variant)
+        elif "oneOf" in items:
+            for option, tag in zip(items["oneOf"], _tags_in_order(items), strict=True):
+                rows += _rows(_resolve(option, defs), defs, f"{path}[].", tag, items["discriminator"]["propertyName"])
         elif "oneOf" in node:
             for option, tag in zip(node["oneOf"], _tags_in_order(node), strict=True):
                 rows += _rows(_resolve(option, defs), defs, f"{path}.", tag, node["discriminator"]["propertyName"])
@@ -237,9 +240,13 @@ deployment:
       strategy: {{type: canary, percent: 10, wait_seconds: 600}}   # all_at_once | canary | linear | ab
       rollback_alarms: []                # CloudWatch alarms that roll the rollout back
       approval_required: true            # a person approves before anything in prod changes
-      monitoring:
-        on_violation: notify             # retrain | rollback | notify
-        cooldown_hours: 24
+      data_capture: {{s3_uri: s3://example-prod-ml-monitoring/{group}/capture/}}   # what the monitors analyze
+      monitoring:                        # data_quality | model_quality | bias_drift | feature_attribution_drift
+        - type: data_quality
+          on_violation: notify           # retrain | rollback | notify
+          cooldown_hours: 24
+          reports_s3_uri: s3://example-prod-ml-monitoring/{group}/reports/   # the deployment creates the schedule
+          baseline_s3_uri: s3://example-prod-ml-monitoring/{group}/baseline/
 """
 
 

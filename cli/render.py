@@ -118,6 +118,8 @@ def checked(console: Console, errors: Console, items: list[Checked]) -> None:
                 + Text(f", stages {stages}" if stages else ""),
                 soft_wrap=True,
             )
+        for note in item.deprecations:
+            line(errors, f"deprecated: {note}", style="yellow")
         for error in item.errors:
             line(errors, error, style="red")
 

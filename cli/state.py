@@ -13,7 +13,7 @@ from lifecycle.config import Settings
 from lifecycle.deploy import endpoints
 from lifecycle.deploy.inputs import ApprovedInput, DeployInput, RollbackInput, parse_input
 from lifecycle.errors import InvalidDeploymentInput, LifecycleError, PolicyNotFound
-from lifecycle.monitoring.schedule import schedule_name
+from lifecycle.monitoring.schedule import monitor_schedule_name
 from lifecycle.policy import Policy, Stage, load_policy
 from lifecycle.store import audit, cooldown, deployments
 from pydantic import BaseModel, Field
@@ -109,29 +109,36 @@ def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> S
                 VariantView(name=v.name, version=v.version, package_arn=v.package_arn, weight=v.weight)
                 for v in endpoints.serving(sagemaker, endpoint.config)
             ]
-        if stage.monitoring is not None:
-            view.monitor, view.monitor_at = _last_monitor_run(sagemaker, stage.endpoint_name)
+        if stage.monitoring:
+            view.monitor, view.monitor_at = _last_monitor_runs(sagemaker, stage)
     except LifecycleError as exc:
         view.error = str(exc)
     view.cooldown_until, view.cooldown_action = _cooldown(settings, group, stage.name, now)
     return view
 
 
-def _last_monitor_run(sagemaker: Any, endpoint: str) -> tuple[str, datetime | None]:
-    name = schedule_name(endpoint)
-    with aws_errors(f"sagemaker:DescribeMonitoringSchedule {name}"):
-        try:
-            schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
-        except ClientError as exc:
-            if error_code(exc) not in NOT_FOUND_CODES:
-                raise
-            return "no monitoring schedule", None
-    last = schedule.get("LastMonitoringExecutionSummary")
-    if not last:
-        return f"schedule {schedule.get('MonitoringScheduleStatus', '')}, no run yet", None
-    status = str(last.get("MonitoringExecutionStatus", ""))
-    reason = last.get("FailureReason")
-    return (f"{status}: {reason}" if reason else status), last.get("ScheduledTime")
+def _last_monitor_runs(sagemaker: Any, stage: Stage) -> tuple[str, datetime | None]:
+    """What each of the stage's monitors last said (`data_quality: Completed; bias_drift: no run yet`), and when the
+    latest of their runs was scheduled."""
+    said, latest = [], None
+    for monitor in stage.monitoring:
+        name = monitor_schedule_name(stage, monitor)
+        with aws_errors(f"sagemaker:DescribeMonitoringSchedule {name}"):
+            try:
+                schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+            except ClientError as exc:
+                if error_code(exc) not in NOT_FOUND_CODES:
+                    raise
+                continue
+        last = schedule.get("LastMonitoringExecutionSummary")
+        if not last:
+            said.append(f"{monitor.key}: schedule {schedule.get('MonitoringScheduleStatus', '')}, no run yet")
+            continue
+        status, reason = str(last.get("MonitoringExecutionStatus", "")), last.get("FailureReason")
+        said.append(f"{monitor.key}: {status}: {reason}" if reason else f"{monitor.key}: {status}")
+        when = last.get("ScheduledTime")
+        latest = when if latest is None or (when is not None and when > latest) else latest
+    return ("; ".join(said) or "no monitoring schedule"), latest
 
 
 def _cooldown(settings: Settings, group: str, stage: str, now: datetime) -> tuple[datetime | None, str | None]:

@@ -176,7 +176,7 @@ def plan(access: Access, stage_name: str | None = None) -> list[Doomed]:
         prefix = _LIST[kind][2]
         for (account, region), names in places.items():
             sagemaker = access.sagemaker(account, region)
-            for item in _tagged(sagemaker, kind, group):
+            for item in sorted(_tagged(sagemaker, kind, group), key=lambda item: str(item[f"{prefix}Name"])):
                 if stage_name is None or _of_stage(sagemaker, kind, item, stages[0], models):
                     resource = Doomed(
                         kind=kind, name=item[f"{prefix}Name"], account=account, region=region, stages=names

@@ -322,6 +322,155 @@ def seed_monitoring_run(sandbox: Sandbox, event: dict[str, Any]) -> str:
     return f"monitoring schedule {schedule}, its run {detail['ProcessingJobName']} ({status}) and its report"
 
 
+@seeder("SageMaker Monitoring Schedule State Change")
+def seed_monitoring_schedule(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The schedule, in the event's account, with the status (and FailureReason) the event reports."""
+    from sandbox.fakes import monitoring
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    name, status = detail["MonitoringScheduleName"], str(detail["MonitoringScheduleStatus"]).capitalize()
+    monitoring_type = str(detail.get("MonitoringType") or "DataQuality")
+    known = monitoring.schedules(sagemaker_backends[account][region])
+    found = known.setdefault(
+        name,
+        monitoring.MonitoringSchedule(
+            name=name,
+            arn=detail["MonitoringScheduleArn"],
+            config={"MonitoringType": monitoring_type, "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}},
+            endpoint_name=str(detail.get("EndpointName") or ""),
+            monitoring_type=monitoring_type,
+            creation_time=_when(detail.get("CreationTime")),
+            last_modified_time=_when(detail.get("LastModifiedTime")),
+            tags=[{"Key": key, "Value": value} for key, value in (detail.get("Tags") or {}).items()],
+        ),
+    )
+    found.status = status
+    found.failure_reason = detail.get("FailureReason") if status == "Failed" else None
+    return f"monitoring schedule {name} ({status})"
+
+
+@seeder("SageMaker Model Building Pipeline Execution Status Change")
+def seed_pipeline_execution(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The pipeline and its execution in the status the event reports: a failed or stopped one with its data step
+    Succeeded and its training step Failed (or Stopped); a succeeded one with the package its RegisterModel step
+    registered."""
+    from moto.sagemaker.models import FakePipelineExecution
+
+    from sandbox.fakes import pipelines
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    backend = sagemaker_backends[account][region]
+    name, arn, status = (
+        str(detail["pipelineArn"]).rsplit("/", 1)[-1],
+        str(detail["pipelineExecutionArn"]),
+        detail["currentPipelineExecutionStatus"],
+    )
+    definition = json.dumps({"Version": "2020-12-01", "Steps": []})
+    if name not in backend.pipelines:
+        backend.create_pipeline(
+            pipeline_name=name,
+            pipeline_display_name=name,
+            pipeline_definition=definition,
+            pipeline_definition_s3_location=None,  # type: ignore[arg-type]
+            pipeline_description="",
+            role_arn=f"arn:aws:iam::{account}:role/SageMakerPipelineRole",
+            tags=[],
+            parallelism_configuration=None,  # type: ignore[arg-type]
+        )
+    executions = backend.pipelines[name].pipeline_executions
+    executions.setdefault(
+        arn,
+        FakePipelineExecution(
+            arn,
+            str(detail.get("pipelineExecutionDisplayName") or arn.rsplit("/", 1)[-1]),
+            [],
+            str(detail.get("pipelineExecutionDescription") or ""),
+            {},
+            definition,
+            event["id"],
+        ),
+    )
+    steps: list[dict[str, Any]] = [{"StepName": "PrepareData", "StepStatus": "Succeeded"}]
+    reason = None
+    if status in ("Failed", "Stopped"):
+        reason = "Step failure: One or multiple steps failed." if status == "Failed" else None
+        cause = "ClientError: AlgorithmError: the training channel is empty" if status == "Failed" else ""
+        steps.append({"StepName": "TrainModel", "StepStatus": status} | ({"FailureReason": cause} if cause else {}))
+    elif status == "Succeeded":
+        package = f"arn:aws:sagemaker:{region}:{account}:model-package/{name}/1"
+        steps += [
+            {"StepName": "TrainModel", "StepStatus": "Succeeded"},
+            {"StepName": "RegisterModel", "StepStatus": "Succeeded", "Metadata": {"RegisterModel": {"Arn": package}}},
+        ]
+    pipelines.set_execution(account, region, arn, status=status, steps=steps, failure_reason=reason)
+    return f"pipeline {name} and its execution {arn.rsplit('/', 1)[-1]} ({status}, {len(steps)} steps)"
+
+
+@seeder("SageMaker HyperParameter Tuning Job State Change")
+def seed_tuning_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The tuning job, in the event's account, with as many completed trials as its counters say (up to 50), each
+    with its objective value, ended in the event's status."""
+    from lifecycle.policy import GROUP_TAG
+
+    from sandbox.fakes import tuning
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    name = detail["HyperParameterTuningJobName"]
+    if name in sagemaker_backends[account][region].hyper_parameter_tuning_jobs:
+        return f"tuning job {name} (already there)"
+    trials = min(int((detail.get("TrainingJobStatusCounters") or {}).get("Completed", 0)), 50)
+    tuning.run_tuning_job(
+        sandbox.client("sagemaker", account, region),
+        name,
+        account=account,
+        region=region,
+        group=detail["Tags"][GROUP_TAG],
+        objective=detail["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"],
+        values=[0.80 + 0.15 * ((index * 37) % trials) / trials for index in range(trials)],
+        status=detail["HyperParameterTuningJobStatus"],
+        reason=str(detail.get("FailureReason") or ""),
+    )
+    return f"tuning job {name} and its {trials} trials ({detail['HyperParameterTuningJobStatus']})"
+
+
+# The endpoint statuses of the events (upper snake case) as the API spells them.
+_ENDPOINT_STATUSES = {"ROLLING_BACK": "RollingBack", "UPDATE_ROLLBACK_FAILED": "UpdateRollbackFailed"}
+
+
+@seeder("SageMaker Endpoint Deployment State Change")
+def seed_endpoint_deployment(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The endpoint, in the event's account, on the config it serves (and the config of the deployment rolled back
+    beside it), in the status the event reports."""
+    from sandbox.fakes import endpoints as fake_endpoints
+    from sandbox.fakes.training import XGBOOST_IMAGE
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    sagemaker = sandbox.client("sagemaker", account, region)
+    name = detail["EndpointName"]
+    configs = [detail["EndpointConfigName"], (detail.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")]
+    known = sagemaker_backends[account][region].endpoint_configs
+    for config in [config for config in configs if config and config not in known]:
+        sagemaker.create_model(
+            ModelName=config,
+            PrimaryContainer={
+                "Image": XGBOOST_IMAGE,
+                "ModelDataUrl": f"s3://example-ml-artifacts/{config}/model.tar.gz",
+            },
+            ExecutionRoleArn=f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": config, "InstanceType": "ml.m5.xlarge"}
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config, ProductionVariants=[variant | {"InitialInstanceCount": 1}]
+        )
+    endpoints = sagemaker_backends[account][region].endpoints
+    if name not in endpoints:
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=configs[0])
+    fake_endpoints.settle(account, region, name)
+    status = str(detail["EndpointStatus"])
+    endpoints[name].endpoint_status = _ENDPOINT_STATUSES.get(status, status.title().replace("_", ""))
+    return f"endpoint {name} on {configs[0]} ({endpoints[name].endpoint_status})"
+
+
 # What a seeder meets in an event the product itself refuses cleanly (a missing or malformed field): the event is then
 # delivered unseeded, so what the user sees is the product's refusal, not the sandbox's crash.
 _UNSEEDABLE = (

@@ -182,6 +182,80 @@ class World:
         monitoring.run_execution(account, REGION, f"{endpoint}-data-quality", outcome="violations")
         self.settle()
 
+    def monitor_run_finds_violations(self, schedule: str, *, account: str = PROD) -> None:
+        """A run of one of the endpoint's monitors (model quality, bias drift, ...) finds violations."""
+        from sandbox.fakes import monitoring
+
+        described = self.sandbox.client("sagemaker", account).describe_monitoring_schedule(
+            MonitoringScheduleName=schedule
+        )
+        kind = described["MonitoringType"]
+        found = ", ".join(
+            f"{v.get('feature_name') or v.get('metric_name')} ({v['constraint_check_type']})"
+            for v in monitoring.default_violations(kind)
+        )
+        self.say(account, f"Model Monitor run of {schedule} ({kind}): CompletedWithViolations, {found}")
+        monitoring.run_execution(account, REGION, schedule, outcome="violations")
+        self.settle()
+
+    def tuning_job_runs(self, name: str, *, trials: int, account: str = DEV) -> None:
+        """A data scientist's tuning job runs `trials` training jobs (each emits its Completed), then completes."""
+        from sandbox.fakes import tuning
+
+        values = [round(0.80 + 0.14 * ((index * 37) % trials) / trials, 4) for index in range(trials)]
+        self.say(
+            account,
+            f"a data scientist's tuning job {name} runs {trials} trials (best validation:auc {max(values)}), then "
+            "Completed",
+        )
+        tuning.run_tuning_job(
+            self.sandbox.client("sagemaker", account),
+            name,
+            account=account,
+            region=REGION,
+            group=GROUP,
+            objective={"Type": "Maximize", "MetricName": "validation:auc"},
+            values=values,
+        )
+        self.settle()
+
+    def pipeline_fails(self, pipeline: str, *, account: str = DEV) -> None:
+        """A data scientist's training pipeline runs, and its training step fails."""
+        from sandbox.fakes import pipelines
+
+        sagemaker = self.sandbox.client("sagemaker", account)
+        sagemaker.create_pipeline(
+            PipelineName=pipeline,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+            RoleArn=f"arn:aws:iam::{account}:role/SageMakerPipelineRole",
+        )
+        started = sagemaker.start_pipeline_execution(
+            PipelineName=pipeline, PipelineExecutionDisplayName=f"{pipeline}-weekly"
+        )
+        reason = "AlgorithmError: the training channel is empty"
+        self.say(account, f"pipeline {pipeline}: its step TrainModel Failed ({reason})")
+        steps = [
+            {"StepName": "PrepareData", "StepStatus": "Succeeded"},
+            {"StepName": "TrainModel", "StepStatus": "Failed", "FailureReason": reason},
+        ]
+        pipelines.end_execution(
+            account,
+            REGION,
+            started["PipelineExecutionArn"],
+            status="Failed",
+            steps=steps,
+            failure_reason="Step failure: One or multiple steps failed.",
+        )
+        self.settle()
+
+    def schedule_fails(self, schedule: str, reason: str, *, account: str = PROD) -> None:
+        """A monitoring schedule of the endpoint fails (SageMaker stops running it)."""
+        from sandbox.fakes import monitoring
+
+        self.say(account, f"monitoring schedule {schedule} Failed: {reason}")
+        monitoring.set_schedule_status(account, REGION, schedule, status="Failed", reason=reason)
+        self.settle()
+
     def jobs_started_by_product(self) -> list[str]:
         """Names of the training jobs the product created (its CreateTrainingJob calls), oldest first."""
         return [
@@ -233,6 +307,24 @@ def _drift_retrains(world: World) -> None:
         world.training_job_ends(started[-1], auc=0.93)
 
 
+def _monitors_act_by_type(world: World) -> None:
+    world.monitor_run_finds_violations("churn-prod-model-quality")
+    world.monitor_run_finds_violations("churn-prod-bias-drift")
+
+
+def _tuning_registers_its_best(world: World) -> None:
+    world.tuning_job_runs("churn-xgb-hpo-20261127", trials=50)
+
+
+def _sagemaker_fails_on_its_own(world: World) -> None:
+    world.pipeline_fails("churn-training-pipeline")
+    world.schedule_fails(
+        "churn-prod-bias-drift",
+        "the ground truth labels at s3://example-prod-ml-monitoring/churn/ground-truth/ could not be read: "
+        "Access Denied",
+    )
+
+
 def _canary_rolls_back(world: World) -> None:
     world.alarm_fires("churn-prod-5xx")
     world.approve_package(3)
@@ -268,6 +360,23 @@ ACTS = [
         "The prod monitor finds drift -> retraining starts -> it completes -> v3 registered (the loop closes)",
         "MonitoringJobStateRule",
         _drift_retrains,
+    ),
+    Act(
+        "prod's model-quality monitor finds AUC degraded -> retraining starts; its bias-drift monitor finds a worse "
+        "class imbalance -> people told only (each monitor its own action)",
+        "MonitoringJobStateRule",
+        _monitors_act_by_type,
+    ),
+    Act(
+        "A 50-trial tuning job completes -> its best trial goes through the gate -> exactly one package registered",
+        "TuningJobStateRule",
+        _tuning_registers_its_best,
+    ),
+    Act(
+        "A training pipeline fails at its TrainModel step, then prod's bias-drift schedule fails -> recorded, people "
+        "told what failed and why",
+        "PipelineExecutionStateRule",
+        _sagemaker_fails_on_its_own,
     ),
     Act(
         "v3 is approved -> staging updated; prod approved, its 5xx alarm fires during the canary -> SageMaker rolls "

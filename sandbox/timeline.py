@@ -24,6 +24,9 @@ from sandbox import runtime
 
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Query", "Scan", "BatchGet", "Search", "Receive", "AssumeRole")
 _CONTEXT_KEY = "sandbox_call"
+# A call is named as IAM names its action: the service prefix of the Service Authorization Reference, which is the
+# client's signing name except for CloudWatch (signing name `monitoring`, actions `cloudwatch:*`).
+_IAM_PREFIXES = {"monitoring": "cloudwatch"}
 _ALWAYS_SHOWN = frozenset({"world", "notify", "note"})
 
 
@@ -187,6 +190,7 @@ class CallRecorder:
         if call is None or self._active == 0 or http_response.status_code >= 300:
             return
         service = model.service_model.signing_name or model.service_model.endpoint_prefix
+        service = _IAM_PREFIXES.get(service, service)
         function = runtime.current_function()
         if function:  # every call a function made, reads too: what its role must allow
             with self._lock:

@@ -89,12 +89,14 @@ def install() -> list[str]:
     (idempotent); returns the SageMaker operations faked."""
     import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
-    import sandbox.fakes.monitoring  # noqa: F401  (registers its fakes)
-    from sandbox.fakes import events, iam, registry, training  # training registers its fakes
+    import sandbox.fakes.pipelines  # registers its fakes
+    import sandbox.fakes.tuning  # noqa: F401  (registers its fakes)
+    from sandbox.fakes import events, iam, monitoring, registry, training  # each registers its fakes
 
     events.install()
     iam.install()
     training.refuse_duplicate_names()
+    monitoring.refuse_what_sagemaker_refuses()
     registry.emit_registry_events()
     arns.lower_case_resource_names()
     for operation, fn in _FAKES.items():

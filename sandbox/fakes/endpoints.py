@@ -99,14 +99,17 @@ def _emit(account: str, region: str, endpoint: FakeEndpoint, *, blue_green: bool
     }
     WORLD.emit(account=account, region=region, detail_type=STATE_CHANGE, detail=detail, resources=[endpoint.arn])
     if blue_green:
-        deployment = {
-            "EndpointName": endpoint.endpoint_name,
-            "EndpointArn": endpoint.arn,
-            "State": _EVENT_STATUS.get(status, status.upper()),
-            "LastModifiedTime": epoch_millis(endpoint.last_modified_time),
-        }
+        # The developer guide's sample ("Events that Amazon SageMaker AI sends to Amazon EventBridge", endpoint
+        # deployment state change): the endpoint's detail, and the config a deployment moves to while it is under way.
+        progress = _progress.get((account, region, endpoint.endpoint_name))
+        moving = progress is not None and status in ("Creating", "Updating", "RollingBack")
+        pending = {"PendingDeploymentSummary": {"EndpointConfigName": progress.target_config}} if moving else {}
         WORLD.emit(
-            account=account, region=region, detail_type=DEPLOYMENT_CHANGE, detail=deployment, resources=[endpoint.arn]
+            account=account,
+            region=region,
+            detail_type=DEPLOYMENT_CHANGE,
+            detail=detail | pending,
+            resources=[endpoint.arn],
         )
 
 
@@ -252,6 +255,11 @@ def _advance(call: FakeCall, endpoint: FakeEndpoint) -> None:
     elif status in ("Creating", "Updating"):
         _set(call, endpoint, "InService", config=progress.target_config, blue_green=progress.blue_green)
         del _progress[key]
+
+
+def settle(account: str, region: str, name: str) -> None:
+    """The endpoint's change in progress is over (a replay sets the status its event reports)."""
+    _progress.pop((account, region, name), None)
 
 
 @sagemaker_fake("DescribeEndpoint")

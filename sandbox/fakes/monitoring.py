@@ -1,4 +1,4 @@
-"""Model Monitor: monitoring schedules, their executions, and the signals a monitoring run gives.
+"""Model Monitor: job definitions, monitoring schedules, their executions, and the signals a monitoring run gives.
 
 moto has no monitoring schedules. These fakes keep schedules and executions on moto's SageMaker backend of the
 account and region the request lands in (so they vanish with it), answer Create/Describe/Update/List as
@@ -7,7 +7,12 @@ SageMaker does, and let a scenario run a schedule's execution: the processing jo
 `MonitoringScheduleArn`), its `constraint_violations.json` under the schedule's output
 (`<S3Uri>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>/`), the execution's status, and the
 `SageMaker Processing Job State Change` event. `set_alarm` plays CloudWatch: a Model Monitor metric alarm
-changing state and its `CloudWatch Alarm State Change` event.
+changing state and its `CloudWatch Alarm State Change` event; `set_schedule_status` a schedule that fails or is
+stopped, and its `SageMaker Monitoring Schedule State Change` event.
+
+moto keeps the four job definitions (data quality, model quality, bias, explainability) but replaces one of the same
+name and takes an endpoint and a batch transform input at once: `refuse_what_sagemaker_refuses` makes its Create*
+refuse both, as SageMaker does.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from sandbox.fakes.training import as_event_detail
 from sandbox.world import WORLD
 
 PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
+SCHEDULE_DETAIL_TYPE = "SageMaker Monitoring Schedule State Change"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
+BIAS_METRICS = "aws/sagemaker/Endpoints/bias-metrics"
 VIOLATIONS_FILE = "constraint_violations.json"
 CONTAINER_OUTPUT = "/opt/ml/processing/resultdata"
 CONTAINER_INPUT = "/opt/ml/processing/input/endpoint"
@@ -66,6 +73,50 @@ def _serialized(write: Callable[..., Any]) -> Callable[..., Any]:
 
 for _write in ATOMIC_WRITES:
     setattr(DynamoDBBackend, _write, _serialized(getattr(DynamoDBBackend, _write)))
+
+
+# --- job definitions: what moto keeps, refused as SageMaker refuses ------------------------------------------------
+# API type -> (moto backend's store, the create method's keyword of the job input)
+JOB_DEFINITIONS = {
+    "DataQuality": ("data_quality_job_definitions", "data_quality_job_input"),
+    "ModelQuality": ("model_quality_job_definitions", "model_quality_job_input"),
+    "ModelBias": ("model_bias_job_definitions", "model_bias_job_input"),
+    "ModelExplainability": ("model_explainability_job_definitions", "model_explainability_job_input"),
+}
+
+
+def _snake(api: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in api).lstrip("_")
+
+
+def _refusing(api: str, create: Callable[..., Any]) -> Callable[..., Any]:
+    store, job_input = JOB_DEFINITIONS[api]
+
+    @wraps(create)
+    def refusing(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs["job_definition_name"]
+        # API reference, Create<Type>JobDefinition: JobDefinitionName "must be unique within an Amazon Web Services
+        # Region in the Amazon Web Services account" (error ResourceInUse); moto silently replaces it.
+        if name in getattr(self, store):
+            raise ResourceInUseException(message=f"Job definition {name} already exists.")
+        # Developer guide, "Schedule data quality monitoring jobs" (and model quality, bias drift, feature attribution
+        # drift): "You can specify either a batch transform input or an endpoint input, but not both".
+        given = kwargs.get(job_input) or {}
+        if given.get("EndpointInput") and given.get("BatchTransformInput"):
+            raise ValidationError(message="Specify either an EndpointInput or a BatchTransformInput, not both.")
+        return create(self, *args, **kwargs)
+
+    refusing.lifecycle_refusing = True  # type: ignore[attr-defined]
+    return refusing
+
+
+def refuse_what_sagemaker_refuses() -> None:
+    """Make moto's Create<Type>JobDefinition refuse a duplicate name and two inputs at once (idempotent)."""
+    for api in JOB_DEFINITIONS:
+        method = f"create_{_snake(api)}_job_definition"
+        current = getattr(SageMakerModelBackend, method)
+        if not getattr(current, "lifecycle_refusing", False):
+            setattr(SageMakerModelBackend, method, _refusing(api, current))
 
 
 @dataclass
@@ -109,6 +160,7 @@ class MonitoringSchedule:
     last_modified_time: datetime
     tags: list[dict[str, str]]
     status: str = "Scheduled"
+    failure_reason: str | None = None
     executions: list[MonitoringExecution] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -135,6 +187,8 @@ class MonitoringSchedule:
             "MonitoringScheduleConfig": self.config,
             "EndpointName": self.endpoint_name,
         }
+        if self.failure_reason:
+            described["FailureReason"] = self.failure_reason
         if self.executions:
             described["LastMonitoringExecutionSummary"] = self.executions[-1].summary()
         return described
@@ -172,17 +226,29 @@ def _definition(backend: SageMakerModelBackend, config: dict[str, Any]) -> tuple
         raise ValidationError(
             message="Either MonitoringJobDefinition or MonitoringJobDefinitionName and MonitoringType are required."
         )
-    definitions = {
-        "DataQuality": (backend.data_quality_job_definitions, "data_quality_job_input"),
-        "ModelQuality": (backend.model_quality_job_definitions, "model_quality_job_input"),
-        "ModelBias": (backend.model_bias_job_definitions, "model_bias_job_input"),
-        "ModelExplainability": (backend.model_explainability_job_definitions, "model_explainability_job_input"),
-    }
-    store, attribute = definitions[monitoring_type]
-    if name not in store:
+    store, attribute = JOB_DEFINITIONS[monitoring_type]
+    definitions = getattr(backend, store)
+    if name not in definitions:
         raise ResourceNotFound(message=f"Job definition {name} of type {monitoring_type} does not exist.")
-    job_input = getattr(store[name], attribute)
+    job_input = getattr(definitions[name], attribute)
     return monitoring_type, job_input["EndpointInput"]
+
+
+def job_definition_of(backend: SageMakerModelBackend, found: MonitoringSchedule) -> dict[str, Any]:
+    """What a schedule runs, in the inline MonitoringJobDefinition's shape (its output, role, image and environment),
+    whether it is inline or a named job definition."""
+    inline = found.config.get("MonitoringJobDefinition")
+    if inline:
+        return dict(inline)
+    store, _ = JOB_DEFINITIONS[found.monitoring_type]
+    described = getattr(backend, store)[found.config["MonitoringJobDefinitionName"]].response_object
+    app = described.get(f"{found.monitoring_type}AppSpecification") or {}
+    return {
+        "MonitoringOutputConfig": described[f"{found.monitoring_type}JobOutputConfig"],
+        "MonitoringAppSpecification": {"ImageUri": app.get("ImageUri", "")},
+        "Environment": app.get("Environment", {}),
+        "RoleArn": described.get("RoleArn"),
+    }
 
 
 def _checked(backend: SageMakerModelBackend, config: dict[str, Any]) -> tuple[str, str]:
@@ -329,8 +395,37 @@ def list_monitoring_executions(call: FakeCall) -> dict[str, Any]:
 
 
 # --- scripted world: a schedule runs ----------------------------------------------------------------------------------
-def default_violations() -> list[dict[str, str]]:
-    """What a data-quality run reports when two features drifted from the baseline."""
+def default_violations(monitoring_type: str = "DataQuality") -> list[dict[str, str]]:
+    """What a run of each monitor type reports when it finds violations, in that type's own schema (developer guide:
+    "Schema for Violations", "Model Quality Metrics", "Bias Drift Violations", "Model Feature Attribution Drift
+    Violations"): two drifted features, a degraded AUC, a worse class imbalance, a changed SHAP ranking."""
+    if monitoring_type == "ModelQuality":
+        return [
+            {
+                "metric_name": "auc",
+                "constraint_check_type": "LessThanThreshold",
+                "description": "Metric auc with 0.71 was LessThanThreshold '0.8'",
+            }
+        ]
+    if monitoring_type == "ModelBias":
+        return [
+            {
+                "facet": "age",
+                "facet_value": "40",
+                "metric_name": "CI",
+                "constraint_check_type": "bias_drift_check",
+                "description": "Value 0.0751544567666083 does not meet the constraint requirement",
+            }
+        ]
+    if monitoring_type == "ModelExplainability":
+        return [
+            {
+                "label": "churn",
+                "metric_name": "shap",
+                "constraint_check_type": "feature_attribution_drift_check",
+                "description": "Feature attribution drift 0.81 exceeds threshold 0.9",
+            }
+        ]
     return [
         {
             "feature_name": "tenure_months",
@@ -345,12 +440,11 @@ def default_violations() -> list[dict[str, str]]:
     ]
 
 
-def output_prefix(found: MonitoringSchedule, scheduled: datetime) -> str:
+def output_prefix(definition: dict[str, Any], found: MonitoringSchedule, scheduled: datetime) -> str:
     """Where SageMaker writes a run's reports: `<S3Uri>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>`."""
-    definition = found.config.get("MonitoringJobDefinition") or {}
     outputs = definition.get("MonitoringOutputConfig", {}).get("MonitoringOutputs", [])
     if not outputs:
-        raise ValueError(f"schedule {found.name} has no inline MonitoringOutputConfig to write reports to")
+        raise ValueError(f"schedule {found.name} has no MonitoringOutputConfig to write reports to")
     base = outputs[0]["S3Output"]["S3Uri"].rstrip("/")
     return f"{base}/{found.endpoint_name}/{found.name}/{scheduled:%Y/%m/%d/%H}"
 
@@ -384,8 +478,8 @@ def run_execution(
     scheduled = (scheduled_time or now).replace(minute=0, second=0, microsecond=0)
     suffix = hashlib.sha256(f"{found.arn}{scheduled.isoformat()}".encode()).hexdigest()[:8]
     job_name = f"model-monitoring-{scheduled:%Y%m%d%H%M}-{suffix}"
-    prefix = output_prefix(found, scheduled)
-    definition = found.config.get("MonitoringJobDefinition") or {}
+    definition = job_definition_of(backend, found)
+    prefix = output_prefix(definition, found, scheduled)
     job = backend.create_processing_job(
         app_specification={"ImageUri": definition.get("MonitoringAppSpecification", {}).get("ImageUri", "")},
         experiment_config=None,  # type: ignore[arg-type]  (absent, as on a monitoring job)
@@ -415,9 +509,11 @@ def run_execution(
         tags=[],
     )
     found_violations = (
-        (violations if violations is not None else default_violations()) if outcome == "violations" else []
+        (violations if violations is not None else default_violations(found.monitoring_type))
+        if outcome == "violations"
+        else []
     )
-    _finish(job, found, scheduled, outcome, len(found_violations))
+    _finish(job, found, definition, scheduled, outcome=outcome, count=len(found_violations))
     if outcome != "failed" and write_report:
         _write(account, f"{prefix}/{VIOLATIONS_FILE}", {"violations": found_violations})
     now = job.last_modified_time
@@ -439,10 +535,15 @@ def run_execution(
 
 
 def _finish(
-    job: FakeProcessingJob, found: MonitoringSchedule, scheduled: datetime, outcome: Outcome, count: int
+    job: FakeProcessingJob,
+    found: MonitoringSchedule,
+    definition: dict[str, Any],
+    scheduled: datetime,
+    *,
+    outcome: Outcome,
+    count: int,
 ) -> None:
     """Give the job what a monitoring run's job has: Environment contract, schedule ARN, exit message, end state."""
-    definition = found.config.get("MonitoringJobDefinition") or {}
     job.environment = {
         **definition.get("Environment", {}),
         "dataset_format": '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}',
@@ -498,7 +599,10 @@ def set_alarm(
 ) -> dict[str, Any]:
     """Create (once) the alarm on a Model Monitor metric, move it to `state` and emit its state-change event."""
     cloudwatch = cloudwatch_backends[account][region]
-    dimensions = [{"Name": "Endpoint", "Value": endpoint_name}, {"Name": "MonitoringSchedule", "Value": schedule_name}]
+    # A batch transform monitor's metrics (aws/sagemaker/ModelMonitoring/...) have no Endpoint dimension.
+    named = {"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name} if endpoint_name else {}
+    named = named or {"MonitoringSchedule": schedule_name}
+    dimensions = [{"Name": key, "Value": value} for key, value in named.items()]
     if alarm_name not in cloudwatch.alarms:
         cloudwatch.put_metric_alarm(
             name=alarm_name,
@@ -551,7 +655,7 @@ def set_alarm(
                         "metric": {
                             "namespace": namespace,
                             "name": metric_name,
-                            "dimensions": {"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name},
+                            "dimensions": named,
                         },
                         "period": 3600,
                         "stat": "Maximum",
@@ -568,4 +672,36 @@ def set_alarm(
         detail=detail,
         resources=[alarm.alarm_arn],
         source="aws.cloudwatch",
+    )
+
+
+# --- scripted world: a schedule fails or is stopped ------------------------------------------------------------------
+def set_schedule_status(
+    account: str, region: str, name: str, *, status: Literal["Failed", "Stopped", "Scheduled"], reason: str = ""
+) -> dict[str, Any]:
+    """A schedule becomes `status` (with its FailureReason when it failed) and SageMaker emits its state change.
+
+    The event's detail is the DescribeMonitoringSchedule shape, as SageMaker's other state-change events are: the
+    detail of `SageMaker Monitoring Schedule State Change` is not documented beyond its detail-type (EventBridge
+    events reference, "Amazon SageMaker AI events")."""
+    backend = sagemaker_backends[account][region]
+    found = _schedule(backend, name)
+    found.status = status
+    found.failure_reason = reason if status == "Failed" else None
+    found.last_modified_time = datetime.now(UTC)
+    detail = as_event_detail(
+        {
+            "MonitoringScheduleName": found.name,
+            "MonitoringScheduleArn": found.arn,
+            "MonitoringScheduleStatus": status,
+            "MonitoringType": found.monitoring_type,
+            "EndpointName": found.endpoint_name or None,
+            "FailureReason": found.failure_reason,
+            "CreationTime": found.creation_time,
+            "LastModifiedTime": found.last_modified_time,
+        }
+    )
+    detail["Tags"] = {tag["Key"]: tag["Value"] for tag in found.tags}
+    return WORLD.emit(
+        account=account, region=region, detail_type=SCHEDULE_DETAIL_TYPE, detail=detail, resources=[found.arn]
     )

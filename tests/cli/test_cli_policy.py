@@ -99,6 +99,7 @@ def test_validate_json_output(lifecycle, policy_file):
             "bytes": size,
             "tier": "Standard",
             "errors": [],
+            "deprecations": [],
         },
         {
             "file": bad,
@@ -111,8 +112,35 @@ def test_validate_json_output(lifecycle, policy_file):
                 "policies/bad.yaml: deployment.stages[1].strategy.canary.percent: "
                 "Input should be greater than or equal to 1, got 0"
             ],
+            "deprecations": [],
         },
     ]
+
+
+def _single_monitor(document: dict) -> None:
+    """The prod stage's monitoring as policies wrote it before the list of monitors: one mapping, capture in it."""
+    prod = document["deployment"]["stages"][1]
+    del prod["data_capture"]
+    prod["monitoring"] = {
+        "on_violation": "retrain",
+        "capture_s3_uri": "s3://example-prod-ml-monitoring/churn/capture/",
+        "reports_s3_uri": "s3://example-prod-ml-monitoring/churn/reports/",
+    }
+
+
+def test_validate_accepts_a_single_monitor_of_older_policies_with_a_deprecation_note(lifecycle, policy_file):
+    path = policy_file("churn.yaml", _single_monitor)
+
+    result = lifecycle("policy", "validate", path)
+    as_json = lifecycle("policy", "validate", path, "--json")
+
+    assert result.code == 0
+    assert f"ok    {path}: group churn, stages staging, prod" in result.out
+    assert "deprecated: " in result.err and "deployment.stages[1].monitoring: a single monitor" in result.err
+    assert "data_capture: {s3_uri, percent}" in " ".join(result.err.split())
+    [checked] = as_json.json()
+    [note] = checked["deprecations"]
+    assert note.startswith(f"{path}: deployment.stages[1].monitoring: ")
 
 
 def test_validate_a_missing_file(lifecycle):

@@ -58,6 +58,7 @@ def churn(sandbox: Sandbox) -> Sandbox:
         Settings.from_stack(stack),
         group="churn",
         stage="prod",
+        monitor="data_quality",
         hours=24,
         holder="monitoring-execution/churn-prod",
         started=datetime.now(UTC),

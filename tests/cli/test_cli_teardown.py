@@ -17,7 +17,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from lifecycle.deploy import endpoints
-from lifecycle.monitoring.schedule import ensure_schedule, schedule_name
+from lifecycle.monitoring.schedule import ensure_monitor
 from lifecycle.policy import GROUP_TAG, Policy, Stage
 
 from sandbox.cloud import AUTOMATION, PROD, STAGING, Sandbox
@@ -79,9 +79,9 @@ def _deployed(sandbox: Sandbox, stage: Stage, packages: dict[int, str]) -> dict[
             EndpointName=stage.endpoint_name, EndpointConfigName=config["EndpointConfigName"], Tags=tags
         )
     made["endpoint"].append(stage.endpoint_name)
-    if stage.monitoring is not None and stage.monitoring.manages_schedule:
-        ensure_schedule(sagemaker, stage, group="churn")
-        made["monitoring-schedule"].append(schedule_name(stage.endpoint_name))
+    for monitor in stage.monitoring:
+        if monitor.created_by_deployment:
+            made["monitoring-schedule"].append(ensure_monitor(sagemaker, stage, monitor, group="churn").schedule)
     return made
 
 
@@ -162,7 +162,7 @@ def test_a_dry_run_table_fits_80_columns_and_says_how_to_remove(lifecycle, sandb
     assert "…" not in result.out
     for name in churn["prod"]["endpoint-config"] + churn["staging"]["model"]:
         assert name in result.out
-    assert result.out.rstrip().endswith("dry run: nothing removed. To remove these 11: lifecycle teardown churn")
+    assert result.out.rstrip().endswith("dry run: nothing removed. To remove these 13: lifecycle teardown churn")
 
 
 def test_one_stage_removes_only_what_that_stage_serves(lifecycle, sandbox, churn):

@@ -82,13 +82,27 @@ def _reactions() -> set[str]:
     """The reaction names the code runs with (lifecycle.reactions.*.REACTION)."""
     from lifecycle.reactions import (
         debugger_rule,
+        deployment_state,
         labeling_state,
         model_package_state,
         monitor_violation,
+        pipeline_state,
+        schedule_state,
         training_state,
+        tuning_state,
     )
 
-    modules = (debugger_rule, labeling_state, model_package_state, monitor_violation, training_state)
+    modules = (
+        debugger_rule,
+        deployment_state,
+        labeling_state,
+        model_package_state,
+        monitor_violation,
+        pipeline_state,
+        schedule_state,
+        training_state,
+        tuning_state,
+    )
     return {module.REACTION for module in modules}
 
 

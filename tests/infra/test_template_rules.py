@@ -49,6 +49,24 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "model-package-approved-in-progress.json": set(),
     "model-package-rejected.json": {"ModelPackageStateRule"},
     "model-package-pending.json": {"ModelPackageStateRule"},
+    # Every monitor type's run and alarm, an endpoint's or a batch transform monitor's
+    "monitor-violations-model-quality.json": {"MonitoringJobStateRule"},
+    "monitor-violations-bias-drift.json": {"MonitoringJobStateRule"},
+    "monitor-alarm-model-quality.json": {"ModelMonitorAlarmRule"},
+    "monitor-alarm-bias-drift.json": {"ModelMonitorAlarmRule"},
+    "monitor-alarm-batch-transform.json": {"ModelMonitorAlarmRule"},
+    # A tuning job's end (its trials are training jobs: their events go to TrainingJobStateRule)
+    "tuning-completed.json": {"TuningJobStateRule"},
+    "tuning-failed.json": {"TuningJobStateRule"},
+    "pipeline-failed.json": {"PipelineExecutionStateRule"},
+    "pipeline-stopped.json": {"PipelineExecutionStateRule"},
+    "pipeline-succeeded.json": {"PipelineExecutionStateRule"},
+    # SageMaker's own actions: an auto-rollback (or one that failed), a schedule that failed or was stopped
+    "endpoint-deployment-rolled-back.json": {"EndpointDeploymentStateRule"},
+    "endpoint-deployment-rollback-failed.json": {"EndpointDeploymentStateRule"},
+    "monitoring-schedule-failed.json": {"MonitoringScheduleStateRule"},
+    # spelled in capitals: the rule matches the status whatever its case
+    "monitoring-schedule-stopped.json": {"MonitoringScheduleStateRule"},
 }
 
 
@@ -191,6 +209,10 @@ def _alarm_event(namespace: str) -> dict[str, Any]:
     [
         ("aws/sagemaker/Endpoints/data-metrics", True),
         ("aws/sagemaker/Endpoints/model-metrics", True),
+        ("aws/sagemaker/Endpoints/bias-metrics", True),
+        ("aws/sagemaker/Endpoints/explainability-metrics", True),
+        ("aws/sagemaker/ModelMonitoring/data-metrics", True),
+        ("aws/sagemaker/ModelMonitoring/explainability-metrics", True),
         ("AWS/SageMaker", False),
         ("AWS/EC2", False),
     ],
@@ -329,3 +351,36 @@ def test_debugger_rule_sees_issues_whatever_the_job_status(status: str, automati
     event["detail"]["TrainingJobStatus"] = status
 
     assert "DebuggerRuleIssuesRule" in matching_rules(rule_patterns(automation_template), event)
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "value"),
+    [
+        ("endpoint-deployment-rolled-back.json", ("EndpointStatus",), "UPDATING"),
+        ("endpoint-deployment-rolled-back.json", ("EndpointStatus",), "IN_SERVICE"),
+        ("monitoring-schedule-failed.json", ("MonitoringScheduleStatus",), "Scheduled"),
+        ("monitoring-schedule-failed.json", ("MonitoringScheduleStatus",), "PENDING"),
+        ("tuning-completed.json", ("HyperParameterTuningJobStatus",), "InProgress"),
+        ("pipeline-failed.json", ("currentPipelineExecutionStatus",), "Executing"),
+    ],
+)
+def test_states_of_sagemaker_s_own_resources_that_need_nothing_match_no_rule(
+    sample: str, path: tuple[str, ...], value: str, automation_template: dict[str, Any]
+) -> None:
+    # Given a sample whose resource is in a state the product does nothing about
+    event = copy.deepcopy(load(EVENTS / sample))
+    event["detail"][path[0]] = value
+
+    # Then no lifecycle rule fires (the function is not even invoked)
+    assert matching_rules(rule_patterns(automation_template), event) == set()
+
+
+def test_a_schedule_state_is_matched_whatever_its_case(automation_template: dict[str, Any]) -> None:
+    event = copy.deepcopy(load(EVENTS / "monitoring-schedule-failed.json"))
+
+    matched = {}
+    for spelling in ("Failed", "FAILED", "failed", "Stopped", "STOPPED"):
+        event["detail"]["MonitoringScheduleStatus"] = spelling
+        matched[spelling] = matching_rules(rule_patterns(automation_template), event)
+
+    assert set(map(frozenset, matched.values())) == {frozenset({"MonitoringScheduleStateRule"})}

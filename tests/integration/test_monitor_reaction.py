@@ -351,11 +351,13 @@ def test_bad_input_is_refused_with_a_reason_and_no_action(cloud: Cloud) -> None:
         }.items()
     }
     assert outcomes["schedule with no policy"]["outcome"] == "ignored"
-    assert (
-        "no policy deploys endpoint orphan-endpoint in account 444444444444"
-        in outcomes["schedule with no policy"]["reason"]
+    assert outcomes["schedule with no policy"]["reason"] == (
+        "no policy monitors the data_quality monitoring schedule orphan-schedule on orphan-endpoint in account "
+        "444444444444 (us-east-1)"
     )
-    assert "no policy deploys endpoint unknown-endpoint" in outcomes["alarm on an unknown endpoint"]["reason"]
+    assert outcomes["alarm on an unknown endpoint"]["reason"].startswith(
+        "no policy monitors the data_quality monitoring schedule s on unknown-endpoint in account"
+    )
     assert outcomes["missing report"]["outcome"] == "refused"
     assert "constraint_violations.json is missing" in outcomes["missing report"]["reason"]
     assert outcomes["account off the allow-list"]["outcome"] == "refused"

@@ -688,7 +688,7 @@ def deliver_hostile(sandbox: Sandbox, router: Router, count: int, rng_seed: int,
 # ---------------------------------------------------------------------------------------------------------------------
 def stress_policy() -> dict[str, Any]:
     """The sample churn policy with a DeployModel that does not wait minutes: fast polls, canary without bake time,
-    no approval gate; prod keeps monitoring (with capture and reports locations) and retrains on drift."""
+    no approval gate; prod keeps its data-quality monitor (with capture and reports locations) and retrains on drift."""
     policy = read_policy(next(path for path in sample_policies() if path.stem == GROUP))
     staging, prod = policy["deployment"]["stages"]
     fast = {"poll_seconds": 1, "wait_timeout_minutes": 5}
@@ -697,11 +697,12 @@ def stress_policy() -> dict[str, Any]:
         **fast,
         "strategy": {"type": "canary", "percent": 10, "wait_seconds": 0},
         "approval_required": False,
-        "monitoring": {
-            **prod["monitoring"],
-            "capture_s3_uri": "s3://example-prod-ml-capture/churn/",
-            "reports_s3_uri": "s3://example-prod-ml-monitoring/churn/",
-        },
+        "data_capture": {"s3_uri": "s3://example-prod-ml-capture/churn/"},
+        "monitoring": [
+            {**monitor, "reports_s3_uri": "s3://example-prod-ml-monitoring/churn/"}
+            for monitor in prod["monitoring"]
+            if monitor["type"] == "data_quality"
+        ],
     }
     return {**policy, "deployment": {"stages": [{**staging, **fast}, prod]}}
 

@@ -232,3 +232,60 @@ def test_list_tags_answers_a_schedule_s_tags_and_any_other_resource_s(cloud: Clo
     with pytest.raises(ClientError) as missing:
         sagemaker.list_tags(ResourceArn=arn.replace(SCHEDULE, "no-such-schedule"))
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+# --- job definitions (what moto keeps, refused as SageMaker refuses) --------------------------------------------------
+def _model_quality_definition(name: str, **job_input: object) -> dict[str, object]:
+    return {
+        "JobDefinitionName": name,
+        "ModelQualityAppSpecification": {"ImageUri": f"{REPORTS}-image", "ProblemType": "BinaryClassification"},
+        "ModelQualityJobInput": {
+            "EndpointInput": {"EndpointName": ENDPOINT, "LocalPath": "/opt/ml/processing/input/endpoint"},
+            "GroundTruthS3Input": {"S3Uri": "s3://example-truth/churn/"},
+            **job_input,
+        },
+        "ModelQualityJobOutputConfig": {
+            "MonitoringOutputs": [{"S3Output": {"S3Uri": f"{REPORTS}/mq", "LocalPath": "/opt/ml/processing/output"}}]
+        },
+        "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
+        "RoleArn": f"arn:aws:iam::{PROD}:role/SageMakerMonitoringRole",
+    }
+
+
+def test_a_job_definition_name_is_unique_and_one_takes_an_endpoint_or_a_batch_input_not_both(cloud: Cloud) -> None:
+    sagemaker = cloud.client("sagemaker", PROD)
+    sagemaker.create_model_quality_job_definition(**_model_quality_definition("churn-prod-model-quality-1"))
+    batch = {
+        "BatchTransformInput": {
+            "DataCapturedDestinationS3Uri": "s3://example-capture/batch/",
+            "DatasetFormat": {"Csv": {"Header": True}},
+            "LocalPath": "/opt/ml/processing/input/batch",
+        }
+    }
+
+    with pytest.raises(ClientError) as duplicate:
+        sagemaker.create_model_quality_job_definition(**_model_quality_definition("churn-prod-model-quality-1"))
+    with pytest.raises(ClientError) as both:
+        sagemaker.create_model_quality_job_definition(
+            **_model_quality_definition("churn-prod-model-quality-2", **batch)
+        )
+
+    # API reference, CreateModelQualityJobDefinition: the name is unique in the account and Region (moto replaces it)
+    assert duplicate.value.response["Error"]["Code"] == "ResourceInUse"
+    # developer guide: "either a batch transform input or an endpoint input, but not both"
+    assert both.value.response["Error"]["Code"] == "ValidationException"
+    described = sagemaker.describe_model_quality_job_definition(JobDefinitionName="churn-prod-model-quality-1")
+    assert described["ModelQualityJobInput"]["EndpointInput"]["EndpointName"] == ENDPOINT
+
+
+def test_a_schedule_state_change_emits_the_schedule_s_event_with_its_failure_reason(cloud: Cloud) -> None:
+    create_schedule(cloud)
+    WORLD.drain()
+
+    event = fake_monitoring.set_schedule_status(PROD, REGION, SCHEDULE, status="Failed", reason="Access Denied")
+
+    assert event["detail-type"] == "SageMaker Monitoring Schedule State Change"
+    assert event["detail"]["MonitoringScheduleStatus"] == "Failed"
+    assert event["detail"]["FailureReason"] == "Access Denied"
+    described = cloud.client("sagemaker", PROD).describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+    assert (described["MonitoringScheduleStatus"], described["FailureReason"]) == ("Failed", "Access Denied")

@@ -18,8 +18,6 @@ from lifecycle.deploy.inputs import (
     parse_input,
 )
 from lifecycle.errors import InvalidDeploymentInput
-from lifecycle.monitoring.images import ANALYZER_IMAGES
-from lifecycle.monitoring.schedule import schedule_config, schedule_name
 from lifecycle.policy import Stage
 
 from sandbox.fakes import validate_request
@@ -221,24 +219,6 @@ def test_no_data_capture_without_monitoring() -> None:
         stage(monitoring=None), group="churn", package_arn=ARN, version=7, variants=variants
     )
     assert "DataCaptureConfig" not in config
-
-
-def test_monitoring_schedule_request_is_valid_and_uses_the_regions_analyzer_image() -> None:
-    spec = stage()
-    assert spec.monitoring is not None
-    config = schedule_config(spec, spec.monitoring)
-
-    validate_request(
-        "sagemaker",
-        "CreateMonitoringSchedule",
-        {"MonitoringScheduleName": schedule_name("churn-prod"), "MonitoringScheduleConfig": config},
-    )
-    image = config["MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"]
-    assert image == "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
-    assert config["MonitoringJobDefinition"]["BaselineConfig"]["ConstraintsResource"]["S3Uri"] == (
-        "s3://example-monitoring/churn/baseline/constraints.json"
-    )
-    assert len(ANALYZER_IMAGES) > 20
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,10 @@ def test_all_detail_types_of_local_facts_are_modelled() -> None:
         "SageMaker Model Package State Change",
         "SageMaker Processing Job State Change",
         "CloudWatch Alarm State Change",
+        "SageMaker HyperParameter Tuning Job State Change",
+        "SageMaker Model Building Pipeline Execution Status Change",
+        "SageMaker Endpoint Deployment State Change",
+        "SageMaker Monitoring Schedule State Change",
     }
     assert set(EVENT_MODELS) == expected
 

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from lifecycle.actions.training import training_channel, training_job_request
 from lifecycle.events import AlarmEvent, parse_event
 from lifecycle.monitoring.signals import Finding, alarm_target, summarize
-from lifecycle.policy import Policy
+from lifecycle.policy import Policy, match_stage
 from lifecycle.reactions.monitor_violation import (
     Violation,
-    match_stage,
     pipeline_request,
     retrain_name,
     retrain_prefix,
@@ -52,7 +51,7 @@ def violation(**training: Any) -> Violation:
                 **stage_doc("prod", PROD, "churn-prod"),
                 "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecutionRole",
                 "instance_type": "ml.m5.xlarge",
-                "monitoring": {"on_violation": "retrain"},
+                "monitoring": [{"type": "data_quality", "on_violation": "retrain"}],
             }
         ]
     }
@@ -61,7 +60,8 @@ def violation(**training: Any) -> Violation:
     at = datetime(2026, 11, 27, 13, 5, 12, tzinfo=UTC)
     signal = f"arn:aws:sagemaker:{REGION}:{PROD}:processing-job/model-monitoring-202611271300-d3493922"
     key = SemanticKey.of("monitor-violation", signal, "CompletedWithViolations", at)
-    return Violation(policy, policy.deployment.stages[0], signal, at, ["drift"], {}, key)
+    stage = policy.deployment.stages[0]
+    return Violation(policy, stage, stage.monitoring[0], signal, at, ["drift"], {}, key)
 
 
 def test_an_alarm_names_its_endpoint_and_schedule_only_on_a_model_monitor_metric() -> None:

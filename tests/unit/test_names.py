@@ -13,10 +13,14 @@ def test_each_reaction_function_runs_the_reaction_module_of_its_name() -> None:
     reactions = [name for name in folders if name != "deploy_step"]  # the state machine's step runner
     assert reactions == [
         "debugger_rule",
+        "deployment_state",
         "labeling_state",
         "model_package_state",
         "monitor_violation",
+        "pipeline_state",
+        "schedule_state",
         "training_state",
+        "tuning_state",
     ]
     for name in reactions:
         module = importlib.import_module(f"lifecycle.reactions.{name}")

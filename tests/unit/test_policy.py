@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from lifecycle.errors import PolicyInvalid
-from lifecycle.policy import Canary, installation_problems, match_group, validate_policy
+from lifecycle.policy import Canary, deprecations, installation_problems, match_group, validate_policy
 from support.cloud import ARTIFACTS_KEY, AUTOMATION, DEV, PROD, REGION, STAGING, churn_policy
 
 
@@ -97,17 +97,124 @@ def test_the_longest_name_prefix_wins_then_the_label_attribute() -> None:
     assert match_group(documents, name="unrelated") is None
 
 
-def test_monitoring_capture_and_reports_go_together() -> None:
-    half = {"on_violation": "retrain", "capture_s3_uri": "s3://example-capture/churn/"}
-    document = churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=half)]})
+CAPTURE = {"s3_uri": "s3://example-capture/churn/"}
+REPORTS = "s3://example-monitoring/churn/"
 
-    with pytest.raises(PolicyInvalid, match="capture_s3_uri and reports_s3_uri go together"):
-        validate_policy(document, group="churn")
 
-    own_monitor = churn_policy(deployment={"stages": [stage("prod", PROD, monitoring={"on_violation": "retrain"})]})
-    monitoring = validate_policy(own_monitor, group="churn").deployment.stages[0].monitoring  # type: ignore[union-attr]
-    assert monitoring is not None
-    assert not monitoring.manages_schedule
+def _monitors(*monitors: dict[str, object], **extra: object) -> dict[str, object]:
+    return churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=list(monitors), **extra)]})
+
+
+def test_each_monitor_type_is_typed_with_its_own_inputs_action_and_cool_down() -> None:
+    document = _monitors(
+        {"type": "data_quality", "on_violation": "retrain", "reports_s3_uri": REPORTS},
+        {
+            "type": "model_quality",
+            "on_violation": "rollback",
+            "cooldown_hours": 6,
+            "problem_type": "BinaryClassification",
+            "ground_truth_s3_uri": "s3://example-truth/churn/",
+            "reports_s3_uri": REPORTS,
+        },
+        {
+            "type": "bias_drift",
+            "analysis_config_s3_uri": "s3://example-clarify/churn/analysis_config.json",
+            "ground_truth_s3_uri": "s3://example-truth/churn/",
+        },
+        {"type": "feature_attribution_drift", "analysis_config_s3_uri": "s3://example-clarify/churn/a.json"},
+        data_capture=CAPTURE,
+    )
+
+    stage_ = validate_policy(document, group="churn").deployment.stages[0]  # type: ignore[union-attr]
+
+    assert [(m.type, m.on_violation, m.cooldown_hours) for m in stage_.monitoring] == [
+        ("data_quality", "retrain", 24),
+        ("model_quality", "rollback", 6),
+        ("bias_drift", "notify", 24),
+        ("feature_attribution_drift", "notify", 24),
+    ]
+    assert [m.created_by_deployment for m in stage_.monitoring] == [True, True, False, False]
+    assert stage_.monitor_for("model_quality") is stage_.monitoring[1]
+
+
+@pytest.mark.parametrize(
+    ("monitor", "field"),
+    [
+        ({"type": "model_quality", "ground_truth_s3_uri": "s3://example-truth/churn/"}, "problem_type"),
+        ({"type": "model_quality", "problem_type": "BinaryClassification"}, "ground_truth_s3_uri"),
+        ({"type": "bias_drift", "ground_truth_s3_uri": "s3://example-truth/churn/"}, "analysis_config_s3_uri"),
+        ({"type": "bias_drift", "analysis_config_s3_uri": "s3://example-clarify/a.json"}, "ground_truth_s3_uri"),
+        ({"type": "feature_attribution_drift"}, "analysis_config_s3_uri"),
+    ],
+)
+def test_a_monitor_without_the_inputs_its_job_needs_is_refused(monitor: dict[str, object], field: str) -> None:
+    with pytest.raises(PolicyInvalid, match=rf"monitoring\[0\]\.{monitor['type']}\.{field}: Field required"):
+        validate_policy(_monitors(monitor), group="churn")
+
+
+def test_a_monitor_the_deployment_creates_needs_the_stage_s_data_capture() -> None:
+    with pytest.raises(PolicyInvalid, match=r"creates the data_quality schedule.*set data_capture"):
+        validate_policy(_monitors({"type": "data_quality", "reports_s3_uri": REPORTS}), group="churn")
+
+    own = validate_policy(_monitors({"type": "data_quality", "on_violation": "retrain"}), group="churn")
+    monitor = own.deployment.stages[0].monitoring[0]  # type: ignore[union-attr]
+    assert not monitor.created_by_deployment
+
+
+def test_a_monitor_either_is_created_by_the_deployment_or_names_a_schedule_of_yours() -> None:
+    both = {"type": "data_quality", "reports_s3_uri": REPORTS, "schedule_name": "churn-batch-data"}
+
+    with pytest.raises(PolicyInvalid, match=r"reports_s3_uri asks the deployment to create .* set one of them"):
+        validate_policy(_monitors(both, data_capture=CAPTURE), group="churn")
+
+
+def test_two_monitors_of_one_schedule_are_refused_but_schedules_of_yours_may_share_a_type() -> None:
+    twice = _monitors({"type": "bias_drift", **BIAS}, {"type": "bias_drift", **BIAS})
+    with pytest.raises(PolicyInvalid, match="two monitors of bias_drift: one schedule per type"):
+        validate_policy(twice, group="churn")
+
+    named = _monitors(
+        {"type": "data_quality"},
+        {"type": "data_quality", "schedule_name": "churn-batch-data"},
+        {"type": "data_quality", "schedule_name": "churn-batch-data-eu"},
+    )
+    keys = [m.key for m in validate_policy(named, group="churn").deployment.stages[0].monitoring]  # type: ignore[union-attr]
+    assert keys == ["data_quality", "churn-batch-data", "churn-batch-data-eu"]
+
+
+BIAS = {"analysis_config_s3_uri": "s3://example-clarify/a.json", "ground_truth_s3_uri": "s3://example-truth/churn/"}
+
+
+def test_a_single_monitor_of_older_policies_is_read_as_one_data_quality_monitor_and_its_capture() -> None:
+    old = {
+        "schedule_expression": "cron(0 12 ? * * *)",
+        "on_violation": "retrain",
+        "cooldown_hours": 12,
+        "capture_s3_uri": "s3://example-capture/churn/",
+        "capture_percent": 50,
+        "reports_s3_uri": REPORTS,
+        "baseline_s3_uri": "s3://example-monitoring/churn/baseline/",
+    }
+    document = churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=old)]})
+
+    migrated = validate_policy(document, group="churn").deployment.stages[0]  # type: ignore[union-attr]
+    written = _monitors(
+        {
+            "type": "data_quality",
+            "schedule_expression": "cron(0 12 ? * * *)",
+            "on_violation": "retrain",
+            "cooldown_hours": 12,
+            "reports_s3_uri": REPORTS,
+            "baseline_s3_uri": "s3://example-monitoring/churn/baseline/",
+        },
+        data_capture={"s3_uri": "s3://example-capture/churn/", "percent": 50},
+    )
+
+    assert migrated == validate_policy(written, group="churn").deployment.stages[0]  # type: ignore[union-attr]
+    [note] = deprecations(document)
+    assert note.startswith("deployment.stages[0].monitoring: a single monitor (a mapping) is deprecated")
+    assert "data_capture: {s3_uri, percent}" in note
+    assert deprecations(written) == []
 
 
 def test_a_smoke_test_payload_must_fit_the_state_machine_state() -> None:
@@ -183,8 +290,10 @@ def test_a_gate_threshold_must_be_a_finite_number(threshold: object) -> None:
 
 
 def _monitored(expression: str) -> dict[str, object]:
-    monitoring = {"schedule_expression": expression}
-    return churn_policy(deployment={"stages": [stage("prod", PROD, monitoring=monitoring)]})
+    return _monitors({"type": "model_quality", "schedule_expression": expression, **MODEL_QUALITY})
+
+
+MODEL_QUALITY = {"problem_type": "Regression", "ground_truth_s3_uri": "s3://example-truth/churn/"}
 
 
 @pytest.mark.parametrize(
@@ -209,7 +318,9 @@ def test_the_schedule_expressions_sagemaker_supports_are_accepted(expression: st
     ],
 )
 def test_schedule_expressions_sagemaker_refuses_are_refused(expression: str) -> None:
-    with pytest.raises(PolicyInvalid, match=r"deployment\.stages\[0\]\.monitoring\.schedule_expression"):
+    with pytest.raises(
+        PolicyInvalid, match=r"deployment\.stages\[0\]\.monitoring\[0\]\.model_quality\.schedule_expression"
+    ):
         validate_policy(_monitored(expression), group="churn")
 
 
@@ -384,7 +495,7 @@ def test_an_unknown_key_like_no_field_lists_the_allowed_keys_only() -> None:
 
 
 def test_a_typo_in_a_choice_names_the_choice_meant() -> None:
-    monitoring = {"on_violation": "retrian"}
+    monitoring = [{"type": "data_quality", "on_violation": "retrian"}]
     strategy = {"type": "canery", "percent": 10}
     document = churn_policy(
         deployment={

@@ -50,6 +50,15 @@ _READ_ENDPOINTS = (
     "sagemaker:DescribeModel",
 )
 _READ_REGISTRY = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+_REGISTER = (
+    "sagemaker:CreateModelPackageGroup",
+    "sagemaker:CreateModelPackage",
+    "sagemaker:ListModelPackageGroups",
+    "sagemaker:AddTags",
+    *_READ_REGISTRY,
+)
+# The four Model Monitor job definitions a deployment creates, one per monitor type (then CreateMonitoringSchedule).
+_JOB_DEFINITION_TYPES = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
 SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
     "debugger-rule": (
         "sagemaker:DescribeTrainingJob",
@@ -57,15 +66,15 @@ SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
         "sagemaker:AddTags",
         "sagemaker:ListTags",
     ),
-    "training-state": (
-        "sagemaker:DescribeTrainingJob",
-        "sagemaker:ListTags",
-        "sagemaker:CreateModelPackageGroup",
-        "sagemaker:CreateModelPackage",
-        "sagemaker:ListModelPackageGroups",
-        "sagemaker:AddTags",
-        *_READ_REGISTRY,
+    "training-state": ("sagemaker:DescribeTrainingJob", "sagemaker:ListTags", *_REGISTER),
+    "tuning-state": ("sagemaker:DescribeHyperParameterTuningJob", "sagemaker:DescribeTrainingJob", *_REGISTER),
+    "pipeline-state": (
+        "sagemaker:DescribePipeline",
+        "sagemaker:DescribePipelineExecution",
+        "sagemaker:ListPipelineExecutionSteps",
     ),
+    "deployment-state": _READ_ENDPOINTS,
+    "schedule-state": ("sagemaker:DescribeMonitoringSchedule",),
     "labeling-state": (
         "sagemaker:DescribeLabelingJob",
         "sagemaker:CreateTrainingJob",
@@ -77,6 +86,7 @@ SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
     "monitor-violation": (
         "sagemaker:DescribeProcessingJob",
         "sagemaker:DescribeMonitoringSchedule",
+        "sagemaker:ListMonitoringSchedules",  # a run naming its schedule only by ARN (find_schedule)
         "sagemaker:ListMonitoringExecutions",
         "s3:GetObject",
         "s3:ListBucket",
@@ -98,6 +108,8 @@ SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
         "sagemaker:CreateEndpoint",
         "sagemaker:UpdateEndpoint",
         "sagemaker:InvokeEndpoint",
+        *(f"sagemaker:Create{kind}JobDefinition" for kind in _JOB_DEFINITION_TYPES),
+        *(f"sagemaker:Describe{kind}JobDefinition" for kind in _JOB_DEFINITION_TYPES),
         "sagemaker:CreateMonitoringSchedule",
         "sagemaker:UpdateMonitoringSchedule",
         "sagemaker:DescribeMonitoringSchedule",

@@ -1,8 +1,9 @@
 """Models of the EventBridge events the product reacts to.
 
-One model per event a rule routes to a reaction: training job, labeling job, model package, processing job (Model
-Monitor runs) and `CloudWatch Alarm State Change`. All three timestamp forms SageMaker uses are accepted
-(epoch-millis number, epoch-millis string, ISO string) and fields AWS adds later are kept, not refused.
+One model per event a rule routes to a reaction: training job, hyperparameter tuning job, labeling job, model package,
+processing job (Model Monitor runs), pipeline execution, endpoint deployment, monitoring schedule and `CloudWatch Alarm
+State Change`. All three timestamp forms SageMaker uses are accepted (epoch-millis number, epoch-millis string, ISO
+string) and fields AWS adds later are kept, not refused.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def _to_datetime(value: object) -> object:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     raise ValueError(f"expected epoch millis or an ISO 8601 string, got {type(value).__name__}")
+
+
+def _capitalized(value: object) -> object:
+    """`FAILED`, `failed` and `Failed` alike: `Failed` (other values are left to the field's own check)."""
+    return value.capitalize() if isinstance(value, str) else value
 
 
 EventTime = Annotated[datetime, BeforeValidator(_to_datetime)]
@@ -190,7 +196,80 @@ class AlarmDetail(_Model):
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
 
 
-# --- identified, loosely typed kinds -------------------------------------------------------------------------------
+# --- hyperparameter tuning job ---------------------------------------------------------------------------------------
+class TuningJobDetail(_Model):
+    # HyperParameterTuningJobName: at most 32 characters (service model, HyperParameterTuningJobName)
+    HyperParameterTuningJobName: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")]
+    HyperParameterTuningJobArn: Arn
+    HyperParameterTuningJobStatus: Literal[
+        "Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting", "DeleteFailed"
+    ]
+    FailureReason: Text | None = None
+    CreationTime: EventTime | None = None
+    LastModifiedTime: EventTime
+    TrainingJobStatusCounters: dict[Annotated[str, Field(max_length=64)], Int32] = Field(default_factory=dict)
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- pipeline execution (keys in camelCase, unlike every other SageMaker event) ---------------------------------------
+class PipelineExecutionDetail(_Model):
+    pipelineArn: Arn
+    pipelineExecutionArn: Arn
+    pipelineExecutionDisplayName: Annotated[str, Field(max_length=256)] | None = None
+    currentPipelineExecutionStatus: Literal[
+        "Executing", "Stopping", "Stopped", "Failed", "Succeeded", "CompletedWithFailures"
+    ]
+    previousPipelineExecutionStatus: Annotated[str, Field(max_length=64)] | None = None
+    executionStartTime: EventTime | None = None
+    executionEndTime: EventTime | None = None
+    pipelineExecutionDescription: Annotated[str, Field(max_length=3072)] | None = None
+
+
+# --- endpoint deployment ---------------------------------------------------------------------------------------------
+# EndpointStatus as events spell it: the API's status in upper snake case (InService -> IN_SERVICE).
+EndpointEventStatus = Literal[
+    "OUT_OF_SERVICE",
+    "CREATING",
+    "UPDATING",
+    "SYSTEM_UPDATING",
+    "ROLLING_BACK",
+    "IN_SERVICE",
+    "DELETING",
+    "FAILED",
+    "UPDATE_ROLLBACK_FAILED",
+]
+
+
+class PendingDeployment(_Model):
+    EndpointConfigName: ResourceName
+
+
+class EndpointDeploymentDetail(_Model):
+    EndpointName: ResourceName
+    EndpointArn: Arn
+    EndpointConfigName: ResourceName | None = None
+    EndpointStatus: EndpointEventStatus
+    PendingDeploymentSummary: PendingDeployment | None = None
+    FailureReason: Text | None = None
+    CreationTime: EventTime | None = None
+    LastModifiedTime: EventTime
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- monitoring schedule ---------------------------------------------------------------------------------------------
+class MonitoringScheduleDetail(_Model):
+    MonitoringScheduleName: ResourceName
+    MonitoringScheduleArn: Arn
+    # ScheduleStatus (Pending, Failed, Scheduled, Stopped), in whichever case the event spells it
+    MonitoringScheduleStatus: Annotated[
+        Literal["Pending", "Failed", "Scheduled", "Stopped"], BeforeValidator(_capitalized)
+    ]
+    MonitoringType: Literal["DataQuality", "ModelQuality", "ModelBias", "ModelExplainability"] | None = None
+    EndpointName: ResourceName | None = None
+    FailureReason: Annotated[str, Field(max_length=1024)] | None = None
+    CreationTime: EventTime | None = None
+    LastModifiedTime: EventTime
+    Tags: TagMap = Field(default_factory=dict)
 
 
 # --- the envelope ----------------------------------------------------------------------------------------------------
@@ -311,6 +390,86 @@ class AlarmEvent(LifecycleEvent):
         return self.detail.state.timestamp
 
 
+class TuningJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
+    detail: TuningJobDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.HyperParameterTuningJobArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.HyperParameterTuningJobStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.HyperParameterTuningJobArn]
+
+
+class PipelineExecutionEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
+    detail: PipelineExecutionDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.pipelineExecutionArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.currentPipelineExecutionStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.executionEndTime or self.time
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.pipelineArn, self.detail.pipelineExecutionArn]
+
+
+class EndpointDeploymentEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Endpoint Deployment State Change"
+    detail: EndpointDeploymentDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.EndpointArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.EndpointStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.EndpointArn]
+
+
+class MonitoringScheduleEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Monitoring Schedule State Change"
+    detail: MonitoringScheduleDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.MonitoringScheduleArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.MonitoringScheduleStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.LastModifiedTime
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.MonitoringScheduleArn]
+
+
 E = TypeVar("E", bound=LifecycleEvent)
 
 EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
@@ -321,6 +480,10 @@ EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
         ModelPackageEvent,
         ProcessingJobEvent,
         AlarmEvent,
+        TuningJobEvent,
+        PipelineExecutionEvent,
+        EndpointDeploymentEvent,
+        MonitoringScheduleEvent,
     )
 }
 

@@ -39,6 +39,7 @@ AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")]
 GroupName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
 EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+ResourceName = EndpointName  # every SageMaker name of that pattern (endpoints, schedules, ...)
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", max_length=1024)]
 RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]+$", max_length=2048)]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -90,6 +91,11 @@ class TrainingTemplate(_Strict):
     pipeline_name: GroupName | None = None
     pipeline_data_parameter: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-_]{1,256}$")] | None = Field(
         default=None, description="the pipeline's parameter that receives fresh_data_s3_uri when a retrain starts it"
+    )
+    tuning: Literal["best", "each"] = Field(
+        default="best",
+        description="for a hyperparameter tuning job: best registers its best training job once, when the tuning job "
+        "completes (its trials are not registered); each registers every trial that passes the gate",
     )
 
 
@@ -195,18 +201,37 @@ class SmokeTest(_Strict):
 # hour (00-23), every N hours (01-24) from an hour. `NOW` (one run) also needs DataAnalysisStartTime/EndTime.
 _HOUR = r"(?:[01]?\d|2[0-3])"
 _SCHEDULE = re.compile(rf"^cron\(0 (?:\*|{_HOUR}|{_HOUR}/(?:0?[1-9]|1\d|2[0-4])) \? \* \* \*\)$")
+MonitorType = Literal["data_quality", "model_quality", "bias_drift", "feature_attribution_drift"]
+Attribute = Annotated[str, Field(min_length=1, max_length=256)]
 
 
-class StageMonitoring(_Strict):
+class DataCapture(_Strict):
+    """What the stage's endpoint captures (its endpoint config's DataCaptureConfig): what its monitors analyze."""
+
+    s3_uri: S3Uri
+    percent: Annotated[int, Field(ge=1, le=100)] = 100
+
+
+class BaseMonitor(_Strict):
+    """What every monitor of a stage has: when it runs, what a violation does (with its own cool-down), and whose
+    schedule it is."""
+
+    type: MonitorType
     schedule_expression: Annotated[str, Field(min_length=1, max_length=256)] = "cron(0 * ? * * *)"
     on_violation: Literal["retrain", "rollback", "notify"] = "notify"
     cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
-    # Data capture and the Model Monitor data-quality schedule the deployment sets up for the stage.
-    capture_s3_uri: S3Uri | None = None
-    capture_percent: Annotated[int, Field(ge=1, le=100)] = 100
-    reports_s3_uri: S3Uri | None = None
+    reports_s3_uri: S3Uri | None = Field(
+        default=None,
+        description="where the schedule the deployment creates writes its reports; without it the schedule is yours "
+        "and the product only reacts to it",
+    )
+    schedule_name: ResourceName | None = Field(
+        default=None,
+        description="your own schedule this monitor reacts to (a batch transform monitor, say); without it the "
+        "schedule of this type on the stage's endpoint",
+    )
     baseline_s3_uri: S3Uri | None = Field(
-        default=None, description="prefix holding statistics.json and constraints.json of the baseline job"
+        default=None, description="prefix holding the baseline job's output (constraints, and statistics)"
     )
     instance_type: InstanceType = "ml.m5.xlarge"
 
@@ -222,18 +247,104 @@ class StageMonitoring(_Strict):
         return expression
 
     @model_validator(mode="after")
-    def _capture_and_reports_together(self) -> StageMonitoring:
-        if bool(self.capture_s3_uri) != bool(self.reports_s3_uri):
+    def _created_or_named(self) -> BaseMonitor:
+        if self.reports_s3_uri and self.schedule_name:
             raise ValueError(
-                "capture_s3_uri and reports_s3_uri go together: set both for the product to manage data capture and "
-                "the monitoring schedule, or neither when you run your own monitor"
+                "reports_s3_uri asks the deployment to create this monitor's schedule, schedule_name names a schedule "
+                "of yours: set one of them"
             )
         return self
 
     @property
-    def manages_schedule(self) -> bool:
-        """Whether the deployment sets up data capture and the data-quality schedule (else only on_violation)."""
-        return self.capture_s3_uri is not None
+    def created_by_deployment(self) -> bool:
+        """Whether the deployment creates this monitor's job definition and schedule (else it only reacts)."""
+        return self.reports_s3_uri is not None
+
+    @property
+    def key(self) -> str:
+        """What tells this monitor from the stage's others: its own schedule's name, else its type."""
+        return self.schedule_name or self.type
+
+
+class DataQualityMonitor(BaseMonitor):
+    """Drift of the captured inputs from the baseline's statistics and constraints (Model Monitor's analyzer)."""
+
+    type: Literal["data_quality"] = "data_quality"
+
+
+class ModelQualityMonitor(BaseMonitor):
+    """The model's quality metrics on captured predictions merged with ground truth labels (Model Monitor's
+    analyzer)."""
+
+    type: Literal["model_quality"] = "model_quality"
+    problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+    ground_truth_s3_uri: S3Uri
+    inference_attribute: Attribute | None = None
+    probability_attribute: Attribute | None = None
+    probability_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class ClarifyMonitor(BaseMonitor):
+    """A SageMaker Clarify monitor: its analysis configuration and which parts of the captured records it reads."""
+
+    analysis_config_s3_uri: S3Uri = Field(description="the Clarify analysis configuration (analysis_config.json)")
+    features_attribute: Attribute | None = None
+    inference_attribute: Attribute | None = None
+    probability_attribute: Attribute | None = None
+    probability_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class BiasDriftMonitor(ClarifyMonitor):
+    """Drift of the bias metrics (SageMaker Clarify) of the predictions against ground truth labels."""
+
+    type: Literal["bias_drift"] = "bias_drift"
+    ground_truth_s3_uri: S3Uri
+
+
+class FeatureAttributionDriftMonitor(ClarifyMonitor):
+    """Drift of the features' attributions (SHAP values, SageMaker Clarify) from the baseline's."""
+
+    type: Literal["feature_attribution_drift"] = "feature_attribution_drift"
+
+
+Monitor = Annotated[
+    DataQualityMonitor | ModelQualityMonitor | BiasDriftMonitor | FeatureAttributionDriftMonitor,
+    Field(discriminator="type"),
+]
+# What a stage's single monitor of policies before the monitors list said: its keys, and where each goes now.
+_LEGACY_CAPTURE = {"capture_s3_uri": "s3_uri", "capture_percent": "percent"}
+
+
+def migrated_stage(stage: Any) -> tuple[Any, str | None]:
+    """A stage document with a single-monitor `monitoring` mapping (the form before the list of monitors) in today's
+    form: its data-quality monitor in the list, its data capture in `data_capture`; and the deprecation note, or None
+    when there was nothing to migrate."""
+    if isinstance(stage, dict) and "monitoring" in stage and stage["monitoring"] is None:
+        return {key: value for key, value in stage.items() if key != "monitoring"}, None  # null was "no monitor"
+    monitoring = stage.get("monitoring") if isinstance(stage, dict) else None
+    if not isinstance(monitoring, dict):
+        return stage, None
+    capture = {new: monitoring[old] for old, new in _LEGACY_CAPTURE.items() if old in monitoring}
+    monitor = {"type": "data_quality"} | {k: v for k, v in monitoring.items() if k not in _LEGACY_CAPTURE}
+    migrated = {**stage, "monitoring": [monitor]} | ({"data_capture": capture} if capture else {})
+    note = (
+        "a single monitor (a mapping) is deprecated and read as one data_quality monitor: write `monitoring:` as a "
+        "list of monitors, each with its type (data_quality, model_quality, bias_drift, feature_attribution_drift)"
+        + (", and capture_s3_uri/capture_percent as `data_capture: {s3_uri, percent}`" if capture else "")
+    )
+    return migrated, note
+
+
+def deprecations(document: Any) -> list[str]:
+    """`field: note` for each deprecated form a policy document uses (still read, migrated, until removed)."""
+    deployment = document.get("deployment") if isinstance(document, dict) else None
+    stages = deployment.get("stages") if isinstance(deployment, dict) else None
+    notes = []
+    for index, stage in enumerate(stages if isinstance(stages, list) else []):
+        _, note = migrated_stage(stage)
+        if note:
+            notes.append(f"deployment.stages[{index}].monitoring: {note}")
+    return notes
 
 
 class Stage(_Strict):
@@ -264,7 +375,13 @@ class Stage(_Strict):
     poll_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
         default=60, description="how often the DeployModel state machine checks the endpoint (a Wait-state loop)"
     )
-    monitoring: StageMonitoring | None = None
+    data_capture: DataCapture | None = None
+    monitoring: list[Monitor] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_monitor_migrated(cls, data: Any) -> Any:
+        return migrated_stage(data)[0]
 
     def rollout_seconds(self) -> int:
         """How long a rollout of this stage may take: provisioning plus every baking period of the strategy."""
@@ -281,6 +398,27 @@ class Stage(_Strict):
                 f"maximum deployment time of {ROLLOUT_MAX_SECONDS} s: shorten the waits or use larger steps"
             )
         return self
+
+    @model_validator(mode="after")
+    def _monitors_fit_the_endpoint(self) -> Stage:
+        keys = [monitor.key for monitor in self.monitoring]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ValueError(
+                f"stage {self.name}: two monitors of {', '.join(repeated)}: one schedule per type on an endpoint (name "
+                "other schedules of yours with schedule_name)"
+            )
+        created = [monitor.type for monitor in self.monitoring if monitor.created_by_deployment]
+        if created and self.data_capture is None:
+            raise ValueError(
+                f"stage {self.name}: the deployment creates the {', '.join(created)} schedule(s) from what the "
+                "endpoint captures: set data_capture (or drop reports_s3_uri to keep a schedule of yours)"
+            )
+        return self
+
+    def monitor_for(self, key: str) -> BaseMonitor | None:
+        """The stage's monitor of that key (a type, or the name of a schedule of yours)."""
+        return next((monitor for monitor in self.monitoring if monitor.key == key), None)
 
     @model_validator(mode="after")
     def _gate_at_canary_needs_a_canary(self) -> Stage:
@@ -578,6 +716,35 @@ def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | 
         if by_label is None and label_attribute and label_attribute in labels:
             by_label = group
     return best[1] if best else by_label
+
+
+def match_stage(documents: dict[str, Any], *, account: str, region: str, endpoint: str) -> tuple[str, str] | None:
+    """(group, stage name) of the policy whose deployment stage runs `endpoint` in `account`/`region`.
+
+    Pure: `documents` maps group name to the raw policy document (None for one that is not JSON). The first group in
+    name order wins; the chosen policy is validated by `load_policy`.
+    """
+    for group, document in sorted(documents.items()):
+        deployment = document.get("deployment") if isinstance(document, dict) else None
+        stages = deployment.get("stages", []) if isinstance(deployment, dict) else []
+        for stage in stages if isinstance(stages, list) else []:
+            if not isinstance(stage, dict):
+                continue
+            if (stage.get("account"), stage.get("region"), stage.get("endpoint_name")) == (account, region, endpoint):
+                return group, str(stage.get("name"))
+    return None
+
+
+def policy_for_endpoint(settings: Settings, *, account: str, region: str, endpoint: str) -> tuple[Policy, Stage]:
+    """The validated policy and stage that run `endpoint` in `account`/`region`; `PolicyNotFound` when none does."""
+    found = match_stage(policy_documents(settings), account=account, region=region, endpoint=endpoint)
+    if found is None:
+        raise PolicyNotFound(f"no policy deploys endpoint {endpoint} in account {account} ({region})")
+    policy = load_policy(found[0], settings)
+    stage = next((s for s in (policy.deployment.stages if policy.deployment else []) if s.name == found[1]), None)
+    if stage is None:
+        raise PolicyNotFound(f"policy of group {policy.group} no longer has stage {found[1]}")
+    return policy, stage
 
 
 def policy_documents(settings: Settings) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from lifecycle.names import metadata_text
 from lifecycle.policy import GROUP_TAG, Policy
 
 TRAINING_JOB_KEY = "lifecycle:training-job-arn"
+TUNING_JOB_KEY = "lifecycle:tuning-job-arn"
 EVENT_ID_KEY = "lifecycle:event-id"
 _RECENT = 100  # ListModelPackages maximum: candidates are filtered by description before any describe
 
@@ -61,13 +62,20 @@ def find_package_for_job(sagemaker: Any, group: str, job: dict[str, Any]) -> str
 
 
 def package_request(
-    policy: Policy, job: dict[str, Any], *, metrics: dict[str, float], event_id: str, approve: bool
+    policy: Policy,
+    job: dict[str, Any],
+    *,
+    metrics: dict[str, float],
+    event_id: str,
+    approve: bool,
+    lineage: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CreateModelPackage request for a training job that passed the gate (pure: validated in tests).
 
     No `Tags`: a package registered into a group "uses the tags associated with the model group" and SageMaker
     refuses a tag argument with `ModelPackageGroupName` (API reference, CreateModelPackage). The lineage (training
-    job, event) is in `CustomerMetadataProperties`; the group carries the product's tag (`ensure_group`).
+    job, event, and any `lineage` more: the tuning job it was the best of) is in `CustomerMetadataProperties`; the
+    group carries the product's tag (`ensure_group`).
     """
     registry = policy.registry
     container: dict[str, Any] = {
@@ -82,6 +90,7 @@ def package_request(
     if registry.realtime_instance_types:
         inference["SupportedRealtimeInferenceInstanceTypes"] = list(registry.realtime_instance_types)
     metadata = {TRAINING_JOB_KEY: job["TrainingJobArn"], EVENT_ID_KEY: metadata_text(event_id, limit=256)}
+    metadata |= {key: metadata_text(value, limit=256) for key, value in (lineage or {}).items()}
     for name, value in sorted(metrics.items())[:40]:
         metadata.setdefault(metadata_text(f"metric:{name}", limit=128), f"{value:g}")
     request: dict[str, Any] = {

@@ -49,6 +49,14 @@ def describe_training_job(sagemaker: Any, name: str) -> dict[str, Any]:
         return dict(sagemaker.describe_training_job(TrainingJobName=name))
 
 
+def describe_tuning_job(sagemaker: Any, name: str) -> dict[str, Any]:
+    """DescribeHyperParameterTuningJob; an unknown tuning job is refused (nothing to act on)."""
+    with aws_errors(
+        f"sagemaker:DescribeHyperParameterTuningJob {name}", missing=f"hyperparameter tuning job {name} does not exist"
+    ):
+        return dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+
+
 def stop_training_job(sagemaker: Any, job: dict[str, Any], *, rule: str) -> bool:
     """Stop a job that is still running, tagging it first so the Stopped event can say who stopped it.
 

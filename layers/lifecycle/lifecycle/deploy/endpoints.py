@@ -177,12 +177,12 @@ def config_request(stage: Stage, *, group: str, version: int, package_arn: str, 
         for variant in variants
     ]
     request: dict[str, Any] = {"ProductionVariants": production, "Tags": _tags(group, package_arn, version)}
-    monitoring = stage.monitoring
-    if monitoring is not None and monitoring.capture_s3_uri:
+    capture = stage.data_capture
+    if capture is not None:
         request["DataCaptureConfig"] = {
             "EnableCapture": True,
-            "InitialSamplingPercentage": monitoring.capture_percent,
-            "DestinationS3Uri": monitoring.capture_s3_uri,
+            "InitialSamplingPercentage": capture.percent,
+            "DestinationS3Uri": capture.s3_uri,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"], "CsvContentTypes": ["text/csv"]},
         }

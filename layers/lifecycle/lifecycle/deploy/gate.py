@@ -54,9 +54,8 @@ def _evidence(step: StepContext) -> list[str]:
         if previous and state.index > 0:
             before = plan.stages[state.index - 1]
             monitor = "not monitored"
-            if before.monitoring is not None and before.monitoring.manages_schedule:
-                sagemaker = step.client_in("sagemaker", before.account, before.region)
-                monitor = monitor_status(sagemaker, before.endpoint_name)
+            if before.monitoring:
+                monitor = monitor_status(step.client_in("sagemaker", before.account, before.region), before)
             lines.append(
                 f"Previous stage {previous.get('name')}: serving since {previous.get('finished_at')}, "
                 f"smoke test {previous.get('smoke_test') or 'not run'}, monitor: {monitor}."

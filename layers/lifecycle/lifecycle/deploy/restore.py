@@ -14,12 +14,15 @@ from lifecycle.deploy.inputs import (
 )
 from lifecycle.deploy.stage import StepContext, corrective, serves_now
 from lifecycle.errors import (
+    EndpointRolledBack,
     EndpointWaitTimedOut,
 )
 from lifecycle.observability import count
 from lifecycle.policy import AllAtOnce
 from lifecycle.store import deployments
 from lifecycle.store.audit import Outcome
+
+ENDPOINT_ROLLED_BACK = EndpointRolledBack.__name__  # the error name DeployModel's Catch passes on
 
 
 # --- failure ---------------------------------------------------------------------------------------------------------
@@ -101,6 +104,18 @@ def in_words(cause: str) -> str:
     return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
 
 
+def rolled_back_words(step: StepContext) -> str:
+    """SageMaker's own auto-rollback of the stage's update, in words: which alarm (those in ALARM now, else the
+    stage's), what it undid."""
+    stage = step.stage
+    firing = endpoints.firing_alarms(step.client("cloudwatch"), stage.rollback_alarms)
+    alarms = ", ".join(firing or stage.rollback_alarms) or "an alarm of its auto-rollback configuration"
+    return (
+        f"SageMaker rolled the update to v{step.plan.version} back on {stage.endpoint_name}: {alarms} went to ALARM "
+        "during the rollout, so the endpoint is back on the config it served before"
+    )
+
+
 def finish_failed_stage(step: StepContext, error: dict[str, Any]) -> dict[str, Any]:
     """Record why the stage did not finish, give the endpoint's lease back, and tell people in plain words."""
     plan, stage = step.plan, step.stage
@@ -116,10 +131,14 @@ def finish_failed_stage(step: StepContext, error: dict[str, Any]) -> dict[str, A
         step.record("deployment-stopped", "done", text, resource=stage.endpoint_name)
         step.tell(f"{stage.name}: deployment stopped (package rejected)", [text], kind="deployment-stopped")
         return {"outcome": "stopped"}
+    subject = f"deployment FAILED at {stage.name}"
     if name == "States.Timeout":
         cause = f"no answer at the approval gate within {stage.approval_timeout_hours:g} h"
+    if name == ENDPOINT_ROLLED_BACK:
+        cause = rolled_back_words(step)
+        subject += ": SageMaker rolled it back"
     text = f"{name} at stage {stage.name}: {cause or 'no detail'}; later stages not attempted; {serves}"
     step.record("deployment-failed", "failed", text, resource=stage.endpoint_name)
-    step.tell(f"deployment FAILED at {stage.name}", [text, plan.package_arn], kind="deployment-failed")
+    step.tell(subject, [text, plan.package_arn], kind="deployment-failed")
     count("DeploymentsFailed")
     return {"outcome": "failed"}

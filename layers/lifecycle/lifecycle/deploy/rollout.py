@@ -18,7 +18,7 @@ from lifecycle.errors import (
     EndpointWaitTimedOut,
     RollbackAlarmFired,
 )
-from lifecycle.monitoring.schedule import ensure_schedule, schedule_name
+from lifecycle.monitoring.schedule import ensure_monitor, monitor_schedule_name
 from lifecycle.policy import GROUP_TAG
 from lifecycle.store import deployments
 
@@ -212,18 +212,26 @@ def run_smoke_test(step: StepContext) -> dict[str, Any]:
 
 
 def configure_monitoring(step: StepContext) -> dict[str, Any]:
+    """Each monitor the deployment creates: its job definition and schedule on the stage's endpoint, created or
+    updated to the policy; a monitor of a schedule of yours is only reacted to."""
     stage = step.stage
-    if stage.monitoring is None or not stage.monitoring.manages_schedule:
-        reason = "no monitoring in policy" if stage.monitoring is None else "the stage's monitor is not managed here"
-        step.record("monitoring-schedule", "skipped", reason, resource=stage.endpoint_name)
+    if not stage.monitoring:
+        step.record("monitoring-schedule", "skipped", "no monitoring in policy", resource=stage.endpoint_name)
         return step.next()
-    outcome = ensure_schedule(step.client("sagemaker"), stage, group=step.plan.group)
-    step.record(
-        "monitoring-schedule",
-        "done",
-        f"data-quality schedule {outcome} ({stage.monitoring.schedule_expression})",
-        resource=schedule_name(stage.endpoint_name),
-    )
+    sagemaker = step.client("sagemaker")
+    for monitor in stage.monitoring:
+        name = monitor_schedule_name(stage, monitor)
+        if not monitor.created_by_deployment:
+            step.record("monitoring-schedule", "skipped", f"{monitor.type}: your schedule, reacted to", resource=name)
+            continue
+        ensured = ensure_monitor(sagemaker, stage, monitor, group=step.plan.group)
+        step.record(
+            "monitoring-schedule",
+            "skipped" if ensured.outcome == "unchanged" else "done",
+            f"{monitor.type} schedule {ensured.outcome} ({monitor.schedule_expression}, job definition "
+            f"{ensured.definition})",
+            resource=ensured.schedule,
+        )
     return step.next()
 
 

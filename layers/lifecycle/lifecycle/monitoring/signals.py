@@ -18,12 +18,27 @@ from botocore.exceptions import ClientError
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.errors import ActionRefused, RetryableError
 from lifecycle.events import AlarmDetail, ProcessingJobDetail
+from lifecycle.policy import MonitorType
 
 SCHEDULE_ENV = "sagemaker_monitoring_schedule_name"
 ENDPOINT_ENV = "sagemaker_endpoint_name"
 VIOLATIONS_FILE = "constraint_violations.json"
-# CloudWatch namespaces Model Monitor publishes to, with dimensions Endpoint and MonitoringSchedule.
-MONITOR_NAMESPACES = frozenset({"aws/sagemaker/Endpoints/data-metrics", "aws/sagemaker/Endpoints/model-metrics"})
+# The CloudWatch namespace of each monitor type's metrics: `aws/sagemaker/Endpoints/<kind>-metrics` for an endpoint's
+# monitor (dimensions Endpoint and MonitoringSchedule), `aws/sagemaker/ModelMonitoring/<kind>-metrics` for a batch
+# transform monitor (MonitoringSchedule only). Developer guide: "CloudWatch Metrics" (Model Monitor), "Model quality
+# metrics and Amazon CloudWatch monitoring", "CloudWatch Metrics for Bias Drift Analysis", "CloudWatch Metrics for
+# Feature Attribution Drift Analysis".
+_METRICS: dict[str, MonitorType] = {
+    "data-metrics": "data_quality",
+    "model-metrics": "model_quality",
+    "bias-metrics": "bias_drift",
+    "explainability-metrics": "feature_attribution_drift",
+}
+MONITOR_NAMESPACES: dict[str, MonitorType] = {
+    f"aws/sagemaker/{where}/{metrics}": kind
+    for where in ("Endpoints", "ModelMonitoring")
+    for metrics, kind in _METRICS.items()
+}
 FINAL_EXECUTION_STATES = frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"})
 MAX_EXECUTION_PAGES = 5
 MAX_SCHEDULE_PAGES = 10
@@ -41,7 +56,12 @@ class ExecutionNotFinal(RetryableError):
 
 @dataclass(frozen=True)
 class Finding:
-    """One line of `constraint_violations.json`: a feature (or metric), the check it failed, the description."""
+    """One line of `constraint_violations.json`: a feature (or metric), the check it failed, the description.
+
+    Each monitor type names what it checked its own way (developer guide, the "Violations" page of each): data quality
+    a `feature_name`, model quality a `metric_name`, bias drift a `metric_name` of a `facet` (= `facet_value`), feature
+    attribution drift a `metric_name` (shap) of a `label`.
+    """
 
     feature: str
     check: str
@@ -53,12 +73,17 @@ class Finding:
 
 @dataclass(frozen=True)
 class AlarmTarget:
-    """What a Model Monitor metric alarm watches."""
+    """What a Model Monitor metric alarm watches: a schedule's metric, and its endpoint (none for a batch transform
+    monitor)."""
 
     endpoint_name: str
     schedule_name: str
     namespace: str
     metric_name: str
+
+    @property
+    def monitor_type(self) -> MonitorType:
+        return MONITOR_NAMESPACES[self.namespace]
 
 
 def find_schedule(sagemaker: Any, detail: ProcessingJobDetail) -> dict[str, Any] | None:
@@ -97,13 +122,15 @@ def _schedule_name_with_arn(sagemaker: Any, arn: str) -> str:
 
 
 def alarm_target(detail: AlarmDetail) -> AlarmTarget | None:
-    """The endpoint and schedule of an alarm on a Model Monitor metric; None for any other alarm."""
+    """The schedule (and endpoint, for an endpoint's monitor) of an alarm on a Model Monitor metric; None for any other
+    alarm."""
     for query in detail.configuration.metrics:
         metric = query.metricStat.metric if query.metricStat else None
         if metric is None or metric.namespace not in MONITOR_NAMESPACES:
             continue
-        endpoint, schedule = metric.dimensions.get("Endpoint"), metric.dimensions.get("MonitoringSchedule")
-        if endpoint and schedule:
+        endpoint, schedule = metric.dimensions.get("Endpoint", ""), metric.dimensions.get("MonitoringSchedule")
+        batch = metric.namespace.startswith("aws/sagemaker/ModelMonitoring/")
+        if schedule and (endpoint or batch):
             return AlarmTarget(endpoint, schedule, metric.namespace, metric.name)
     return None
 
@@ -175,7 +202,7 @@ def read_violations(s3: Any, uri: str) -> list[Finding]:
         entries = document["violations"]
         return [
             Finding(
-                feature=str(entry.get("feature_name") or entry.get("metric_name") or "-")[:256],
+                feature=_checked(entry)[:256],
                 check=str(entry.get("constraint_check_type", "-"))[:128],
                 description=str(entry.get("description", ""))[:1000],
             )
@@ -183,6 +210,14 @@ def read_violations(s3: Any, uri: str) -> list[Finding]:
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ActionRefused(f"violations report {uri} is not a constraint_violations.json document") from exc
+
+
+def _checked(entry: dict[str, Any]) -> str:
+    """What a violation entry names: the feature or metric, with the facet (bias) or label (attribution) it is of."""
+    name = str(entry.get("feature_name") or entry.get("metric_name") or "-")
+    if entry.get("facet"):
+        return f"{name} of {entry['facet']}={entry.get('facet_value', '')}"
+    return f"{name} of {entry['label']}" if entry.get("label") else name
 
 
 def _nesting_exceeds(body: bytes, limit: int) -> bool:

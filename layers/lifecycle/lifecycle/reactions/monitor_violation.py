@@ -1,14 +1,16 @@
-"""Model Monitor found a violation → the stage's `on_violation`: retrain, roll back or notify, with a cool-down.
+"""Model Monitor found a violation → the monitor's `on_violation`: retrain, roll back or notify, with its cool-down.
 
-Two signals, whichever the user's setup has:
+Two signals, whichever the user's setup has, for every monitor type (data quality, model quality, bias drift, feature
+attribution drift):
 - the processing job of a monitoring schedule ended: the schedule comes from the job, the outcome from
   ListMonitoringExecutions (`CompletedWithViolations`), the findings from `constraint_violations.json`;
-- a CloudWatch alarm on a Model Monitor metric (dimensions Endpoint and MonitoringSchedule) went to ALARM; its
-  return to OK is recorded only.
+- a CloudWatch alarm on a Model Monitor metric (an endpoint's: dimensions Endpoint and MonitoringSchedule; a batch
+  transform monitor's: MonitoringSchedule) went to ALARM; its return to OK is recorded only.
 
-The endpoint names the model: the policy whose deployment stage runs that endpoint in that account and region.
-Retrain and roll back are corrective actions: a cool-down per group and stage (`lifecycle.store.cooldown`) lets one
-of any number of violations act and records every other as "skipped: cooling down until ...".
+The schedule names the monitor: the policy stage, in the event's account and region, whose monitor of that type runs on
+the schedule's endpoint, or whose monitor names that schedule (`schedule_name`). Retrain and roll back are corrective
+actions: a cool-down per group, stage and monitor (`lifecycle.store.cooldown`) lets one of any number of violations act
+and records every other as "skipped: cooling down until ...".
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lifecycle.deploy.inputs import RollbackInput, compact_time, execution_name,
 from lifecycle.deploy.rollback import rollback_target
 from lifecycle.errors import ActionRefused, IgnoredEvent, PolicyNotFound
 from lifecycle.events import AlarmEvent, ProcessingJobEvent
+from lifecycle.monitoring.schedule import MONITOR_TYPES
 from lifecycle.monitoring.signals import (
     alarm_target,
     find_execution,
@@ -39,11 +42,13 @@ from lifecycle.monitoring.signals import (
 from lifecycle.observability import count
 from lifecycle.policy import (
     GROUP_TAG,
+    BaseMonitor,
+    MonitorType,
     Policy,
     Stage,
-    StageMonitoring,
     TrainingTemplate,
     load_policy,
+    migrated_stage,
     policy_documents,
 )
 from lifecycle.reaction import Reaction
@@ -60,10 +65,11 @@ _HOLDER_DIGITS = 6
 
 @dataclass(frozen=True)
 class Violation:
-    """A confirmed violation on a stage's endpoint: what signalled it, when, and what it found."""
+    """A confirmed violation of a stage's monitor: what signalled it, when, and what it found."""
 
     policy: Policy
     stage: Stage
+    monitor: BaseMonitor
     signal: str  # the monitoring job or alarm ARN
     at: datetime
     findings: list[str]
@@ -76,36 +82,71 @@ class Violation:
         return f"{self.key.resource_arn}@{self.key.state}@{self.key.changed_at}"
 
 
-# --- which model and stage ---------------------------------------------------------------------------------------
-def match_stage(documents: dict[str, Any], *, account: str, region: str, endpoint: str) -> tuple[str, str] | None:
-    """(group, stage name) of the policy whose deployment stage runs `endpoint` in `account`/`region`.
+# --- which model, stage and monitor ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Watched:
+    """What a monitoring signal is about: a schedule in an account and region, its type, and its endpoint (empty for a
+    batch transform monitor)."""
 
-    Pure: `documents` maps group name to the raw policy document (None for one that is not JSON). The first
-    group in name order wins; the chosen policy is validated by `load_policy`.
+    account: str
+    region: str
+    schedule: str
+    monitor_type: MonitorType
+    endpoint: str = ""
+
+    def describe(self) -> str:
+        on = f" on {self.endpoint}" if self.endpoint else " (batch transform)"
+        return f"{self.monitor_type} monitoring schedule {self.schedule}{on}"
+
+
+def match_monitor(documents: dict[str, Any], watched: Watched) -> tuple[str, str, str] | None:
+    """(group, stage name, monitor key) of the policy monitor that `watched` belongs to: a stage in its account and
+    region whose monitor names its schedule, or whose monitor of its type runs on its endpoint.
+
+    Pure: `documents` maps group name to the raw policy document (single-monitor stages of older policies read as
+    today's). The first group in name order wins; the chosen policy is validated by `load_policy`.
     """
     for group, document in sorted(documents.items()):
         deployment = document.get("deployment") if isinstance(document, dict) else None
         stages = deployment.get("stages", []) if isinstance(deployment, dict) else []
-        for stage in stages if isinstance(stages, list) else []:
-            if not isinstance(stage, dict):
+        for raw in stages if isinstance(stages, list) else []:
+            stage, _ = migrated_stage(raw)
+            if not isinstance(stage, dict) or (stage.get("account"), stage.get("region")) != (
+                watched.account,
+                watched.region,
+            ):
                 continue
-            if (stage.get("account"), stage.get("region"), stage.get("endpoint_name")) == (account, region, endpoint):
-                return group, str(stage.get("name"))
+            monitors = stage.get("monitoring")
+            for monitor in monitors if isinstance(monitors, list) else []:
+                if not isinstance(monitor, dict):
+                    continue
+                named = monitor.get("schedule_name")
+                mine = (
+                    named == watched.schedule
+                    if named
+                    else bool(watched.endpoint)
+                    and stage.get("endpoint_name") == watched.endpoint
+                    and monitor.get("type") == watched.monitor_type
+                )
+                if mine:
+                    return group, str(stage.get("name")), str(named or watched.monitor_type)
     return None
 
 
-def policy_for_endpoint(r: Reaction[Any], endpoint: str) -> tuple[Policy, Stage]:
-    """The validated policy and stage of an endpoint of the event's account; `PolicyNotFound` when none runs it."""
-    account, region = r.event.account, r.event.region
-    found = match_stage(policy_documents(r.settings), account=account, region=region, endpoint=endpoint)
+def monitor_of(r: Reaction[Any], watched: Watched) -> tuple[Policy, Stage, BaseMonitor]:
+    """The validated policy, stage and monitor of a monitoring signal; `PolicyNotFound` when no policy monitors it."""
+    found = match_monitor(policy_documents(r.settings), watched)
     if found is None:
-        raise PolicyNotFound(f"no policy deploys endpoint {endpoint} in account {account} ({region})")
-    policy = load_policy(found[0], r.settings)
-    stages = policy.deployment.stages if policy.deployment else []
-    stage = next((s for s in stages if s.name == found[1]), None)
-    if stage is None:
-        raise PolicyNotFound(f"policy of group {policy.group} no longer has stage {found[1]}")
-    return policy, stage
+        raise PolicyNotFound(
+            f"no policy monitors the {watched.describe()} in account {watched.account} ({watched.region})"
+        )
+    group, stage_name, key = found
+    policy = load_policy(group, r.settings)
+    stage = next((s for s in (policy.deployment.stages if policy.deployment else []) if s.name == stage_name), None)
+    monitor = stage.monitor_for(key) if stage else None
+    if stage is None or monitor is None:
+        raise PolicyNotFound(f"policy of group {policy.group} no longer has the {key} monitor of stage {stage_name}")
+    return policy, stage, monitor
 
 
 # --- signal 1: the processing job of a monitoring schedule -------------------------------------------------------
@@ -118,30 +159,32 @@ def on_monitoring_job(r: Reaction[ProcessingJobEvent]) -> dict[str, Any]:
     found = find_schedule(sagemaker, detail)
     if found is None:
         raise IgnoredEvent(f"processing job {detail.ProcessingJobName} was not started by a monitoring schedule")
-    schedule, endpoint = found["MonitoringScheduleName"], found["EndpointName"]
-    policy, stage = policy_for_endpoint(r, endpoint)
+    schedule = str(found["MonitoringScheduleName"])
+    monitor_type = MONITOR_TYPES.get(str(found.get("MonitoringType", "DataQuality")), "data_quality")
+    watched = Watched(r.event.account, r.event.region, schedule, monitor_type, str(found.get("EndpointName") or ""))
+    policy, stage, monitor = monitor_of(r, watched)
     execution = find_execution(sagemaker, schedule, detail.ProcessingJobArn)
     status = execution["MonitoringExecutionStatus"]
     key = SemanticKey.of(REACTION, detail.ProcessingJobArn, status, detail.LastModifiedTime)
     if status == "Failed":
-        return r.once(key, lambda: _monitoring_failed(r, policy, stage, schedule, execution))
+        return r.once(key, lambda: _monitoring_failed(r, policy, stage, watched, execution))
     if status != "CompletedWithViolations":
         raise IgnoredEvent(f"monitoring run {detail.ProcessingJobName} of {schedule} is {status}: no violations")
     uri = violations_report_uri(sagemaker, detail.ProcessingJobName)
     violations = read_violations(r.client("s3", r.event.account, r.event.region), uri)
-    findings = [f"monitoring schedule {schedule} on {endpoint}: {len(violations)} violation(s)", *summarize(violations)]
+    findings = [f"{watched.describe()}: {len(violations)} violation(s)", *summarize(violations)]
     details = {f"{v.feature}:{v.check}"[:128]: v.description[:1000] for v in violations[:50]} | {"report": uri}
     at = detail.ProcessingEndTime or detail.LastModifiedTime
-    violation = Violation(policy, stage, detail.ProcessingJobArn, at, findings, details, key)
+    violation = Violation(policy, stage, monitor, detail.ProcessingJobArn, at, findings, details, key)
     return r.once(key, lambda: apply(r, violation))
 
 
 def _monitoring_failed(
-    r: Reaction[ProcessingJobEvent], policy: Policy, stage: Stage, schedule: str, execution: dict[str, Any]
+    r: Reaction[ProcessingJobEvent], policy: Policy, stage: Stage, watched: Watched, execution: dict[str, Any]
 ) -> dict[str, Any]:
     detail = r.event.detail
     reason = execution.get("FailureReason") or detail.FailureReason or detail.ExitMessage or "no reason given"
-    line = f"monitoring run {detail.ProcessingJobName} of {schedule} on {stage.endpoint_name} failed: {reason}"
+    line = f"monitoring run {detail.ProcessingJobName} of the {watched.describe()} failed: {reason}"
     r.record(
         policy,
         action="monitoring-run-failed",
@@ -153,7 +196,7 @@ def _monitoring_failed(
     )
     r.tell(policy, subject=f"{policy.group}: monitoring failed on {stage.name}", lines=[line], kind="monitor-failed")
     count("MonitoringRunsFailed")
-    return {"action": "notified-failure", "schedule": schedule}
+    return {"action": "notified-failure", "schedule": watched.schedule}
 
 
 # --- signal 2: a CloudWatch alarm on a Model Monitor metric ------------------------------------------------------
@@ -166,16 +209,18 @@ def on_alarm(r: Reaction[AlarmEvent]) -> dict[str, Any]:
     target = alarm_target(detail)
     if target is None:
         raise IgnoredEvent(
-            f"alarm {detail.alarmName} is not on a Model Monitor metric with Endpoint/MonitoringSchedule"
+            f"alarm {detail.alarmName} is not on a Model Monitor metric of a schedule (MonitoringSchedule, and "
+            "Endpoint for an endpoint's monitor)"
         )
-    policy, stage = policy_for_endpoint(r, target.endpoint_name)
+    watched = Watched(r.event.account, r.event.region, target.schedule_name, target.monitor_type, target.endpoint_name)
+    policy, stage, monitor = monitor_of(r, watched)
     alarm = r.event.primary_arn or detail.alarmName
     key = SemanticKey.of(REACTION, alarm, state, detail.state.timestamp)
     finding = f"alarm {detail.alarmName} on {target.metric_name} ({target.namespace}): {detail.state.reason or state}"
     if state == "OK":
         return r.once(key, lambda: _alarm_ok(r, policy, alarm, finding))
     details = {"metric": target.metric_name, "schedule": target.schedule_name, "alarm": detail.alarmName}
-    violation = Violation(policy, stage, alarm, detail.state.timestamp, [finding], details, key)
+    violation = Violation(policy, stage, monitor, alarm, detail.state.timestamp, [finding], details, key)
     return r.once(key, lambda: apply(r, violation))
 
 
@@ -194,8 +239,8 @@ def _alarm_ok(r: Reaction[AlarmEvent], policy: Policy, alarm: str, finding: str)
 
 # --- the stage's on_violation ----------------------------------------------------------------------------------------
 def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
-    """Do what the stage's monitoring policy says; corrective actions only when the cool-down is won."""
-    monitoring = v.stage.monitoring or StageMonitoring()
+    """Do what the monitor's policy says; corrective actions only when its cool-down is won."""
+    monitoring = v.monitor
     if monitoring.on_violation == "notify":
         _record(r, v, action="notify", outcome="notified", reason="policy says notify only")
         _tell(r, v, "policy says notify only")
@@ -207,6 +252,7 @@ def apply(r: Reaction[Any], v: Violation) -> dict[str, Any]:
         r.settings,
         group=v.policy.group,
         stage=v.stage.name,
+        monitor=monitoring.key,
         hours=monitoring.cooldown_hours,
         holder=v.holder,
         started=v.at,
@@ -228,14 +274,14 @@ def _record(r: Reaction[Any], v: Violation, *, action: str, outcome: Any, reason
         account=r.event.account,
         region=r.event.region,
         resource=resource or v.signal,
-        details={"stage": v.stage.name, "endpoint": v.stage.endpoint_name, **v.details},
+        details={"stage": v.stage.name, "endpoint": v.stage.endpoint_name, "monitor": v.monitor.key, **v.details},
     )
 
 
 def _tell(r: Reaction[Any], v: Violation, decision: str) -> None:
     r.tell(
         v.policy,
-        subject=f"{v.policy.group}: Model Monitor violation on {v.stage.name}",
+        subject=f"{v.policy.group}: Model Monitor violation on {v.stage.name} ({v.monitor.type.replace('_', ' ')})",
         lines=[*v.findings, f"decision: {decision}", v.signal],
         kind="monitor-violation",
     )

@@ -7,7 +7,7 @@ kinds, and the module that reads and writes each:
 |---|---|---|---|
 | audit record | `GROUP#<group>` | `AUDIT#<iso time>#<event id>#<action>` | `store.audit` |
 | idempotency record (powertools) | `IDEMPOTENCY#<reaction>` | hash of the semantic key | `store.idempotency` |
-| cool-down of a stage | `COOLDOWN#<group>#<stage>` | `COOLDOWN` | `store.cooldown` |
+| cool-down of a stage's monitor | `COOLDOWN#<group>#<stage>` | `MONITOR#<monitor>` | `store.cooldown` |
 | registration of a training job | `REGISTRATION#<job ARN>` | `CLAIM` | `store.registration` |
 | endpoint lease | `LEASE#<account>#<region>#<endpoint>` | `LEASE` | `store.deployments` |
 | approval gate | `APPROVAL#<group>` | `<execution>#<stage>` | `store.deployments` |
@@ -58,8 +58,16 @@ def idempotency_partition(reaction: str) -> str:
 
 
 # --- cool-downs and registrations ------------------------------------------------------------------------------------
-def cooldown_key(group: str, stage: str) -> Key:
-    return _key(f"COOLDOWN#{group}#{stage}", "COOLDOWN")
+def cooldown_partition(group: str, stage: str) -> str:
+    return f"COOLDOWN#{group}#{stage}"
+
+
+def cooldown_key(group: str, stage: str, monitor: str) -> Key:
+    """One window per monitor of a stage (its type, or the name of the user's schedule it reacts to)."""
+    return _key(cooldown_partition(group, stage), f"{COOLDOWN_MONITOR_PREFIX}{monitor}")
+
+
+COOLDOWN_MONITOR_PREFIX = "MONITOR#"
 
 
 def registration_key(job_arn: str) -> Key:

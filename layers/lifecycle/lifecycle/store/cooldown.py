@@ -1,8 +1,8 @@
-"""The cool-down of a model's stage: after one corrective action (retrain, roll back), none for N hours.
+"""The cool-down of a stage's monitor: after one corrective action (retrain, roll back), none for N hours.
 
-One item per model package group and stage in the lifecycle table (`lifecycle.store.cooldown_key`), claimed by a
-single conditional UpdateItem, never read-then-write, so of any number of
-concurrent violations exactly one wins:
+One item per model package group, stage and monitor in the lifecycle table (`lifecycle.store.cooldown_key`; each
+monitor has its own `cooldown_hours`), claimed by a single conditional UpdateItem, never read-then-write, so of any
+number of concurrent violations exactly one wins:
 
     attribute_not_exists(pk) OR until <= :now OR holder = :holder
 
@@ -21,7 +21,13 @@ from botocore.exceptions import ClientError
 
 from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import Settings
-from lifecycle.store import CONDITION_FAILED, cooldown_key, table
+from lifecycle.store import (
+    CONDITION_FAILED,
+    PARTITION_KEY,
+    cooldown_key,
+    cooldown_partition,
+    table,
+)
 
 # How long an expired cool-down item is kept (for people reading the table) before DynamoDB's TTL removes it.
 KEEP_AFTER_EXPIRY = timedelta(days=7)
@@ -49,13 +55,14 @@ def claim(
     *,
     group: str,
     stage: str,
+    monitor: str,
     hours: float,
     holder: str,
     started: datetime,
     action: str,
     now: datetime | None = None,
 ) -> Window:
-    """Open the cool-down of `group`/`stage` for `holder` unless another holder's window is still open.
+    """Open the cool-down of `group`/`stage`'s `monitor` for `holder` unless another holder's window is still open.
 
     `started` is when the signal happened (it names what the action creates); the window lasts `hours` from `now`.
     Returns the window: `granted` with this holder's, or not granted with the open window of the current holder.
@@ -64,7 +71,7 @@ def claim(
     until = now + timedelta(hours=hours)
     request: dict[str, Any] = {
         "TableName": settings.table_name,
-        "Key": cooldown_key(group, stage),
+        "Key": cooldown_key(group, stage, monitor),
         "UpdateExpression": (
             "SET #until = :until, holder = :holder, started = :started, #action = :action, expiration = :expiration"
         ),
@@ -80,7 +87,7 @@ def claim(
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
-    with aws_errors(f"dynamodb:UpdateItem cool-down {group}/{stage}"):
+    with aws_errors(f"dynamodb:UpdateItem cool-down {group}/{stage}/{monitor}"):
         try:
             table(settings).update_item(**request)
         except ClientError as exc:
@@ -100,11 +107,23 @@ def _held(item: dict[str, Any]) -> Window:
 
 
 def current(settings: Settings, group: str, stage: str, *, now: datetime | None = None) -> tuple[datetime, str] | None:
-    """The open cool-down of `group`/`stage`: until when, and for which action (None when none is open)."""
+    """The open cool-down of `group`/`stage` that lasts longest, of any of its monitors: until when, and for which
+    action (None when none is open)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with aws_errors(f"dynamodb:GetItem cool-down {group}/{stage}"):
-        found = table(settings).get_item(TableName=settings.table_name, Key=cooldown_key(group, stage)).get("Item")
-    if not found:
+    request = {
+        "TableName": settings.table_name,
+        "KeyConditionExpression": f"{PARTITION_KEY} = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": cooldown_partition(group, stage)}},
+        "ConsistentRead": True,
+    }
+    with aws_errors(f"dynamodb:Query cool-downs {group}/{stage}"):
+        items = table(settings).query(**request)["Items"]  # one item per monitor of the stage: at most ten
+    open_windows = [
+        (datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC), item)
+        for item in items
+        if int(item["until"]["N"]) > now.timestamp()
+    ]
+    if not open_windows:
         return None
-    until = datetime.fromtimestamp(int(found["until"]["N"]), tz=UTC)
-    return (until, found.get("action", {}).get("S", "")) if until > now else None
+    until, item = max(open_windows, key=lambda found: found[0])
+    return until, item.get("action", {}).get("S", "")
