@@ -1,4 +1,6 @@
-"""Section 3: an HPO sweep ends 1,000 training jobs at once; a tenth pass the metric gate; duplicates mixed in.
+"""Section 3: an HPO sweep ends 1,000 training jobs at once; a tenth pass the metric gate; duplicates mixed in. Then a
+1,000-trial hyperparameter tuning job under `training.tuning: best`: its trials' events and its own `Completed` end in
+one registered package, and the AWS calls that took.
 
 Every event goes through the sandbox's router: the workload account's forwarding rule, the automation bus rules of
 template.yaml, the real handler in-process. The router gives each invocation a fresh container's caches (it resets
@@ -15,9 +17,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from benchmarks.meter import AwsMeter
 from benchmarks.warm import quiet, training_job
 from sandbox.cloud import AUTOMATION, DEV, REGION, Sandbox
 from sandbox.fakes import training as fake_training
+from sandbox.fakes import tuning as fake_tuning
 from sandbox.router import Router
 from sandbox.world import WORLD
 
@@ -79,4 +83,73 @@ def measure(sandbox: Sandbox, jobs: int = 1000, pass_every: int = 10, duplicate_
         actions=dict(Counter(str((i.result or {}).get("action")) for i in invocations if i.function == FUNCTION)),
         failed_invocations=sum(1 for i in invocations if i.error),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    trials: int
+    deliveries: int
+    seconds: float
+    registered: int
+    aws_calls: int
+    calls_by_operation: dict[str, int]  # the most frequent, most first
+    failed_invocations: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.deliveries / self.seconds
+
+
+def _packages(sandbox: Sandbox) -> int:
+    sagemaker = sandbox.client("sagemaker", AUTOMATION)
+    if not sagemaker.list_model_package_groups(NameContains="churn")["ModelPackageGroupSummaryList"]:
+        return 0
+    return len(
+        [
+            package
+            for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName="churn")
+            for package in page["ModelPackageSummaryList"]
+        ]
+    )
+
+
+def measure_tuning(sandbox: Sandbox, trials: int = 1000) -> Sweep:
+    """A tuning job of `trials` trials (the policy's default `training.tuning: best`): every trial's Completed, then
+    the tuning job's, through the router; how many packages that registered and the AWS calls the handlers made."""
+    WORLD.drain()
+    tuning_event = fake_tuning.run_tuning_job(
+        sandbox.client("sagemaker", DEV),
+        "churn-hpo-1000",
+        account=DEV,
+        region=REGION,
+        group="churn",
+        objective={"Type": "Maximize", "MetricName": "validation:auc"},
+        values=[0.70 + 0.25 * ((index * 389) % trials) / trials for index in range(trials)],
+    )
+    stream = [
+        event
+        for event in WORLD.drain()
+        if event["detail-type"] == "SageMaker Training Job State Change"
+        and event["detail"]["TrainingJobStatus"] == "Completed"
+    ]
+    stream.append(tuning_event)
+    before = _packages(sandbox)
+    router = Router(sandbox)
+    meter = AwsMeter()
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink, quiet(sink), meter.installed():
+        for event in stream:
+            router.deliver(event)
+    seconds = time.perf_counter() - started
+    WORLD.drain()
+    invocations = [i for d in router.deliveries for i in d.invocations]
+    return Sweep(
+        trials=trials,
+        deliveries=len(stream),
+        seconds=seconds,
+        registered=_packages(sandbox) - before,
+        aws_calls=meter.calls,
+        calls_by_operation=dict(Counter(meter.operations).most_common(6)),
+        failed_invocations=sum(1 for i in invocations if i.error),
     )

@@ -112,6 +112,10 @@ def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]
         for path in sample_policies():
             sandbox.publish_policy(read_policy(path))
         sweep = burst.measure(sandbox, jobs)
+    with Sandbox() as sandbox:
+        for path in sample_policies():
+            sandbox.publish_policy(read_policy(path))
+        tuned = burst.measure_tuning(sandbox, jobs)
     warm_rows: list[Row] = [
         (
             f"{lat.reaction} {lat.path} x{lat.events} ({', '.join(f'{k} {v}' for k, v in lat.outcomes.items())})",
@@ -138,6 +142,19 @@ def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]
             "ok" if sweep.registered == expected else "MISS",
         ),
         ("peak memory (process max RSS, moto included)", f"{sweep.peak_rss_mb:.0f} MB", "", ""),
+        (
+            f"tuning job of {tuned.trials} trials (training.tuning: best): {tuned.deliveries} events via router",
+            f"{tuned.events_per_second:.1f} events/s ({tuned.seconds:.0f} s); {tuned.aws_calls} AWS calls: "
+            + ", ".join(f"{k} {v}" for k, v in tuned.calls_by_operation.items()),
+            "",
+            f"{tuned.failed_invocations} failed invocations",
+        ),
+        (
+            "packages registered by the tuning job",
+            str(tuned.registered),
+            "== 1",
+            "ok" if tuned.registered == 1 else "MISS",
+        ),
     ]
     return warm_rows, burst_rows
 
