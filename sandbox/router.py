@@ -30,6 +30,8 @@ from sandbox.world import WORLD
 
 _QUIET_AFTER_SECONDS = 3.0  # an execution whose history stops growing this long waits for something else
 _EXECUTION_TIMEOUT_SECONDS = 30.0
+# History events of a Lambda task that has not answered yet.
+_TASK_RUNNING = frozenset({"LambdaFunctionScheduled", "LambdaFunctionStarted", "TaskScheduled", "TaskStarted"})
 _MAX_EVENTS = 500
 
 
@@ -287,15 +289,19 @@ class Router:
                         state = entry["stateEnteredEventDetails"]["name"]
                         execution.states.append(state)
                         self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {state}")
-                        last_progress = time.monotonic()
                     elif entry["type"] in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
                         details = entry.get("executionFailedEventDetails", {})
                         self.timeline.add("step", AUTOMATION, f"{state_machine}/{name}: {entry['type']} {details}")
+                if len(history) > seen:  # any new event (a task's answer too) is progress
+                    last_progress = time.monotonic()
                 seen = execution.history_seen = len(history)
                 execution.status = status
                 now = time.monotonic()
                 paused = status == "RUNNING" and waiting_on_token(history, gates_from)  # at an approval gate
-                if status != "RUNNING" or paused or now > deadline or now - last_progress > _QUIET_AFTER_SECONDS:
+                # a task whose Lambda runs is progress however long it takes (a slow machine): not quiet
+                in_flight = bool(history) and history[-1]["type"] in _TASK_RUNNING
+                quiet = not in_flight and now - last_progress > _QUIET_AFTER_SECONDS
+                if status != "RUNNING" or paused or now > deadline or quiet:
                     break
                 time.sleep(0.05)
         where = f", at {execution.states[-1]}" if execution.status == "RUNNING" and execution.states else ""

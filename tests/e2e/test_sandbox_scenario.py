@@ -78,7 +78,8 @@ def test_drift_found_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> 
         pytest.skip("the monitor violation reaction is not in template.yaml")
     assert any(d.event.get("account") == PROD for d in router.deliveries)
     retrains = [c for c in calls(sandbox, "sagemaker:CreateTrainingJob") if "retrain" in c["resource"]]
-    assert [c["account"] for c in retrains] == [DEV]
+    # the data-quality drift, then the model-quality violation (its own monitor, its own cool-down)
+    assert [c["account"] for c in retrains] == [DEV, DEV]
 
 
 def deployments(router: Router) -> list:
@@ -95,8 +96,14 @@ def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox
     assert first.states.index("Run Smoke Test") < gate < len(first.states) - first.states[::-1].index("Create Model")
     assert first.states[-1] == "Deployment Succeeded"
     assert [c["account"] for c in calls(sandbox, "sagemaker:CreateEndpoint")] == [STAGING, PROD]
-    [schedule] = calls(sandbox, "sagemaker:CreateMonitoringSchedule")
-    assert schedule["account"] == PROD
+    # prod's three monitors the deployment creates (the sample policy): one job definition and schedule each
+    schedules = calls(sandbox, "sagemaker:CreateMonitoringSchedule")
+    assert [schedule["account"] for schedule in schedules] == [PROD] * 3
+    assert {schedule["resource"].rsplit("/", 1)[-1] for schedule in schedules} == {
+        "churn-prod-data-quality",
+        "churn-prod-model-quality",
+        "churn-prod-bias-drift",
+    }
 
 
 def serving(sandbox: Sandbox, account: str, endpoint: str) -> list[tuple[str, int | None]]:

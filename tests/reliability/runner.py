@@ -52,6 +52,7 @@ ACTION_CALLS = frozenset(
         "sagemaker:CreateEndpointConfig",
         "sagemaker:CreateEndpoint",
         "sagemaker:UpdateEndpoint",
+        "sagemaker:CreateDataQualityJobDefinition",
         "sagemaker:CreateMonitoringSchedule",
         "sagemaker:UpdateMonitoringSchedule",
         "sagemaker:StartPipelineExecution",
@@ -325,10 +326,11 @@ class StressWorld:
                 "Tags": {},
             },
         )
-        # two stages: model + config each; endpoints created the first time, updated after; prod's schedule once
+        # two stages: model + config each; endpoints created the first time, updated after; prod's data-quality job
+        # definition and schedule once (a later deployment finds them as the unchanged policy says: nothing to update)
         self.expect(StartExecution=1, CreateModel=2, CreateEndpointConfig=2)
-        later = {"UpdateEndpoint": 2, "UpdateMonitoringSchedule": 1}  # the schedule is set to the policy again
-        self.expect(**({"CreateEndpoint": 2, "CreateMonitoringSchedule": 1} if first else later))
+        created = {"CreateEndpoint": 2, "CreateDataQualityJobDefinition": 1, "CreateMonitoringSchedule": 1}
+        self.expect(**(created if first else {"UpdateEndpoint": 2}))
         self.router.settle()
         wait_for_executions(self.sandbox, self.router)
         self.router.settle()
@@ -468,7 +470,6 @@ class StressWorld:
         self.approved += versions
         # both start; only the newer deploys: models and configs in two stages, two guarded updates
         self.expect(StartExecution=2, CreateModel=2, CreateEndpointConfig=2, UpdateEndpoint=2)
-        self.expect(UpdateMonitoringSchedule=1)
         self.router.settle()
         wait_for_executions(self.sandbox, self.router)
         self.router.settle()
