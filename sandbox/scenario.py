@@ -256,6 +256,13 @@ class World:
         monitoring.set_schedule_status(account, REGION, schedule, status="Failed", reason=reason)
         self.settle()
 
+    def finish_deployments(self) -> None:
+        """Follow every deployment still running to its end (a slow machine outlasts one follow), then deliver what
+        SageMaker emitted meanwhile (its own rollback of the endpoint, say)."""
+        for execution in [e for e in self.router.executions if e.status == "RUNNING"]:
+            self.router.resume(execution.arn)
+        self.settle()
+
     def jobs_started_by_product(self) -> list[str]:
         """Names of the training jobs the product created (its CreateTrainingJob calls), oldest first."""
         return [
@@ -330,6 +337,7 @@ def _canary_rolls_back(world: World) -> None:
     world.approve_package(3)
     world.show("while prod's approval gate waits")
     world.approve_gates()
+    world.finish_deployments()
     world.show("after the canary")
 
 
