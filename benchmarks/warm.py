@@ -112,20 +112,20 @@ def package_pending(sandbox: Sandbox, index: int) -> dict[str, Any]:
 
 
 def monitor_violations(sandbox: Sandbox, index: int) -> dict[str, Any]:
-    """A Model Monitor run on prod ends with violations: its schedule, execution and report seeded as SageMaker has
-    them (the reaction confirms them, then retrains per the sample policy)."""
-    from sandbox.replay import seed
-
+    """A Model Monitor run on prod ends with violations (seeded by `monitor_run_due`, just before its event: the
+    reaction looks for its execution among the schedule's newest)."""
     sample = json.loads((ROOT / "events" / "monitor-violations.json").read_text())
     text = json.dumps(sample).replace(sample["detail"]["ProcessingJobName"], f"model-monitoring-warm-{index:05d}")
-    event = json.loads(text) | {"id": f"monitor-{index}"}
+    return dict(json.loads(text) | {"id": f"monitor-{index}"})
+
+
+def monitor_run_due(sandbox: Sandbox, event: dict[str, Any]) -> None:
+    """Before each violation (untimed): the run's schedule, execution and report as SageMaker has them; the previous
+    cool-down has passed and the previous retrain ended, so every event does the whole work (confirm the violations,
+    claim the window, start a retrain) instead of stopping at the cool-down."""
+    from sandbox.replay import seed
+
     seed(sandbox, event)
-    return dict(event)
-
-
-def monitor_window_over(sandbox: Sandbox) -> None:
-    """Between two violations (untimed): the cool-down has passed and the previous retrain ended, so every event
-    does the whole work (confirm, claim the window, start a retrain) instead of stopping at the cool-down."""
     own = sandbox.client("dynamodb", AUTOMATION)
     table = sandbox.table_name
     for page in own.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
@@ -144,7 +144,7 @@ def monitor_window_over(sandbox: Sandbox) -> None:
 class Case:
     rule: str  # the rule that routes these events (a case is skipped when the deployment has no such rule)
     make: Callable[[Sandbox, int], dict[str, Any]]  # the index-th distinct event, its resources created
-    between: Callable[[Sandbox], None] | None = None  # untimed, before each event
+    prepare: Callable[[Sandbox, dict[str, Any]], None] | None = None  # untimed, before each new event
 
 
 CASES: dict[str, Case] = {
@@ -152,7 +152,7 @@ CASES: dict[str, Case] = {
     "debugger_rule": Case("DebuggerRuleIssuesRule", debugger_issues),
     "labeling_state": Case("LabelingJobStateRule", labeling_completed),
     "model_package_state": Case("ModelPackageStateRule", package_pending),
-    "monitor_violation": Case("MonitoringJobStateRule", monitor_violations, monitor_window_over),
+    "monitor_violation": Case("MonitoringJobStateRule", monitor_violations, monitor_run_due),
 }
 
 
@@ -208,15 +208,15 @@ def _run(
     path: str,
     invoke: Callable[[dict[str, Any]], dict[str, Any]],
     events: list[dict[str, Any]],
-    between: Callable[[], None] | None = None,
+    prepare: Callable[[dict[str, Any]], None] | None = None,
 ) -> Latency:
     meter = AwsMeter()
     totals, overheads, calls = [], [], []
     outcomes: dict[str, int] = {}
     with meter.installed(), meter.frozen_heap():
         for event in events:
-            if between:
-                between()  # before the reset: its calls are not the reaction's
+            if prepare:
+                prepare(event)  # before the reset: its calls are not the reaction's
             meter.reset()
             started, cpu = time.perf_counter(), time.thread_time()
             result = invoke(event)
@@ -246,10 +246,12 @@ def measure(sandbox: Sandbox, events: int = 500) -> list[Latency]:
             continue
         stream = [case.make(sandbox, index) for index in range(events + 1)]
         WORLD.drain()  # the sandbox's own setup events; the reactions' own events are not routed here
-        between = functools.partial(case.between, sandbox) if case.between else None
+        prepare = functools.partial(case.prepare, sandbox) if case.prepare else None
         with warm_container(function_of(sandbox, folder)) as invoke:
+            if prepare:
+                prepare(stream[0])
             invoke(stream[0])
-            results.append(_run(folder, "new", invoke, stream[1:], between))
+            results.append(_run(folder, "new", invoke, stream[1:], prepare))
             duplicates = [
                 dict(copy.deepcopy(event), id=f"dup-{i}")
                 for i, event in enumerate(stream[1 : 1 + max(1, events // 10)])

@@ -37,7 +37,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
-from sandbox import lambdas, patterns
+from sandbox import lambdas, patterns, runtime
 from sandbox.fakes import install as install_fakes
 from sandbox.timeline import CallRecorder, Timeline
 from sandbox.world import WORLD
@@ -187,18 +187,19 @@ def client_in(
 ) -> Any:
     """A client of moto acting in `account`: the automation account's own credentials, else an assumed `role` there
     (moto lands assumed-role credentials in the role's account)."""
-    if account == AUTOMATION:
-        return boto3.client(service, region_name=region)
-    credentials = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    with runtime.environment_at_rest():
+        if account == AUTOMATION:
+            return boto3.client(service, region_name=region)
+        credentials = boto3.client("sts", region_name=region).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name
+        )["Credentials"]
+        return boto3.client(
+            service,
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
 
 def shared_loader(search_path_string: str | None = None) -> Loader:
