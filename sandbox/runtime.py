@@ -41,15 +41,6 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@contextlib.contextmanager
-def environment_at_rest() -> Iterator[None]:
-    """No invocation changes the process's environment meanwhile: creating a boto3 client iterates `os.environ`
-    (proxy settings), which raises KeyError when an invocation on another thread (moto's Step Functions engine)
-    sets or restores its function's variables at that moment."""
-    with _lock:
-        yield
-
-
 def handler(folder: str, attribute: str = "lambda_handler") -> Callable[[Any, Any], Any]:
     """The handler of `functions/<folder>/app.py`, its module imported once (a warm container) as `lambda_<folder>`."""
     with _lock:
