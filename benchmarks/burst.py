@@ -16,6 +16,7 @@ import resource
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from benchmarks.meter import AwsMeter
 from benchmarks.warm import quiet, training_job
@@ -43,11 +44,14 @@ class Burst:
         return self.deliveries / self.seconds
 
 
-def measure(sandbox: Sandbox, jobs: int = 1000, pass_every: int = 10, duplicate_every: int = 10) -> Burst:
-    """`jobs` Completed events (every `pass_every`-th passes the gate), every `duplicate_every`-th sent twice."""
+def sweep(
+    sandbox: Sandbox, jobs: int, *, prefix: str = "churn-hpo-sweep", pass_every: int = 10, duplicate_every: int = 10
+) -> list[dict[str, Any]]:
+    """The Completed events of a sweep of `jobs` jobs (every `pass_every`-th passes the gate), every
+    `duplicate_every`-th followed by a duplicate: alternately of a job that passed the gate and of one that failed."""
     events = []
     for index in range(jobs):
-        name = f"churn-hpo-sweep-{index:04d}"
+        name = f"{prefix}-{index:04d}"
         training_job(sandbox, name)
         auc = 0.91 if index % pass_every == 0 else 0.71
         events.append(fake_training.set_state(DEV, REGION, name, status="Completed", metrics={"validation:auc": auc}))
@@ -55,9 +59,14 @@ def measure(sandbox: Sandbox, jobs: int = 1000, pass_every: int = 10, duplicate_
     for index, event in enumerate(events):
         stream.append(event)
         if index % duplicate_every == duplicate_every - 1:
-            # alternately a duplicate of a job that passed the gate (registered) and of one that failed it
             back = duplicate_every - 1 if index // duplicate_every % 2 == 0 else duplicate_every // 2
             stream.append(dict(copy.deepcopy(events[index - back]), id=f"duplicate-{index}"))
+    return stream
+
+
+def measure(sandbox: Sandbox, jobs: int = 1000) -> Burst:
+    """`jobs` Completed events through the router (`sweep`)."""
+    stream = sweep(sandbox, jobs)
     WORLD.drain()
     router = Router(sandbox)
     started = time.perf_counter()

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import statistics
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import deploy_transitions
-from benchmarks.warm import quiet
+from benchmarks.meter import AwsMeter
+from benchmarks.warm import Latency, percentile, quiet
 from sandbox import lambdas
 
 # Public list prices, us-east-1, read on https://aws.amazon.com/step-functions/pricing/ and
@@ -70,16 +73,83 @@ def _timed_invocations(durations: list[float]) -> Iterator[None]:
         lambdas._invoke = original  # type: ignore[assignment]
 
 
-def measure() -> DeploymentCost:
-    durations: list[float] = []
+@contextlib.contextmanager
+def _restored() -> Iterator[None]:
     saved = dict(os.environ)
     try:
-        with open(os.devnull, "w") as sink, quiet(sink), _timed_invocations(durations):
-            run = deploy_transitions.deploy()
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
         lambdas.clear()
+
+
+@contextlib.contextmanager
+def _warm_container(samples: list[tuple[float, float, int]]) -> Iterator[None]:
+    """The deploy step's container kept warm, as Lambda keeps it between the steps of executions: the sandbox gives
+    every invocation cold caches (settings, sessions, clients, policies); here only the first one starts cold. Each
+    invocation is timed: (wall ms, CPU ms of the product's own work outside AWS calls, AWS calls)."""
+    from lifecycle.config import get_settings
+
+    from sandbox import cloud
+
+    original_invoke, original_reset = lambdas._invoke, cloud.reset_product_caches
+    cold = [True]
+
+    def reset_first_only() -> None:
+        if cold[0]:
+            cold[0] = False
+            original_reset()
+
+    def timed(*args: Any, **kwargs: Any) -> bytes:
+        meter = AwsMeter()
+        with meter.installed(), meter.frozen_heap():
+            started, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return original_invoke(*args, **kwargs)
+            finally:
+                overhead = time.thread_time() - cpu - meter.cpu_seconds
+                samples.append(((time.perf_counter() - started) * 1000, overhead * 1000, meter.calls))
+
+    lambdas._invoke = timed  # type: ignore[assignment]
+    cloud.reset_product_caches = reset_first_only  # type: ignore[assignment]
+    get_settings.cache_clear = lambda: None  # type: ignore[method-assign]  (the container's settings stay read)
+    try:
+        yield
+    finally:
+        lambdas._invoke = original_invoke  # type: ignore[assignment]
+        cloud.reset_product_caches = original_reset  # type: ignore[assignment]
+        del get_settings.cache_clear  # type: ignore[attr-defined]  (the lru_cache's own method again)
+        original_reset()
+
+
+def measure_warm(deployments: int) -> Latency:
+    """Warm latency of the deploy step over `deployments` successive deployments, after one that warms the container
+    up (its first invocation starts cold, and its first call to each account makes that account's clients)."""
+    samples: list[tuple[float, float, int]] = []
+    ends: list[int] = []
+    with _restored(), open(os.devnull, "w") as sink, quiet(sink), _warm_container(samples):
+        runs = deploy_transitions.deploy(deployments + 1, after_each=lambda: ends.append(len(samples)))
+    counted = samples[ends[0] :]
+    totals = [total for total, _, _ in counted]
+    overheads = [overhead for _, overhead, _ in counted]
+    return Latency(
+        reaction="deploy_step",
+        path=f"{deployments} deployments",
+        events=len(counted),
+        total_p50_ms=percentile(totals, 50),
+        total_p99_ms=percentile(totals, 99),
+        overhead_p50_ms=percentile(overheads, 50),
+        overhead_p99_ms=percentile(overheads, 99),
+        aws_calls=statistics.median(calls for _, _, calls in counted),
+        outcomes=dict(Counter(run.status.lower() for run in runs[1:])),
+    )
+
+
+def measure() -> DeploymentCost:
+    durations: list[float] = []
+    with _restored(), open(os.devnull, "w") as sink, quiet(sink), _timed_invocations(durations):
+        (run,) = deploy_transitions.deploy()
     return DeploymentCost(
         status=run.status,
         transitions=len(run.states),

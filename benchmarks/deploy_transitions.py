@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -73,8 +74,10 @@ POLICY = {
 }
 
 
-def deploy() -> Run:
-    """Run one two-stage deployment to its end (the staging approval given) and return the execution."""
+def deploy(versions: int = 1, after_each: Callable[[], None] = lambda: None) -> list[Run]:
+    """Deploy versions 1..`versions` one after the other, each to its end (its staging approval given), and return
+    the executions: the first creates both endpoints, every later one updates them (a guarded canary in prod).
+    `after_each` is called when each execution has ended."""
     os.environ.update(ENV)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         from lifecycle.config import get_settings
@@ -94,22 +97,27 @@ def deploy() -> Run:
         boto3.client("ssm").put_parameter(Name=f"/{STACK}/policies/churn", Value=json.dumps(POLICY), Type="String")
         sagemaker = boto3.client("sagemaker")
         sagemaker.create_model_package_group(ModelPackageGroupName="churn")
-        sagemaker.create_model_package(
-            ModelPackageGroupName="churn",
-            InferenceSpecification={
-                "Containers": [{"Image": "img", "ModelDataUrl": "s3://m/model.tar.gz"}],
-                "SupportedContentTypes": ["application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            ModelApprovalStatus="Approved",
-        )
         machine = harness.install_deploy_model(topic_arn=TOPIC)
-        run = harness.start(
-            machine, "bench", {"kind": "deploy", "group": "churn", "version": 1, "stages": ["staging", "prod"]}
-        )
-        (gate,) = deployments.approvals(get_settings(), "churn", execution="bench")
-        harness.send_success(gate.token, {"approved_by": "bench"})
-        return harness.wait(run.execution_arn, since=len(run.events), timeout=60)
+        runs = []
+        for version in range(1, versions + 1):
+            sagemaker.create_model_package(
+                ModelPackageGroupName="churn",
+                InferenceSpecification={
+                    "Containers": [{"Image": "img", "ModelDataUrl": f"s3://m/{version}/model.tar.gz"}],
+                    "SupportedContentTypes": ["application/json"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+                ModelApprovalStatus="Approved",
+            )
+            name = f"bench-{version}"
+            run = harness.start(
+                machine, name, {"kind": "deploy", "group": "churn", "version": version, "stages": ["staging", "prod"]}
+            )
+            (gate,) = deployments.approvals(get_settings(), "churn", execution=name)
+            harness.send_success(gate.token, {"approved_by": "bench"})
+            runs.append(harness.wait(run.execution_arn, since=len(run.events), timeout=60))
+            after_each()
+        return runs
 
 
 def loop_repeats(run: Run) -> int:
@@ -119,7 +127,7 @@ def loop_repeats(run: Run) -> int:
 
 
 def main() -> None:
-    run = deploy()
+    (run,) = deploy()
     assert run.status == "SUCCEEDED", run.cause
     counts = Counter(run.states)
     stages = counts["Create Model"]

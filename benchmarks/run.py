@@ -7,6 +7,7 @@ nothing here is a test. `python -m benchmarks.run --quick` runs smaller samples 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -14,14 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, ROOT / "layers" / "lifecycle"):  # how the Lambda runtime mounts the code (/var/task, /opt/python)
     if str(_path) not in sys.path:
         sys.path.append(str(_path))
 
-from benchmarks import burst, cold, cost, sizes, warm  # noqa: E402
+from benchmarks import burst, cold, cost, sizes, throttled, warm  # noqa: E402
 
 Row = tuple[str, str, str, str]  # item, figure, target, verdict
 
@@ -42,6 +45,10 @@ def machine() -> str:
 
 def _version(python: Path) -> str:
     return subprocess.run([str(python), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _exact(value: int, expected: int) -> str:
+    return "ok" if value == expected else "MISS"
 
 
 def _verdict(value: float, limit: float, unit: str) -> str:
@@ -100,17 +107,23 @@ def section_cold(runs: int) -> list[Row]:
     return rows
 
 
-def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]]:
+@contextlib.contextmanager
+def _sandbox() -> Iterator[Any]:
+    """A fresh sandbox with the sample policies published."""
     from sandbox.cloud import Sandbox
     from sandbox.replay import read_policy, sample_policies
 
     with Sandbox() as sandbox:
         for path in sample_policies():
             sandbox.publish_policy(read_policy(path))
+        yield sandbox
+
+
+def section_warm_and_burst(events: int, jobs: int, deployments: int) -> tuple[list[Row], list[Row]]:
+    with _sandbox() as sandbox:
         latencies = warm.measure(sandbox, events)
-    with Sandbox() as sandbox:
-        for path in sample_policies():
-            sandbox.publish_policy(read_policy(path))
+    latencies.append(cost.measure_warm(deployments))
+    with _sandbox() as sandbox:
         sweep = burst.measure(sandbox, jobs)
     with Sandbox() as sandbox:
         for path in sample_policies():
@@ -119,7 +132,7 @@ def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]
     warm_rows: list[Row] = [
         (
             f"{lat.reaction} {lat.path} x{lat.events} ({', '.join(f'{k} {v}' for k, v in lat.outcomes.items())})",
-            f"total p50 {lat.total_p50_ms:.1f} / p99 {lat.total_p99_ms:.1f} ms; overhead p50 "
+            f"total p50 {lat.total_p50_ms:.1f} / p99 {lat.total_p99_ms:.1f} ms; overhead (CPU) p50 "
             f"{lat.overhead_p50_ms:.1f} / p99 {lat.overhead_p99_ms:.1f} ms; {lat.aws_calls:g} AWS calls",
             f"overhead p99 <= {warm.TARGET_OVERHEAD_P99_MS:g} ms",
             _verdict(lat.overhead_p99_ms, warm.TARGET_OVERHEAD_P99_MS, "ms"),
@@ -157,6 +170,32 @@ def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]
         ),
     ]
     return warm_rows, burst_rows
+
+
+def section_throttled(jobs: int) -> list[Row]:
+    with _sandbox() as sandbox:
+        found = throttled.measure(sandbox, jobs)
+    expected = len(range(0, jobs, 10))
+    refused = ", ".join(f"{op} {n}" for op, n in found.throttled.items()) or "none"
+    return [
+        (
+            f"{found.deliveries} deliveries, {found.containers} containers (FunctionConcurrency)",
+            f"drained in {found.drain_seconds:.0f} s (virtual; {found.real_seconds:.0f} s real); the rate limits "
+            f"allow {found.least_seconds:.0f} s: {found.ratio:.2f}x",
+            f"<= {throttled.TARGET_DRAIN_RATIO:g}x",
+            _verdict(found.ratio, throttled.TARGET_DRAIN_RATIO, "x"),
+        ),
+        (
+            "lost / dead-lettered",
+            f"{found.lost} / {found.dead_lettered} ({found.lambda_retries} Lambda retries: "
+            + (", ".join(f"{k} {v}" for k, v in found.retry_reasons.items()) or "none")
+            + ")",
+            "0 / 0",
+            "ok" if found.lost == 0 and found.dead_lettered == 0 else "MISS",
+        ),
+        ("packages registered", str(found.registered), f"== {expected}", _exact(found.registered, expected)),
+        ("SageMaker requests refused (ThrottlingException)", refused, "", ""),
+    ]
 
 
 def section_cost() -> list[Row]:
@@ -217,14 +256,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small samples (smoke check, figures not comparable)")
     args = parser.parse_args()
-    runs, events, jobs = (2, 20, 50) if args.quick else (7, 500, 1000)
+    runs, events, jobs, deployments = (2, 20, 50, 2) if args.quick else (7, 500, 1000, 10)
     started = time.monotonic()
     ensure_build()
     print(f"machine: {machine()}", flush=True)
     print(render("1. Cold init (fresh python3.13 per run, built artifacts, median)", section_cold(runs)), flush=True)
-    warm_rows, burst_rows = section_warm_and_burst(events, jobs)
+    warm_rows, burst_rows = section_warm_and_burst(events, jobs, deployments)
     print(render("2. Warm per-event latency (in-process, moto, one warm container)", warm_rows))
     print(render(f"3. Burst: HPO sweep of {jobs} jobs, 10% pass the gate", burst_rows), flush=True)
+    print(
+        render(
+            f"3b. The same burst under SageMaker throttling ({throttled.describe_rates()}), virtual time",
+            section_throttled(jobs),
+        ),
+        flush=True,
+    )
     print(render("4. Cost of one two-stage deployment (canary prod, one approval)", section_cost()))
     print(render("5. Sizes after sam build (unzipped)", section_sizes()))
     print(f"\n{time.monotonic() - started:.0f} s")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent.parent / ".aws-sam" / "build"
 LAYER = "LifecycleLayer"
-TARGET_LAYER_MB = 10.0
+TARGET_LAYER_MB = 25.0
 MB = 1024 * 1024
 
 

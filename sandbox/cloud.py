@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.loaders import Loader, create_loader
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
@@ -182,14 +183,20 @@ _ENGINE_LOG = logging.getLogger("moto.stepfunctions.parser")
 _QUIET = logging.NullHandler()
 
 
+# No proxy for moto, so no reading of the proxy settings: botocore reads them by iterating os.environ when a client is
+# made without `proxies`, and an invocation running on moto's Step Functions engine thread sets and restores its
+# function's variables meanwhile (`runtime.invocation`): the iteration then fails with KeyError.
+_SANDBOX_CLIENT = Config(proxies={})
+
+
 def client_in(
     service: str, account: str, region: str = REGION, *, role: str = ADMIN_ROLE, session_name: str = "sandbox"
 ) -> Any:
     """A client of moto acting in `account`: the automation account's own credentials, else an assumed `role` there
     (moto lands assumed-role credentials in the role's account)."""
     if account == AUTOMATION:
-        return boto3.client(service, region_name=region)
-    credentials = boto3.client("sts", region_name=region).assume_role(
+        return boto3.client(service, region_name=region, config=_SANDBOX_CLIENT)
+    credentials = boto3.client("sts", region_name=region, config=_SANDBOX_CLIENT).assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name
     )["Credentials"]
     return boto3.client(
@@ -198,6 +205,7 @@ def client_in(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
+        config=_SANDBOX_CLIENT,
     )
 
 

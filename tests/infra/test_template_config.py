@@ -94,3 +94,17 @@ def test_every_function_outlives_one_sdk_call_s_retry_budget(automation_template
     assert budget > 60  # what the functions had: a single stalled call outlasted it
     assert {logical_id: timeout for logical_id, timeout in timeouts.items() if timeout <= budget} == {}
     assert all(timeout <= 900 for timeout in timeouts.values())  # Lambda's maximum
+
+
+def test_every_function_reserves_the_concurrency_the_parameter_names(automation_template) -> None:
+    # A burst queues in Lambda's asynchronous queue instead of taking the account's whole concurrency; -1 reserves
+    # nothing (Lambda keeps at least 100 unreserved: "Configuring reserved concurrency for a function")
+    parameter = automation_template["Parameters"]["FunctionConcurrency"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 10, -1)
+    assert automation_template["Conditions"]["ReserveConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "FunctionConcurrency"}, -1]}]
+    }
+    reserved = automation_template["Globals"]["Function"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["ReserveConcurrency", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    functions = [r for r in automation_template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions and all("ReservedConcurrentExecutions" not in f["Properties"] for f in functions)

@@ -1,8 +1,11 @@
-"""Trust checks and `session_for` against moto's STS, in several accounts."""
+"""Trust checks and `client_for` against moto's STS, in several accounts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 
 import boto3
 import pytest
@@ -14,8 +17,8 @@ from lifecycle.accounts import (
     check_arns_in_account,
     check_trust,
     client_for,
+    event_credentials,
     retry_budget_seconds,
-    session_for,
     session_policy,
 )
 from lifecycle.config import ConfigurationError, get_settings
@@ -23,54 +26,103 @@ from lifecycle.errors import UntrustedEvent
 from support.cloud import AUTOMATION, DEV, PROD, REGION, UNTRUSTED, Cloud
 
 
-def test_the_automation_account_uses_the_functions_own_credentials(cloud: Cloud) -> None:
-    session = session_for(AUTOMATION, REGION, get_settings(), reaction="test", event_id="e-1")
+def _caller(client: object) -> str:
+    return str(client.get_caller_identity()["Arn"])  # type: ignore[attr-defined]
 
-    assert session.client("sts").get_caller_identity()["Account"] == AUTOMATION
+
+def test_the_automation_account_uses_the_functions_own_credentials(cloud: Cloud) -> None:
+    sts = client_for("sts", AUTOMATION, REGION, get_settings(), reaction="test", event_id="e-1")
+
+    assert sts.get_caller_identity()["Account"] == AUTOMATION
 
 
 def test_a_workload_account_is_reached_by_assuming_its_execution_role(cloud: Cloud) -> None:
-    session = session_for(DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
+    sts = client_for("sts", DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
 
-    identity = session.client("sts").get_caller_identity()
+    identity = sts.get_caller_identity()
     assert identity["Account"] == DEV
     assert ":assumed-role/sagemaker-lifecycle-execution/training-state-e-1" in identity["Arn"]
 
 
-def test_a_session_serves_one_event_and_is_cached_for_it_until_near_expiry(
+def test_an_events_role_session_is_cached_for_it_until_near_expiry(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = get_settings()
-    first = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
-    assert session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is first
-    assert client_for("sagemaker", PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is client_for(
-        "sagemaker", PROD, REGION, settings, reaction="deploy-model", event_id="e-1"
-    )
+    sent = _assume_role_requests(monkeypatch)
+    first = event_credentials(PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
+    assert event_credentials(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is first
+    assert len(sent) == 1
 
     # When the cached credentials are within the refresh margin of expiry
-    cached = accounts._cache[(PROD, REGION, "deploy-model", "e-1")]
-    monkeypatch.setattr(cached, "expires_at", cached.expires_at - 3600 * 24)
+    monkeypatch.setitem(
+        accounts._credentials,
+        (PROD, REGION, "deploy-model", "e-1"),
+        dataclasses.replace(first, expires_at=time.time() + 60),
+    )
 
-    assert session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") is not first
+    assert event_credentials(PROD, REGION, settings, reaction="deploy-model", event_id="e-1") != first
+    assert len(sent) == 2
 
 
-def test_a_later_event_gets_its_own_session_named_after_it(cloud: Cloud) -> None:
-    # CloudTrail attribution: a session cached for one event must not act for the next one under the first's name.
+def test_a_later_event_acts_under_its_own_session_name_through_the_containers_client(cloud: Cloud) -> None:
+    # CloudTrail attribution: the client kept for the container must not act for the next event under the first's name.
     settings = get_settings()
-    first = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
-    second = session_for(PROD, REGION, settings, reaction="deploy-model", event_id="e-2")
-    other = session_for(PROD, REGION, settings, reaction="model-package-state", event_id="e-2")
+    first = client_for("sts", PROD, REGION, settings, reaction="deploy-model", event_id="e-1")
+    first_name = _caller(first).rsplit("/", 1)[1]
+    second = client_for("sts", PROD, REGION, settings, reaction="deploy-model", event_id="e-2")
+    other = client_for("sts", PROD, REGION, settings, reaction="model-package-state", event_id="e-2")
 
-    names = [s.client("sts").get_caller_identity()["Arn"].rsplit("/", 1)[1] for s in (first, second, other)]
+    assert second is first  # one client per container, account, region, reaction and service
+    assert other is not first  # another reaction has another session policy, so another client
+    names = [first_name, _caller(second).rsplit("/", 1)[1], _caller(other).rsplit("/", 1)[1]]
     assert names == ["deploy-model-e-1", "deploy-model-e-2", "model-package-state-e-2"]
 
 
-def test_the_automation_account_shares_the_functions_own_session(cloud: Cloud) -> None:
+def test_a_container_keeps_its_clients_across_events(cloud: Cloud) -> None:
     settings = get_settings()
 
-    assert session_for(AUTOMATION, REGION, settings, reaction="audit", event_id="e-1") is session_for(
-        AUTOMATION, REGION, settings, reaction="notify", event_id="e-2"
+    assert client_for("sagemaker", AUTOMATION, REGION, settings, reaction="audit", event_id="e-1") is client_for(
+        "sagemaker", AUTOMATION, REGION, settings, reaction="notify", event_id="e-2"
     )
+    assert client_for("sagemaker", DEV, REGION, settings, reaction="training-state", event_id="e-1") is client_for(
+        "sagemaker", DEV, REGION, settings, reaction="training-state", event_id="e-2"
+    )
+
+
+def test_containers_running_side_by_side_sign_with_their_own_events_session(cloud: Cloud) -> None:
+    # The sandbox and the benchmarks run several containers as threads of one process, sharing its clients.
+    settings = get_settings()
+    names: dict[str, str] = {}
+    here = client_for("sts", DEV, REGION, settings, reaction="training-state", event_id="e-1")
+
+    def other_container() -> None:
+        there = client_for("sts", DEV, REGION, settings, reaction="training-state", event_id="e-2")
+        names["there"] = _caller(there).rsplit("/", 1)[1]
+        names["same client"] = str(there is here)
+
+    thread = threading.Thread(target=other_container)
+    thread.start()
+    thread.join()
+    names["here"] = _caller(here).rsplit("/", 1)[1]
+
+    assert names == {"there": "training-state-e-2", "same client": "True", "here": "training-state-e-1"}
+
+
+def test_a_workload_client_cannot_sign_on_a_thread_that_did_not_ask_for_it(cloud: Cloud) -> None:
+    here = client_for("sts", DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
+    failures: list[Exception] = []
+
+    def elsewhere() -> None:
+        try:
+            here.get_caller_identity()
+        except ConfigurationError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+
+    assert len(failures) == 1  # never signed with another thread's event, nor unsigned
 
 
 def _assume_role_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
@@ -86,7 +138,7 @@ def test_the_external_id_is_sent_when_configured(cloud: Cloud, monkeypatch: pyte
     get_settings.cache_clear()
     sent = _assume_role_requests(monkeypatch)
 
-    session_for(DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
+    event_credentials(DEV, REGION, get_settings(), reaction="training-state", event_id="e-1")
 
     assert sent[0]["ExternalId"] == "shared-secret-id"
     assert sent[0]["RoleArn"] == f"arn:aws:iam::{DEV}:role/sagemaker-lifecycle-execution"
@@ -97,7 +149,7 @@ def test_each_reaction_assumes_the_role_narrowed_to_its_own_actions(
 ) -> None:
     sent = _assume_role_requests(monkeypatch)
 
-    session_for(PROD, REGION, get_settings(), reaction="debugger-rule", event_id="e-1")
+    event_credentials(PROD, REGION, get_settings(), reaction="debugger-rule", event_id="e-1")
 
     policy = json.loads(str(sent[0]["Policy"]))
     actions = {action for statement in policy["Statement"] for action in statement["Action"]}
@@ -114,7 +166,7 @@ def test_every_reaction_session_policy_fits_assume_role() -> None:
 
 def test_a_reaction_without_a_session_policy_cannot_act_in_a_workload_account(cloud: Cloud) -> None:
     with pytest.raises(ConfigurationError, match=r"no entry in lifecycle\.accounts\.SESSION_ACTIONS"):
-        session_for(DEV, REGION, get_settings(), reaction="made-up", event_id="e-1")
+        event_credentials(DEV, REGION, get_settings(), reaction="made-up", event_id="e-1")
 
 
 def test_the_retry_budget_counts_every_attempt_timeout_and_backoff() -> None:
@@ -128,9 +180,10 @@ def test_the_retry_budget_counts_every_attempt_timeout_and_backoff() -> None:
 
 
 def test_role_session_names_are_made_safe_and_short(cloud: Cloud) -> None:
-    session = session_for(DEV, REGION, get_settings(), reaction="debugger-rule", event_id="id with spaces/" + "x" * 100)
+    event_id = "id with spaces/" + "x" * 100
+    sts = client_for("sts", DEV, REGION, get_settings(), reaction="debugger-rule", event_id=event_id)
 
-    arn = session.client("sts").get_caller_identity()["Arn"]
+    arn = _caller(sts)
     name = arn.rsplit("/", 1)[1]
     assert len(name) <= 64
     assert " " not in name

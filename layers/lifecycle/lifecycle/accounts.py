@@ -11,12 +11,14 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
 
@@ -35,7 +37,6 @@ _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):[a-z0-9-]*:(
 _SOURCES_BY_DETAIL_TYPE_PREFIX = {"SageMaker ": "aws.sagemaker", "CloudWatch Alarm": "aws.cloudwatch"}
 # ARNs of these services name the account the resource lives in; it must be the event's own account.
 _ACCOUNT_BOUND_SERVICES = frozenset({"sagemaker", "cloudwatch"})
-# Sessions are per event (CloudTrail attribution); a warm container keeps the most recent ones only.
 _MAX_CACHED_SESSIONS = 64
 
 # What each reaction may do in a workload account: the inline session policy of its AssumeRole ("Session policies",
@@ -206,18 +207,70 @@ def account_of(arn: str) -> str:
     return (match["account"] or "") if match else ""
 
 
-@dataclass
-class _Cached:
-    session: boto3.session.Session
-    expires_at: float
-    clients: dict[str, Any]
-
-
-# (account, region, reaction, event id) -> session: a session never serves another event, so CloudTrail in the workload
-# account names the event that acted on every call (the role session name is the reaction and the event id).
-_cache: OrderedDict[tuple[str, str, str, str], _Cached] = OrderedDict()
+# Workload credentials are per event (CloudTrail attribution: the role session name is the reaction and the event
+# id, so a session never acts for a later event under the first event's name); a warm container keeps the most
+# recent ones. (account, region, reaction, event id) -> credentials.
+_credentials: OrderedDict[tuple[str, str, str, str], _EventCredentials] = OrderedDict()
+# Clients are per container, not per event: a boto3 session costs ~15 ms and a client ~5-15 ms to make, more than a
+# warm reaction's own work, and a client kept across events keeps its adaptive rate limiter's view of the service.
+# A workload client signs each request with the role session of the event being handled (`_Signing`).
+# (account, region, reaction, service) -> client; (account, region, reaction) -> its signing credentials.
+_clients: dict[tuple[str, str, str, str], Any] = {}
+_signing: dict[tuple[str, str, str], _Signing] = {}
 _lock = threading.Lock()
 _loader: list[Loader] = []
+
+
+@dataclass(frozen=True)
+class _EventCredentials:
+    access_key: str
+    secret_key: str
+    token: str
+    expires_at: float
+
+
+class _Signing(Credentials):
+    """The credentials a workload client signs with: the role session of the event the calling thread handles
+    (`use`). botocore's request signer reads them on every request (`get_frozen_credentials`), so one client serves
+    event after event, each under its own session name. Per thread: a Lambda container runs one event at a time, the
+    sandbox and the benchmarks run several containers as threads of one process."""
+
+    def __init__(self) -> None:  # no static keys: botocore's Credentials.__init__ would store some
+        self.method = _SigningProvider.METHOD
+        self._current = threading.local()
+
+    def use(self, found: _EventCredentials) -> None:
+        self._current.found = found
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        found: _EventCredentials | None = getattr(self._current, "found", None)
+        if found is None:
+            raise ConfigurationError("a workload client was used on a thread that has not asked client_for for it")
+        return ReadOnlyCredentials(found.access_key, found.secret_key, found.token)
+
+    @property
+    def access_key(self) -> str:  # type: ignore[override]
+        return self.get_frozen_credentials().access_key
+
+    @property
+    def secret_key(self) -> str:  # type: ignore[override]
+        return self.get_frozen_credentials().secret_key
+
+    @property
+    def token(self) -> str:  # type: ignore[override]
+        return str(self.get_frozen_credentials().token)
+
+
+class _SigningProvider(CredentialProvider):
+    """A botocore credential provider handing a session its `_Signing` object."""
+
+    METHOD = "lifecycle-event-session"
+
+    def __init__(self, signing: _Signing) -> None:
+        self._signing = signing
+
+    def load(self) -> Credentials:
+        return self._signing
 
 
 def role_arn_for(account: str, settings: Settings) -> str:
@@ -225,26 +278,20 @@ def role_arn_for(account: str, settings: Settings) -> str:
     return f"arn:{settings.partition}:iam::{account}:role/{settings.execution_role_name}"
 
 
-def _session(region: str, credentials: dict[str, Any] | None = None) -> boto3.session.Session:
-    """A boto3 session sharing one botocore data loader: a session per event must not parse the service models again
-    (SageMaker's takes a quarter of a second)."""
+def _session(region: str, signing: _Signing | None = None) -> boto3.session.Session:
+    """A boto3 session sharing one botocore data loader (a session must not parse the service models again:
+    SageMaker's takes a quarter of a second), with the function's own credentials or a workload `_Signing`."""
     with _lock:
         if not _loader:
             _loader.append(create_loader())
     core = botocore.session.Session()
     core.register_component("data_loader", _loader[0])
-    if credentials is None:
-        return boto3.session.Session(botocore_session=core, region_name=region)
-    return boto3.session.Session(
-        botocore_session=core,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
+    if signing is not None:
+        core.register_component("credential_provider", CredentialResolver([_SigningProvider(signing)]))
+    return boto3.session.Session(botocore_session=core, region_name=region)
 
 
-def _assume(account: str, region: str, settings: Settings, reaction: str, event_id: str) -> _Cached:
+def _assume(account: str, region: str, settings: Settings, reaction: str, event_id: str) -> _EventCredentials:
     request: dict[str, Any] = {
         "RoleArn": role_arn_for(account, settings),
         "RoleSessionName": _SESSION_NAME_UNSAFE.sub("-", f"{reaction}-{event_id}")[:64],
@@ -254,58 +301,62 @@ def _assume(account: str, region: str, settings: Settings, reaction: str, event_
     if settings.external_id:
         request["ExternalId"] = settings.external_id
     try:
-        sts = _own(region).client("sts", config=CLIENT_CONFIG)
-        credentials = sts.assume_role(**request)["Credentials"]
+        sts = own_client("sts", settings, region)
+        found = sts.assume_role(**request)["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise AssumeRoleFailed(f"cannot assume {request['RoleArn']}: {exc}") from exc
-    return _Cached(_session(region, credentials), credentials["Expiration"].timestamp(), {})
+    return _EventCredentials(
+        found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"], found["Expiration"].timestamp()
+    )
 
 
 def _own(region: str) -> boto3.session.Session:
     return _session(region)
 
 
-def _entry(account: str, region: str, settings: Settings, reaction: str, event_id: str) -> _Cached:
-    own = account == settings.automation_account_id
-    # The function's own credentials are not per event: one session per region serves every reaction and event.
-    key = (account, region, "", "") if own else (account, region, reaction, event_id)
-    with _lock:
-        cached = _cache.get(key)
-        if cached and cached.expires_at - _REFRESH_MARGIN_SECONDS > time.time():
-            _cache.move_to_end(key)
-            return cached
-    cached = _Cached(_own(region), float("inf"), {}) if own else _assume(account, region, settings, reaction, event_id)
-    with _lock:
-        _cache[key] = cached
-        while len(_cache) > _MAX_CACHED_SESSIONS:
-            _cache.popitem(last=False)
-    return cached
-
-
-def session_for(
+def event_credentials(
     account: str, region: str, settings: Settings, *, reaction: str, event_id: str
-) -> boto3.session.Session:
-    """A boto3 session acting in `account`/`region` for `reaction` handling event `event_id`.
-
-    The automation account uses the function's own credentials; any other account is reached by STS AssumeRole of
+) -> _EventCredentials:
+    """The role session `reaction` acts in for event `event_id` in workload `account`/`region`: STS AssumeRole of
     the workload execution role (with the ExternalId when configured), narrowed to the reaction's actions by its
-    session policy (`SESSION_ACTIONS`). A workload session serves one event only, cached per account, region,
-    reaction and event until five minutes before its credentials expire: its role session name (reaction + event id)
-    tells CloudTrail in the workload account which event acted.
-    """
-    return _entry(account, region, settings, reaction, event_id).session
+    session policy (`SESSION_ACTIONS`), cached until five minutes before it expires."""
+    key = (account, region, reaction, event_id)
+    with _lock:
+        found = _credentials.get(key)
+        if found and found.expires_at - _REFRESH_MARGIN_SECONDS > time.time():
+            _credentials.move_to_end(key)
+            return found
+    found = _assume(account, region, settings, reaction, event_id)
+    with _lock:
+        _credentials[key] = found
+        while len(_credentials) > _MAX_CACHED_SESSIONS:
+            _credentials.popitem(last=False)
+    return found
 
 
 def client_for(service: str, account: str, region: str, settings: Settings, *, reaction: str, event_id: str) -> Any:
-    """A cached client of `service` acting in `account`/`region` through `session_for`'s session."""
-    return _client(_entry(account, region, settings, reaction, event_id), service)
+    """A client of `service` acting in `account`/`region` for `reaction` handling event `event_id`.
+
+    The automation account uses the function's own credentials (one client per service and region serves every
+    reaction and event). Any other account is reached through `event_credentials`: the container's client of that
+    account, region, reaction and service, signing from now on with this event's role session.
+    """
+    if account == settings.automation_account_id:
+        return _cached_client((account, region, "", service), lambda: _own(region))
+    found = event_credentials(account, region, settings, reaction=reaction, event_id=event_id)
+    with _lock:
+        signing = _signing.setdefault((account, region, reaction), _Signing())
+    signing.use(found)
+    return _cached_client((account, region, reaction, service), lambda: _session(region, signing))
 
 
-def _client(entry: _Cached, service: str) -> Any:
-    client = entry.clients.get(service)
+def _cached_client(key: tuple[str, str, str, str], session: Callable[[], boto3.session.Session]) -> Any:
+    with _lock:
+        client = _clients.get(key)
     if client is None:
-        client = entry.session.client(service, config=CLIENT_CONFIG)
-        entry.clients[service] = client
+        client = session().client(key[3], config=CLIENT_CONFIG)
+        with _lock:
+            client = _clients.setdefault(key, client)
     return client
 
 
@@ -320,4 +371,6 @@ def own_client(service: str, settings: Settings, region: str | None = None) -> A
 def clear_session_cache() -> None:
     """Forget cached sessions (tests, and after a role change)."""
     with _lock:
-        _cache.clear()
+        _credentials.clear()
+        _clients.clear()
+        _signing.clear()

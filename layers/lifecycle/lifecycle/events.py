@@ -76,7 +76,9 @@ TagMap = dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_le
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    # defer_build: a model's validator is built when it first validates, not at import: a handler pays for the one
+    # event model it parses, not for all of them, on its cold start.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
 
 # --- training job -------------------------------------------------------------------------------------------------

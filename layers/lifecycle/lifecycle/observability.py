@@ -8,7 +8,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 SERVICE = "sagemaker-lifecycle"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# X-Ray records the AWS calls (botocore) and the handler: patching every library the X-Ray SDK supports (powertools'
+# default) would also import and patch sqlite3 and whatever else is importable, for nothing this product calls.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace="SageMakerLifecycle", service=SERVICE)
 
 

@@ -53,7 +53,7 @@ KmsKeyArn = Annotated[
 class _Strict(BaseModel):
     """Policy documents refuse unknown keys: a typo must not silently turn a guardrail off."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use (cold start)
 
 
 class MetricDefinition(_Strict):

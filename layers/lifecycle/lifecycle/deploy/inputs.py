@@ -45,7 +45,7 @@ Reason = Annotated[str, Field(max_length=1000)]
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use (cold start)
 
 
 class ApprovedInput(_Input):
