@@ -76,14 +76,7 @@ def measure(sandbox: Sandbox, jobs: int = 1000) -> Burst:
     seconds = time.perf_counter() - started
     WORLD.drain()
     invocations = [i for d in router.deliveries for i in d.invocations]
-    sagemaker = sandbox.client("sagemaker", AUTOMATION)
-    registered = len(
-        [
-            package
-            for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName="churn")
-            for package in page["ModelPackageSummaryList"]
-        ]
-    )
+    registered = packages(sandbox)
     return Burst(
         jobs=jobs,
         deliveries=len(stream),
@@ -110,7 +103,8 @@ class Sweep:
         return self.deliveries / self.seconds
 
 
-def _packages(sandbox: Sandbox) -> int:
+def packages(sandbox: Sandbox) -> int:
+    """How many packages group churn holds in the registry."""
     sagemaker = sandbox.client("sagemaker", AUTOMATION)
     if not sagemaker.list_model_package_groups(NameContains="churn")["ModelPackageGroupSummaryList"]:
         return 0
@@ -143,7 +137,7 @@ def measure_tuning(sandbox: Sandbox, trials: int = 1000) -> Sweep:
         and event["detail"]["TrainingJobStatus"] == "Completed"
     ]
     stream.append(tuning_event)
-    before = _packages(sandbox)
+    before = packages(sandbox)
     router = Router(sandbox)
     meter = AwsMeter()
     started = time.perf_counter()
@@ -157,7 +151,7 @@ def measure_tuning(sandbox: Sandbox, trials: int = 1000) -> Sweep:
         trials=trials,
         deliveries=len(stream),
         seconds=seconds,
-        registered=_packages(sandbox) - before,
+        registered=packages(sandbox) - before,
         aws_calls=meter.calls,
         calls_by_operation=dict(Counter(meter.operations).most_common(6)),
         failed_invocations=sum(1 for i in invocations if i.error),

@@ -125,9 +125,7 @@ def section_warm_and_burst(events: int, jobs: int, deployments: int) -> tuple[li
     latencies.append(cost.measure_warm(deployments))
     with _sandbox() as sandbox:
         sweep = burst.measure(sandbox, jobs)
-    with Sandbox() as sandbox:
-        for path in sample_policies():
-            sandbox.publish_policy(read_policy(path))
+    with _sandbox() as sandbox:
         tuned = burst.measure_tuning(sandbox, jobs)
     warm_rows: list[Row] = [
         (

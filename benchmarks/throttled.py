@@ -34,9 +34,9 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from moto.iam.models import get_account_id_from
 
-from benchmarks.burst import sweep
+from benchmarks.burst import packages, sweep
 from benchmarks.warm import function_of, quiet, warm_container
-from sandbox.cloud import AUTOMATION, Sandbox
+from sandbox.cloud import Sandbox
 from sandbox.world import WORLD
 
 FOLDER = "training_state"
@@ -353,11 +353,7 @@ def measure(sandbox: Sandbox, jobs: int = 1000, settings: LambdaSettings | None 
             thread.join()
     real = time.perf_counter() - started
     WORLD.drain()
-    sagemaker = sandbox.client("sagemaker", AUTOMATION)
-    registered = sum(
-        len(page["ModelPackageSummaryList"])
-        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName="churn")
-    )
+    registered = packages(sandbox)
     return ThrottledBurst(
         deliveries=len(stream),
         containers=settings.containers,
