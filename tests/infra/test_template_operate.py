@@ -86,9 +86,17 @@ def _reactions() -> set[str]:
         model_package_state,
         monitor_violation,
         training_state,
+        transform_job_state,
     )
 
-    modules = (debugger_rule, labeling_state, model_package_state, monitor_violation, training_state)
+    modules = (
+        debugger_rule,
+        labeling_state,
+        model_package_state,
+        monitor_violation,
+        training_state,
+        transform_job_state,
+    )
     return {module.REACTION for module in modules}
 
 

@@ -49,6 +49,8 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "model-package-approved-in-progress.json": set(),
     "model-package-rejected.json": {"ModelPackageStateRule"},
     "model-package-pending.json": {"ModelPackageStateRule"},
+    "transform-job-completed.json": {"TransformJobStateRule"},
+    "transform-job-failed.json": {"TransformJobStateRule"},
 }
 
 

@@ -17,6 +17,7 @@ def test_each_reaction_function_runs_the_reaction_module_of_its_name() -> None:
         "model_package_state",
         "monitor_violation",
         "training_state",
+        "transform_job_state",
     ]
     for name in reactions:
         module = importlib.import_module(f"lifecycle.reactions.{name}")
