@@ -169,7 +169,7 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
     )
     if view.status == "RUNNING" and waiting and view.group:
         gates = deployments.approvals(settings, view.group, execution=view.name)
-        if any(gate.stage == waiting and not gate.decision for gate in gates):
+        if any(gate.stage == waiting and gate.kind == "gate" and not gate.decision for gate in gates):
             view.pending_approvals = [waiting]
     return view
 
