@@ -145,7 +145,7 @@ def section_warm_and_burst(events: int, jobs: int) -> tuple[list[Row], list[Row]
 def section_cost() -> list[Row]:
     found = cost.measure()
     median = statistics.median(found.durations_ms)
-    return [
+    rows: list[Row] = [
         (
             f"two-stage deployment ({found.status})",
             f"{found.transitions} transitions, {found.loop_repeats} of them wait-loop repeats",
@@ -167,6 +167,21 @@ def section_cost() -> list[Row]:
             "",
         ),
     ]
+    for scenario, note in (
+        ("shadow -> promote prod", "the shadow's deployment, its end and the guarded promotion"),
+        ("batch stage", "the transform-job-state invocation not included"),
+    ):
+        other = cost.measure(scenario)
+        rows.append(
+            (
+                f"{scenario} ({other.status})",
+                f"{other.transitions} transitions ({other.loop_repeats} wait-loop repeats), {other.invocations} "
+                f"deploy step invocations, ${other.step_functions_usd + other.lambda_usd:.6f} ({note})",
+                "",
+                "",
+            )
+        )
+    return rows
 
 
 def section_sizes() -> list[Row]:
@@ -208,7 +223,7 @@ def main() -> None:
     warm_rows, burst_rows = section_warm_and_burst(events, jobs)
     print(render("2. Warm per-event latency (in-process, moto, one warm container)", warm_rows))
     print(render(f"3. Burst: HPO sweep of {jobs} jobs, 10% pass the gate", burst_rows), flush=True)
-    print(render("4. Cost of one two-stage deployment (canary prod, one approval)", section_cost()))
+    print(render("4. Cost of a deployment (two stages; shadow -> promote; batch)", section_cost()))
     print(render("5. Sizes after sam build (unzipped)", section_sizes()))
     print(f"\n{time.monotonic() - started:.0f} s")
 
