@@ -1,6 +1,7 @@
-"""Section 4: what one two-stage deployment costs (staging all at once + one approval, prod canary with an alarm).
+"""Section 4: what a deployment costs: two stages (staging all at once + one approval, prod canary with an alarm), a
+shadow test of prod promoted by a person, a batch stage proved by its transform job.
 
-The execution is the one `benchmarks/deploy_transitions.py` runs (the real ASL on moto's engine, the deploy step
+The executions are the ones `benchmarks/deploy_transitions.py` runs (the real ASL on moto's engine, the deploy step
 Lambda in-process); this module times each Lambda invocation and prices the run.
 """
 
@@ -129,7 +130,7 @@ def measure_warm(deployments: int) -> Latency:
     samples: list[tuple[float, float, int]] = []
     ends: list[int] = []
     with _restored(), open(os.devnull, "w") as sink, quiet(sink), _warm_container(samples):
-        runs = deploy_transitions.deploy(deployments + 1, after_each=lambda: ends.append(len(samples)))
+        runs = deploy_transitions.successive(deployments + 1, after_each=lambda: ends.append(len(samples)))
     counted = samples[ends[0] :]
     totals = [total for total, _, _ in counted]
     overheads = [overhead for _, overhead, _ in counted]
@@ -146,10 +147,12 @@ def measure_warm(deployments: int) -> Latency:
     )
 
 
-def measure() -> DeploymentCost:
+def measure(scenario: str = "two-stage deployment") -> DeploymentCost:
+    """The cost of the measured execution of `scenario` (a key of `deploy_transitions.SCENARIOS`): Lambda invocations
+    are counted from its start (a deployment that only sets the stage up is not)."""
     durations: list[float] = []
     with _restored(), open(os.devnull, "w") as sink, quiet(sink), _timed_invocations(durations):
-        (run,) = deploy_transitions.deploy()
+        run = deploy_transitions.SCENARIOS[scenario](durations.clear)
     return DeploymentCost(
         status=run.status,
         transitions=len(run.states),

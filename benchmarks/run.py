@@ -199,7 +199,7 @@ def section_throttled(jobs: int) -> list[Row]:
 def section_cost() -> list[Row]:
     found = cost.measure()
     median = statistics.median(found.durations_ms)
-    return [
+    rows: list[Row] = [
         (
             f"two-stage deployment ({found.status})",
             f"{found.transitions} transitions, {found.loop_repeats} of them wait-loop repeats",
@@ -221,6 +221,21 @@ def section_cost() -> list[Row]:
             "",
         ),
     ]
+    for scenario, note in (
+        ("shadow -> promote prod", "the shadow's deployment, its end and the guarded promotion"),
+        ("batch stage", "the transform-job-state invocation not included"),
+    ):
+        other = cost.measure(scenario)
+        rows.append(
+            (
+                f"{scenario} ({other.status})",
+                f"{other.transitions} transitions ({other.loop_repeats} wait-loop repeats), {other.invocations} "
+                f"deploy step invocations, ${other.step_functions_usd + other.lambda_usd:.6f} ({note})",
+                "",
+                "",
+            )
+        )
+    return rows
 
 
 def section_sizes() -> list[Row]:
@@ -269,7 +284,7 @@ def main() -> None:
         ),
         flush=True,
     )
-    print(render("4. Cost of one two-stage deployment (canary prod, one approval)", section_cost()))
+    print(render("4. Cost of a deployment (two stages; shadow -> promote; batch)", section_cost()))
     print(render("5. Sizes after sam build (unzipped)", section_sizes()))
     print(f"\n{time.monotonic() - started:.0f} s")
 

@@ -348,10 +348,20 @@ _SAGEMAKER_TYPES = {
     "ModelQualityJobDefinition": "model-quality-job-definition",
     "ModelBiasJobDefinition": "model-bias-job-definition",
     "ModelExplainabilityJobDefinition": "model-explainability-job-definition",
+    "TransformJob": "transform-job",
+    "EndpointWeightsAndCapacities": "endpoint",
 }
 # List calls the reference scopes to a resource: the pipeline execution whose steps are listed (pipeline-execution,
 # arn:...:pipeline/<name>/execution/<id>).
 _SCOPED_LISTS = {"ListPipelineExecutionSteps": "PipelineExecution"}
+# Application Auto Scaling's writes act on a scalable target; its Describe calls have no resource type.
+_SCALABLE_TARGET_WRITES = frozenset(
+    {"RegisterScalableTarget", "DeregisterScalableTarget", "PutScalingPolicy", "DeleteScalingPolicy", "TagResource"}
+)
+SCALING_SERVICE_LINKED_ROLE = (
+    "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
 
 
 def simulated_resource(action: str, account: str, region: str, partition: str) -> str:
@@ -375,6 +385,12 @@ def simulated_resource(action: str, account: str, region: str, partition: str) -
         return f"arn:{partition}:s3:::{probe}"
     if action == "cloudwatch:DescribeAlarms":
         return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{probe}"
+    if action in ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"):  # target tracking's alarms
+        return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:TargetTracking-{probe}"
+    if service == "application-autoscaling" and name in _SCALABLE_TARGET_WRITES:
+        return f"arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/{probe}"
+    if action == "iam:CreateServiceLinkedRole":
+        return f"arn:{partition}:iam::{account}:{SCALING_SERVICE_LINKED_ROLE}"
     return "*"
 
 
@@ -387,6 +403,7 @@ def _context(account: str) -> list[dict[str, Any]]:
         entry(f"aws:ResourceTag/{GROUP_TAG}", "lifecycle-doctor"),
         entry("aws:ResourceAccount", account),
         entry("iam:PassedToService", "sagemaker.amazonaws.com"),
+        entry("iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com"),
     ]
 
 

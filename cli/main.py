@@ -178,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
         gate.add_argument("--by", help="who answers (default: your IAM identity)")
         _json_flag(gate)
 
+    _shadow_commands(commands, common)
+
     for verb, what in (
         ("deploy", "deploy an approved version to stages"),
         ("rollback", "put a stage back on a version"),
@@ -213,6 +215,26 @@ def parser() -> argparse.ArgumentParser:
     teardown_.add_argument("--yes", "-y", action="store_true", help="remove without asking")
     _json_flag(teardown_)
     return top
+
+
+def _shadow_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`promote` and `end-shadow`."""
+    for verb, what in (
+        ("promote", "give a stage's shadow (or A/B challenger) all the traffic, with a guarded update"),
+        ("end-shadow", "end a stage's shadow test: production serves on alone"),
+    ):
+        shadow = commands.add_parser(verb, parents=[common], help=what)
+        shadow.add_argument("group", metavar="GROUP", help="model package group")
+        shadow.add_argument("--stage", required=True, type=_validated(TypeAdapter(StageName)), help="stage name")
+        shadow.add_argument(
+            "--reason",
+            type=_validated(TypeAdapter(Reason)),
+            required=verb == "end-shadow",
+            default="",
+            help="why (recorded and told to people)" + ("; required" if verb == "end-shadow" else ""),
+        )
+        shadow.add_argument("--by", help="who decides (default: your IAM identity)")
+        _json_flag(shadow)
 
 
 def _operate_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -360,6 +382,24 @@ def _gate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     return EXIT_OK
 
 
+def _shadow(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    promote = args.command == "promote"
+    by = args.by or runs.caller(settings)
+    execution, answered = runs.shadow_verdict(
+        settings, args.group, args.stage, promote=promote, by=by, reason=args.reason
+    )
+    if args.json:
+        render.emit_json(
+            out, {"execution": execution, "stage": args.stage, "answered": answered, "promote": promote, "by": by}
+        )
+    elif answered:
+        then = "it ends the shadow, then deploys it guarded" if promote else "it ends the shadow"
+        render.line(out, f"{args.stage}: shadow {'promoted' if promote else 'ended'} by {by}; {then} ({execution})")
+    else:
+        render.line(out, f"started {execution}")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
     if args.command == "deploy":
         started = runs.deploy(settings, args.group, args.version, args.stage, args.reason)
@@ -459,6 +499,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             return _history(args, settings, out)
         if args.command in ("approve", "reject"):
             return _gate(args, settings, out)
+        if args.command in ("promote", "end-shadow"):
+            return _shadow(args, settings, out)
         if args.command == "doctor":
             return EXIT_OK if doctor.command(args, settings, stack.describe(settings), out) else EXIT_FAILED
         if args.command == "dlq":

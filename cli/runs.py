@@ -1,4 +1,5 @@
-"""`lifecycle deploy|rollback|approve|reject`: start DeployModel with a manual-run input, answer its approval gate."""
+"""`lifecycle deploy|rollback|approve|reject|promote|end-shadow`: start DeployModel with a manual-run input, answer
+its approval gate or its shadow test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from lifecycle.config import Settings
 from lifecycle.deploy.inputs import (
     APPROVAL_REJECTED,
     DeployInput,
+    EndShadowInput,
+    PromoteInput,
     RollbackInput,
     Started,
     compact_time,
@@ -128,7 +131,7 @@ def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: st
     pending = [
         found
         for found in deployments.approvals(settings, execution.group, execution=execution.name)
-        if found.stage == gate.stage and not found.decision
+        if found.stage == gate.stage and found.kind == "gate" and not found.decision
     ]
     if not pending:
         raise CliError(f"no pending approval for {execution.name} at stage {gate.stage!r}")
@@ -154,3 +157,46 @@ def answer(settings: Settings, gate: Gate, *, approve: bool, by: str, reason: st
                 f"no pending approval for {execution.name} at stage {gate.stage!r}: "
                 f"the gate was already answered or timed out ({error_code(exc)})"
             ) from exc
+
+
+def shadow_verdict(
+    settings: Settings, group: str, stage: str, *, promote: bool, by: str, reason: str
+) -> tuple[str, bool]:
+    """Promote the shadow (or A/B challenger) of `stage`, or end its shadow test.
+
+    A shadow test a DeployModel execution runs is answered there (the answer kept with its wait first, then its task
+    token used): that execution ends the shadow, and a promotion goes on with the guarded update. Otherwise a new
+    execution does it (PromoteInput, EndShadowInput). Returns the execution and whether it was an answer."""
+    policy = policy_of(group, settings)
+    _check_stages(policy, [stage])
+    if not promote and not reason.strip():
+        raise CliError("ending a shadow test needs --reason: the people told, and the audit trail, read why")
+    decision: deployments.Decision = "promote" if promote else "end"
+    in_flight = {view.name for view in running(settings, group)}
+    waits = [
+        found
+        for found in deployments.approvals(settings, group)
+        if found.kind == "shadow" and found.stage == stage and not found.decision and found.execution in in_flight
+    ]
+    if waits and deployments.answer_approval(settings, waits[0], decision=decision, by=by, reason=reason):
+        sfn = client("stepfunctions", settings)
+        output = {"decision": decision, "by": by, "reason": reason or "promoted by a person"}
+        with aws_errors(f"states:SendTaskSuccess {waits[0].execution}"):
+            try:
+                sfn.send_task_success(taskToken=waits[0].token, output=json.dumps(output))
+            except ClientError as exc:
+                if error_code(exc) not in _STALE_TOKEN_CODES:
+                    raise
+                raise CliError(
+                    f"the shadow test of {waits[0].execution} at stage {stage!r} already ended ({error_code(exc)})"
+                ) from exc
+        return waits[0].execution, True
+    state_machine(settings)
+    kind = "promote" if promote else "end-shadow"
+    name = execution_name(group, kind, stage, compact_time(datetime.now(UTC)))
+    input_ = (
+        PromoteInput(group=group, stage=stage, reason=reason)
+        if promote
+        else EndShadowInput(group=group, stage=stage, reason=reason)
+    )
+    return start_deployment(settings, input_, name=name).execution_arn, False

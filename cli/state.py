@@ -39,7 +39,7 @@ class StageView(BaseModel):
     name: str
     account: str
     region: str
-    endpoint: str
+    endpoint: str = Field(description="the stage's endpoint; a batch stage: `batch`")
     endpoint_status: str | None = None
     config: str | None = None
     variants: list[VariantView] = Field(default_factory=list)
@@ -96,6 +96,8 @@ def policy_of(group: str, settings: Settings) -> Policy:
 # --- stages ----------------------------------------------------------------------------------------------------------
 def stage_view(settings: Settings, group: str, stage: Stage, now: datetime) -> StageView:
     """Read one stage's endpoint, last monitor run and cool-down; a stage that cannot be read says why."""
+    if stage.endpoint_name is None:
+        return _batch_view(settings, group, stage)
     view = StageView(name=stage.name, account=stage.account, region=stage.region, endpoint=stage.endpoint_name)
     try:
         sagemaker = client("sagemaker", settings, stage.account, stage.region)
@@ -141,6 +143,22 @@ def _last_monitor_runs(sagemaker: Any, stage: Stage) -> tuple[str, datetime | No
     return ("; ".join(said) or "no monitoring schedule"), latest
 
 
+def _batch_view(settings: Settings, group: str, stage: Stage) -> StageView:
+    """A batch stage has no endpoint: what it runs is its current model, proved by its last transform job."""
+    view = StageView(name=stage.name, account=stage.account, region=stage.region, endpoint="batch")
+    try:
+        current = deployments.current_model(settings, group, stage.name)
+    except LifecycleError as exc:
+        view.error = str(exc)
+        return view
+    if current is None:
+        view.endpoint_status = "no model yet"
+        return view
+    view.endpoint_status = f"proved by {current.transform_job}"
+    view.variants = [VariantView(name=current.model, version=current.version, package_arn="", weight=1.0)]
+    return view
+
+
 def _cooldown(settings: Settings, group: str, stage: str, now: datetime) -> tuple[datetime | None, str | None]:
     found = cooldown.current(settings, group, stage, now=now)
     return found if found else (None, None)
@@ -176,7 +194,7 @@ def execution(settings: Settings, arn: str) -> ExecutionView:
     )
     if view.status == "RUNNING" and waiting and view.group:
         gates = deployments.approvals(settings, view.group, execution=view.name)
-        if any(gate.stage == waiting and not gate.decision for gate in gates):
+        if any(gate.stage == waiting and gate.kind == "gate" and not gate.decision for gate in gates):
             view.pending_approvals = [waiting]
     return view
 

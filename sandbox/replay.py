@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox.cloud import ROOT, STACK, Sandbox, mount_code
+from sandbox.fakes import transform as fake_transform
 from sandbox.router import Delivery, Router
 from sandbox.timeline import Timeline
 from sandbox.world import WORLD
@@ -168,6 +169,55 @@ def _serve(sandbox: Sandbox, group: str, versions: list[int]) -> list[str]:
         router.follow(started.execution_arn)
         router.settle()
     return ungated
+
+
+@seeder("SageMaker Transform Job State Change")
+def seed_transform_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
+    """The job, on its model, in the state the event reports, and (when the group's policy has a batch stage in the
+    event's account) the task token of the DeployModel execution waiting on it, as `Run Transform Job` keeps it."""
+    from lifecycle.config import Settings
+    from lifecycle.deploy import batch, endpoints
+    from lifecycle.errors import PolicyInvalid, PolicyNotFound
+    from lifecycle.policy import load_policy
+    from lifecycle.store import deployments
+
+    detail, account, region = event["detail"], event["account"], event["region"]
+    name, model = detail["TransformJobName"], detail["ModelName"]
+    group = str((detail.get("Tags") or {}).get("lifecycle:model-package-group", ""))
+    version = int((detail.get("Tags") or {}).get("lifecycle:model-package-version", "0"))
+    sagemaker = sandbox.client("sagemaker", account, region)
+    if batch.describe_transform_job(sagemaker, name) is None:
+        if endpoints.describe_model(sagemaker, model) is None:
+            sagemaker.create_model(
+                ModelName=model,
+                PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
+                ExecutionRoleArn=f"arn:aws:iam::{account}:role/SageMakerExecutionRole",
+            )
+        request = {
+            key: detail[key] for key in ("TransformInput", "TransformOutput", "TransformResources") if key in detail
+        }
+        request["TransformOutput"] = {k: v for k, v in request["TransformOutput"].items() if v}
+        tags = [{"Key": key, "Value": value} for key, value in (detail.get("Tags") or {}).items()]
+        sagemaker.create_transform_job(TransformJobName=name, ModelName=model, Tags=tags, **request)
+        if detail["TransformJobStatus"] != "InProgress":
+            fake_transform.finish(
+                account, region, name, status=detail["TransformJobStatus"], reason=detail.get("FailureReason", "")
+            )
+    seeded = f"transform job {name} ({detail['TransformJobStatus']})"
+    stack = sandbox.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    settings = Settings.from_stack(stack)
+    try:
+        policy = load_policy(group, settings)
+    except (PolicyNotFound, PolicyInvalid):
+        return seeded
+    stages = policy.deployment.stages if policy.deployment else []
+    found = next((s for s in stages if s.batch is not None and (s.account, s.region) == (account, region)), None)
+    if found is None:
+        return seeded
+    execution = f"{group}-seeded-{name}"[:80]
+    wait = deployments.TransformWait(account, region, name, "seeded-token", execution, group, found.name, version)
+    deployments.keep_transform_wait(settings, wait, keep=timedelta(days=1))
+    return f"{seeded}, waited on by {execution} (stage {found.name})"
 
 
 GROUND_TRUTH_LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"  # AWS-owned pre/post-labeling functions

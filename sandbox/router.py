@@ -24,7 +24,7 @@ from typing import Any
 from moto.events.models import EventBus, EventTemplateParser, events_backends
 
 from sandbox import lambdas, runtime
-from sandbox.cloud import AUTOMATION, Function, Sandbox
+from sandbox.cloud import AUTOMATION, REGION, STACK, Function, Sandbox
 from sandbox.stepfunctions import waiting_on_token
 from sandbox.world import WORLD
 
@@ -104,7 +104,9 @@ class Router:
             pending = WORLD.drain()
             accepted = lambdas.drain_async()
             if not pending and not accepted:
-                return
+                if not self._complete_transform_jobs():
+                    return
+                continue
             for name, payload in accepted:
                 self.timeline.add("handler", AUTOMATION, f"Lambda runs an accepted asynchronous invocation of {name}")
                 self.accepted.append(self.invoke(self.sandbox.deployment.functions[name], payload))
@@ -113,6 +115,33 @@ class Router:
                 if delivered > _MAX_EVENTS:
                     raise RuntimeError(f"more than {_MAX_EVENTS} events without settling: a reaction loops")
                 self.deliver(event)
+
+    def _complete_transform_jobs(self) -> bool:
+        """The world is quiet: SageMaker completes the transform jobs still running (a batch stage's proof). Their
+        state changes are delivered, then the executions that waited on them are followed again. False when none ran.
+        """
+        from lifecycle.config import Settings
+        from lifecycle.store import deployments
+
+        from sandbox.fakes import transform
+
+        finished = transform.complete_running(self.sandbox.forwarding_accounts, REGION)
+        if not finished:
+            return False
+        for account, job in finished:
+            self.timeline.add("world", account, f"transform job {job} Completed")
+        for event in WORLD.drain():
+            self.deliver(event)
+        stack = self.sandbox.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+        settings = Settings.from_stack(stack)
+        waiting = {
+            wait.execution
+            for account, job in finished
+            if (wait := deployments.transform_wait(settings, account, REGION, job)) is not None
+        }
+        for execution in [e for e in self.executions if e.status == "RUNNING" and e.name in waiting]:
+            self.resume(execution.arn)
+        return True
 
     def deliver(self, event: dict[str, Any]) -> Delivery:
         """One event SageMaker (or CloudWatch) published on the default bus of its account."""

@@ -84,17 +84,20 @@ def _validated(operation: str, respond: Callable[[SageMakerResponse], Any]) -> C
 
 
 def install() -> list[str]:
-    """Add every fake to moto's SageMaker API (and EventBridge's and IAM's: `sandbox.fakes.events`, `.iam`), and
+    """Add every fake to moto's SageMaker API (and EventBridge's, IAM's and Application Auto Scaling's:
+    `sandbox.fakes.events`, `.iam`, `.scaling`), and
     validate every SageMaker request moto answers (the fakes' and moto's own) strictly against botocore's model
     (idempotent); returns the SageMaker operations faked."""
     import sandbox.fakes.endpoints  # registers its fakes (and InvokeEndpoint on sagemaker-runtime)
     import sandbox.fakes.labeling  # registers its fakes
     import sandbox.fakes.pipelines  # registers its fakes
+    import sandbox.fakes.transform  # registers its fakes
     import sandbox.fakes.tuning  # noqa: F401  (registers its fakes)
-    from sandbox.fakes import events, iam, monitoring, registry, training  # each registers its fakes
+    from sandbox.fakes import events, iam, monitoring, registry, scaling, training  # each registers its fakes
 
     events.install()
     iam.install()
+    scaling.install()
     training.refuse_duplicate_names()
     monitoring.refuse_what_sagemaker_refuses()
     registry.emit_registry_events()

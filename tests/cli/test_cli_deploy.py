@@ -248,3 +248,65 @@ def test_refusals(lifecycle, deploy_stack, args, message):
 
     assert result.code == 1
     assert message in result.err
+
+
+def _at(lifecycle, state: str) -> dict:
+    """Poll `lifecycle status` until a deployment of churn is in `state`; its view."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = lifecycle("status", "churn", "--sandbox", "--stack", STACK, "--json").json()
+        found = [view for view in status["deployments"] if view["state"] == state]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no deployment of churn reached {state}")
+
+
+def test_promote_and_end_shadow_answer_the_shadow_test_in_flight(lifecycle, sandbox, deploy_stack, tmp_path, capsys):
+    where = ("--sandbox", "--stack", STACK)
+    document = _policy()
+    prod = document["deployment"]["stages"][1]
+    prod.pop("approval_required")
+    prod["strategy"] = {"type": "shadow", "percent": 20, "minimum_hours": 1, "wait_seconds": 0}
+    policy = tmp_path / "churn.yaml"
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert lifecycle("policy", "publish", str(policy), *where, "--yes").code == 0
+    assert lifecycle("deploy", "churn", "--version", "1", "--stage", "prod", *where, "--wait").code == 0
+    assert _serving(sandbox, PROD, "churn-prod") == [1]
+
+    # When v2 runs as a shadow of prod: it is no approval gate, and ending it needs a reason
+    lifecycle("deploy", "churn", "--version", "2", "--stage", "prod", *where)
+    shadowed = _at(lifecycle, "Wait For Shadow Verdict")
+    assert shadowed["pending_approvals"] == []
+    assert lifecycle("approve", "churn", *where).code == 1
+    with pytest.raises(SystemExit) as reasonless:
+        lifecycle("end-shadow", "churn", "--stage", "prod", *where)
+    assert reasonless.value.code == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
+    ended = lifecycle("end-shadow", "churn", "--stage", "prod", *where, "--by", "ml-lead", "--reason", "drifts")
+
+    # Then the execution ends the shadow and stops there: prod serves v1 alone
+    assert ended.code == 0, ended.err
+    assert f"prod: shadow ended by ml-lead; it ends the shadow ({shadowed['name']})" in ended.out
+    _until_done(lifecycle, shadowed["name"])
+    described = sandbox.client("stepfunctions").describe_execution(executionArn=shadowed["arn"])
+    assert (described["status"], described["error"]) == ("FAILED", "ShadowNotPromoted")
+    assert _serving(sandbox, PROD, "churn-prod") == [1]
+
+    # When v2 runs as a shadow again and a person promotes it
+    lifecycle("deploy", "churn", "--version", "2", "--stage", "prod", *where)
+    again = _at(lifecycle, "Wait For Shadow Verdict")
+    promoted = lifecycle("promote", "churn", "--stage", "prod", *where, "--by", "ml-lead", "--json")
+
+    # Then it takes all the traffic
+    assert promoted.code == 0, promoted.err
+    assert promoted.json() == {
+        "execution": again["name"],
+        "stage": "prod",
+        "answered": True,
+        "promote": True,
+        "by": "ml-lead",
+    }
+    done = _until_done(lifecycle, again["name"])
+    [stage] = [stage for stage in done["stages"] if stage["name"] == "prod"]
+    assert [(v["version"], v["weight"]) for v in stage["variants"]] == [(2, 1.0)]

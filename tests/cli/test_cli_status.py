@@ -102,6 +102,27 @@ def test_status_watch_returns_when_nothing_is_in_flight(lifecycle, churn):
     assert "elapsed · idle" in result.out
 
 
+def test_status_shows_the_current_model_of_a_batch_stage(lifecycle, churn):
+    from lifecycle.store import deployments
+
+    churn.publish_policy(read_policy(ROOT / "sandbox" / "policies" / "scoring.yaml"))
+    before = lifecycle("status", "scoring", "--sandbox", "--json").json()
+    assert [(s["name"], s["endpoint"], s["endpoint_status"]) for s in before["stages"]] == [
+        ("batch", "batch", "no model yet")
+    ]
+    stack = churn.client("cloudformation").describe_stacks(StackName="sagemaker-lifecycle")["Stacks"][0]
+    current = deployments.CurrentModel(2, "scoring-v2-batch-8b1d2e", "scoring-v2-batch-3f9a1c2e", "s3://out/", "", "e")
+    deployments.record_current_model(Settings.from_stack(stack), "scoring", "batch", current)
+
+    result = lifecycle("status", "scoring", "--sandbox", "--json")
+
+    [stage] = result.json()["stages"]
+    assert stage["endpoint_status"] == "proved by scoring-v2-batch-3f9a1c2e"
+    assert stage["variants"] == [{"name": "scoring-v2-batch-8b1d2e", "version": 2, "package_arn": "", "weight": 1.0}]
+    table = lifecycle("status", "scoring", "--sandbox")
+    assert "v2" in next(line for line in table.out.splitlines() if line.startswith("│ batch"))
+
+
 def test_status_of_an_unknown_group(lifecycle, churn):
     result = lifecycle("status", "nope", "--sandbox")
 

@@ -133,9 +133,10 @@ def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_v
     sandbox, router = played
     second = deployments(router)[1]
     assert second.status == "FAILED"
-    assert second.states[-5:] == [
+    assert second.states[-6:] == [
         "Restore Previous Endpoint Config",
         "Restore Started?",
+        "Restore Autoscaling",
         "Finish Failed Stage",
         "How Did It End?",
         "Deployment Failed",

@@ -89,6 +89,7 @@ def _reactions() -> set[str]:
         pipeline_state,
         schedule_state,
         training_state,
+        transform_job_state,
         tuning_state,
     )
 
@@ -101,6 +102,7 @@ def _reactions() -> set[str]:
         pipeline_state,
         schedule_state,
         training_state,
+        transform_job_state,
         tuning_state,
     )
     return {module.REACTION for module in modules}

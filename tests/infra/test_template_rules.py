@@ -67,6 +67,8 @@ EXPECTED_RULES: dict[str, set[str]] = {
     "monitoring-schedule-failed.json": {"MonitoringScheduleStateRule"},
     # spelled in capitals: the rule matches the status whatever its case
     "monitoring-schedule-stopped.json": {"MonitoringScheduleStateRule"},
+    "transform-job-completed.json": {"TransformJobStateRule"},
+    "transform-job-failed.json": {"TransformJobStateRule"},
 }
 
 

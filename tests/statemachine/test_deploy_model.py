@@ -22,19 +22,28 @@ LEASE = ["Acquire Endpoint Lease", "Endpoint Lease?"]
 TO_SERVICE = [
     *LEASE,
     "Create Model",
+    "Batch Stage?",
     "Create Endpoint Config",
     "Create Or Update Endpoint",
     "Wait For Endpoint In Service",
     "Check Endpoint Status",
     "Endpoint In Service?",
 ]
-STAGE = [*TO_SERVICE, "Run Smoke Test", "Canary Share Serving?", "Configure Monitoring", "Finish Stage"]
+STAGE = [
+    *TO_SERVICE,
+    "Run Smoke Test",
+    "Canary Or Shadow Serving?",
+    "Configure Autoscaling",
+    "Configure Monitoring",
+    "Finish Stage",
+]
 START = ["Validate Input", "More Stages To Deploy?", "Approval Before Traffic?"]
 NEXT = ["More Stages To Deploy?", "Approval Before Traffic?"]
 SUCCEEDED = ["More Stages To Deploy?", "Deployment Succeeded"]
 FAILED_WITHOUT_RESTORE = [  # nothing to put back (SageMaker's auto-rollback did, or the stage created the endpoint)
     "Restore Previous Endpoint Config",
     "Restore Started?",
+    "Restore Autoscaling",
     "Finish Failed Stage",
     "How Did It End?",
     "Deployment Failed",
@@ -45,6 +54,7 @@ RESTORED = [  # the previous config put back, and waited for until InService
     "Wait For Restore",
     "Check Restore",
     "Restore Settled?",
+    "Restore Autoscaling",
     "Finish Failed Stage",
     "How Did It End?",
 ]
@@ -190,7 +200,13 @@ def test_at_canary_the_canary_share_serves_while_a_person_decides_then_the_shift
     run = world.start("at-canary", approved())
 
     # the canary share: the serving variant keeps its name and 80%, v2 takes 20% as its own variant
-    assert run.states == [*START, *TO_SERVICE, "Run Smoke Test", "Canary Share Serving?", "Wait For Canary Approval"]
+    assert run.states == [
+        *START,
+        *TO_SERVICE,
+        "Run Smoke Test",
+        "Canary Or Shadow Serving?",
+        "Wait For Canary Approval",
+    ]
     assert serving(world, canary_gate_stage()) == [("AllTraffic", 1, 0.8), ("Canary", 2, 0.2)]
     [smoke] = audit("smoke-test")
     assert smoke.reason.startswith("variant Canary answered")  # the smoke test hit v2, not v1
@@ -202,14 +218,15 @@ def test_at_canary_the_canary_share_serves_while_a_person_decides_then_the_shift
     assert run.status == "SUCCEEDED", run.cause
     after = run.states[run.states.index("Wait For Canary Approval") :]
     loop = ["Wait For Endpoint In Service", "Check Endpoint Status", "Endpoint In Service?"]
-    polls = (len(after) - 8) // 3
+    polls = (len(after) - 9) // 3
     assert polls >= 2  # Updating, then baking (the product watches the alarms), then InService
     assert after == [
         "Wait For Canary Approval",
         "Complete Canary Shift",
         *loop * polls,
         "Run Smoke Test",
-        "Canary Share Serving?",
+        "Canary Or Shadow Serving?",
+        "Configure Autoscaling",
         "Configure Monitoring",
         "Finish Stage",
         *SUCCEEDED,
@@ -229,7 +246,7 @@ def test_at_canary_a_rejection_returns_the_traffic(world: DeployWorld) -> None:
     run = world.reject(run, "prod", reason="p99 latency of the canary doubled")
 
     assert run.status == "FAILED" and run.error == "ApprovalRejected"
-    assert run.states[-8:] == [*RESTORED, "Deployment Rejected"]
+    assert run.states[-9:] == [*RESTORED, "Deployment Rejected"]
     assert world.endpoint(canary_gate_stage()) == {"config": v1_config, "status": "InService"}
     [record] = audit("gate-rejected")
     assert "p99 latency of the canary doubled; prod serves v1" in record.reason

@@ -249,7 +249,7 @@ def test_each_manual_sample_is_a_valid_input(load_event) -> None:
 def test_every_task_of_the_asl_has_an_explicit_retry_and_a_catch() -> None:
     states = json.loads(ASL.read_text())["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert len(tasks) == 17
+    assert len(tasks) == 24
     for name, task in tasks.items():
         assert task.get("Retry"), f"{name} has no Retry"
         assert task.get("Catch"), f"{name} has no Catch"
@@ -267,7 +267,7 @@ def test_the_lambda_tasks_share_one_retry_policy() -> None:
     common = [json.dumps(task["Retry"][:2], sort_keys=True) for task in lambda_tasks]
     assert len(set(common)) == 1, "the throttling and transient-failure retries differ between tasks"
     extra = {json.dumps(task["Retry"][2:], sort_keys=True) for task in lambda_tasks} - {"[]"}
-    assert len(extra) == 1  # EndpointBusy, on the two tasks that update an endpoint
+    assert len(extra) == 1  # EndpointBusy, on the tasks that update an endpoint
 
 
 def test_one_name_per_step_from_the_asl_state_to_the_function() -> None:

@@ -32,6 +32,7 @@ def test_all_detail_types_of_local_facts_are_modelled() -> None:
         "SageMaker Ground Truth Labeling Job State Change",
         "SageMaker Model Package State Change",
         "SageMaker Processing Job State Change",
+        "SageMaker Transform Job State Change",
         "CloudWatch Alarm State Change",
         "SageMaker HyperParameter Tuning Job State Change",
         "SageMaker Model Building Pipeline Execution Status Change",

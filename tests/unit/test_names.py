@@ -20,6 +20,7 @@ def test_each_reaction_function_runs_the_reaction_module_of_its_name() -> None:
         "pipeline_state",
         "schedule_state",
         "training_state",
+        "transform_job_state",
         "tuning_state",
     ]
     for name in reactions:

@@ -119,8 +119,28 @@ SESSION_ACTIONS: dict[str, tuple[str, ...]] = {
         # the rollback alarms: named in guarded updates, left out of a rollback while firing, watched after a change
         # SageMaker cannot guard
         "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",  # a shadow test's verdict: both variants' metrics
+        # a stage's autoscaling (and its registrations read before any update: SageMaker refuses to retype or remove
+        # a registered variant); RegisterScalableTarget of a variant also needs these SageMaker and IAM actions
+        # ("Auto scaling prerequisites", SageMaker developer guide)
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScalingPolicies",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:DeregisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy",
+        "application-autoscaling:TagResource",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "iam:CreateServiceLinkedRole",
+        # a batch stage's proof
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+        "sagemaker:StopTransformJob",
         "iam:PassRole",
     ),
+    "transform-job-state": ("sagemaker:DescribeTransformJob",),
     # The operator CLI, through the workload stack's read-only operator role (never the execution role): it reads
     # stages (`lifecycle status`), the registry (`deploy`/`rollback` check the version) and, for `lifecycle doctor`,
     # the forwarding rule, the execution role's trust and permissions, and the bucket and key policies of artifacts.

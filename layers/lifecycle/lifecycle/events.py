@@ -1,9 +1,9 @@
 """Models of the EventBridge events the product reacts to.
 
 One model per event a rule routes to a reaction: training job, hyperparameter tuning job, labeling job, model package,
-processing job (Model Monitor runs), pipeline execution, endpoint deployment, monitoring schedule and `CloudWatch Alarm
-State Change`. All three timestamp forms SageMaker uses are accepted (epoch-millis number, epoch-millis string, ISO
-string) and fields AWS adds later are kept, not refused.
+processing job (Model Monitor runs), transform job (batch stages), pipeline execution, endpoint deployment,
+monitoring schedule and `CloudWatch Alarm State Change`. All three timestamp forms SageMaker uses are accepted
+(epoch-millis number, epoch-millis string, ISO string) and fields AWS adds later are kept, not refused.
 """
 
 from __future__ import annotations
@@ -161,6 +161,20 @@ class ProcessingJobDetail(_Model):
     )
     ProcessingEndTime: EventTime | None = None
     LastModifiedTime: EventTime
+    Tags: TagMap = Field(default_factory=dict)
+
+
+# --- transform job (a batch stage's proof) ---------------------------------------------------------------------------
+class TransformJobDetail(_Model):
+    TransformJobName: ResourceName
+    TransformJobArn: Arn
+    TransformJobStatus: Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+    FailureReason: Text | None = None
+    ModelName: ResourceName | None = None
+    CreationTime: EventTime | None = None
+    TransformStartTime: EventTime | None = None
+    TransformEndTime: EventTime | None = None
+    LastModifiedTime: EventTime | None = None
     Tags: TagMap = Field(default_factory=dict)
 
 
@@ -378,6 +392,26 @@ class ProcessingJobEvent(LifecycleEvent):
         return [*arns, self.detail.MonitoringScheduleArn] if self.detail.MonitoringScheduleArn else arns
 
 
+class TransformJobEvent(LifecycleEvent):
+    DETAIL_TYPE = "SageMaker Transform Job State Change"
+    detail: TransformJobDetail
+
+    @property
+    def primary_arn(self) -> str:
+        return self.detail.TransformJobArn
+
+    @property
+    def status(self) -> str:
+        return self.detail.TransformJobStatus
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.detail.TransformEndTime or self.detail.LastModifiedTime or self.time
+
+    def named_arns(self) -> list[str]:
+        return [*self.resources, self.detail.TransformJobArn]
+
+
 class AlarmEvent(LifecycleEvent):
     DETAIL_TYPE = "CloudWatch Alarm State Change"
     SOURCE = "aws.cloudwatch"
@@ -481,6 +515,7 @@ EVENT_MODELS: dict[str, type[LifecycleEvent]] = {
         LabelingJobEvent,
         ModelPackageEvent,
         ProcessingJobEvent,
+        TransformJobEvent,
         AlarmEvent,
         TuningJobEvent,
         PipelineExecutionEvent,

@@ -186,7 +186,116 @@ class AbTest(_Strict):
         return self.wait_seconds
 
 
-Strategy = Annotated[AllAtOnce | Canary | Linear | AbTest, Field(discriminator="type")]
+class ShadowCompare(_Strict):
+    """How the shadow variant's CloudWatch metrics must compare with the production variant's to be promoted."""
+
+    metric: Literal["ModelLatency", "Invocation5XXErrors"] = Field(
+        default="ModelLatency",
+        description="ModelLatency: the average; Invocation5XXErrors: errors per invocation",
+    )
+    max_regression: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+        default=0.1,
+        description="how much worse the shadow may be: a fraction of production's average latency (0.1 = 10% "
+        "slower), or of all invocations for the error rate (0.01 = one point more)",
+    )
+    min_invocations: Annotated[int, Field(ge=1, le=10**9)] = Field(
+        default=100, description="fewer shadow invocations than this is no evidence: the shadow is ended, not promoted"
+    )
+
+
+class Shadow(_Strict):
+    type: Literal["shadow"] = "shadow"
+    percent: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="the share of production requests SageMaker copies to the new version (its answers go nowhere)"
+    )
+    # SageMaker's own shadow tests last at most 30 days ("Create a shadow test", developer guide).
+    minimum_hours: Annotated[float, Field(gt=0, le=720, allow_inf_nan=False)] = Field(
+        description="how long the shadow runs before its metrics are compared (people may decide earlier)"
+    )
+    compare: ShadowCompare = Field(default_factory=ShadowCompare)
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        default=600, description="the baking period of the promotion (guarded, the stage's alarms armed)"
+    )
+
+    def total_wait_seconds(self) -> int:
+        """The promotion's baking period (the shadow's own time is not part of a SageMaker deployment)."""
+        return self.wait_seconds
+
+    def minimum_seconds(self) -> int:
+        return max(1, round(self.minimum_hours * 3600))
+
+
+Strategy = Annotated[AllAtOnce | Canary | Linear | AbTest | Shadow, Field(discriminator="type")]
+
+
+# --- how a stage serves ---------------------------------------------------------------------------------------------
+class ScalingTarget(_Strict):
+    """What target tracking keeps at `value`: invocations per instance, or a named CloudWatch metric of the variant."""
+
+    invocations_per_instance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="SageMakerVariantInvocationsPerInstance (per minute)"
+    )
+    metric: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        default=None, description="a metric with the dimensions EndpointName and VariantName, e.g. CPUUtilization"
+    )
+    namespace: Annotated[str, Field(min_length=1, max_length=255)] = "/aws/sagemaker/Endpoints"
+    statistic: Literal["Average", "Minimum", "Maximum", "SampleCount", "Sum"] = "Average"
+    value: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="the metric's target value (with `metric`)"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ScalingTarget:
+        if (self.invocations_per_instance is None) == (self.metric is None):
+            raise ValueError("name one target: invocations_per_instance, or metric (with value)")
+        if (self.metric is None) != (self.value is None):
+            raise ValueError("a metric target needs its value (and a value needs its metric)")
+        return self
+
+
+class Autoscaling(_Strict):
+    """Application Auto Scaling of the stage's main variant: a scalable target and a target-tracking policy."""
+
+    min: Annotated[int, Field(ge=1, le=100)]
+    max: Annotated[int, Field(ge=1, le=100)]
+    target: ScalingTarget
+    scale_in_cooldown: Annotated[int, Field(ge=0, le=3600)] = 300
+    scale_out_cooldown: Annotated[int, Field(ge=0, le=3600)] = 60
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is more than max ({self.max})")
+        return self
+
+
+class Serverless(_Strict):
+    """A serverless endpoint (ProductionVariantServerlessConfig) instead of instances."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144]
+    max_concurrency: Annotated[int, Field(ge=1, le=200)]
+    provisioned_concurrency: Annotated[int, Field(ge=1, le=200)] | None = None
+
+    @model_validator(mode="after")
+    def _provisioned_within_max(self) -> Serverless:
+        # ProductionVariantServerlessConfig.ProvisionedConcurrency: "Should be less than or equal to MaxConcurrency".
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(
+                f"provisioned_concurrency ({self.provisioned_concurrency}) is more than max_concurrency "
+                f"({self.max_concurrency})"
+            )
+        return self
+
+
+class Batch(_Strict):
+    """A batch stage: no endpoint; the model is proved by a transform job on `input_s3_uri`."""
+
+    input_s3_uri: S3Uri
+    output_s3_uri: S3Uri
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    content_type: Annotated[str, Field(max_length=256)] | None = None
+    split_type: Literal["None", "Line", "RecordIO", "TFRecord"] = "Line"
 
 
 class SmokeTest(_Strict):
@@ -351,10 +460,15 @@ class Stage(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
     account: AccountId
     region: Region
-    endpoint_name: EndpointName
+    endpoint_name: EndpointName | None = Field(default=None, description="required, except for a batch stage")
     execution_role_arn: RoleArn
-    instance_type: InstanceType
+    instance_type: InstanceType | None = Field(
+        default=None, description="required, except for a serverless or batch stage"
+    )
     instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    autoscaling: Autoscaling | None = None
+    serverless: Serverless | None = None
+    batch: Batch | None = None
     strategy: Strategy = Field(default_factory=AllAtOnce)
     rollback_alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=10
@@ -370,7 +484,9 @@ class Stage(_Strict):
         default="keep_package", description="reject_package also marks the package Rejected in the registry"
     )
     wait_timeout_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = Field(
-        default=60, description="how long SageMaker may take to provision the stage's new fleet"
+        default=60,
+        description="how long SageMaker may take to provision the stage's new fleet (a batch stage: to run its "
+        "transform job)",
     )
     poll_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
         default=60, description="how often the DeployModel state machine checks the endpoint (a Wait-state loop)"
@@ -396,6 +512,58 @@ class Stage(_Strict):
                 f"stage {self.name}: provisioning ({self.wait_timeout_minutes} min) plus the strategy's baking periods "
                 f"({self.strategy.total_wait_seconds()} s) is {self.rollout_seconds()} s, more than SageMaker's "
                 f"maximum deployment time of {ROLLOUT_MAX_SECONDS} s: shorten the waits or use larger steps"
+            )
+        return self
+
+    def _extras(self) -> list[str]:
+        """The instance-endpoint settings this stage sets (by value: a plan re-validates a dumped stage)."""
+        found = {
+            "endpoint_name": self.endpoint_name is not None,
+            "instance_type": self.instance_type is not None,
+            "instance_count": self.instance_count != 1,
+            "autoscaling": self.autoscaling is not None,
+            "monitoring": bool(self.monitoring),
+            "data_capture": self.data_capture is not None,
+            "rollback_alarms": bool(self.rollback_alarms),
+            "smoke_test": self.smoke_test is not None,
+            f"strategy {self.strategy.type}": self.strategy != AllAtOnce(),
+            "approval at_canary": self.approval == "at_canary",
+        }
+        return [name for name, present in found.items() if present]
+
+    @model_validator(mode="after")
+    def _serves_one_way(self) -> Stage:
+        """An instance endpoint, a serverless endpoint or a batch stage, each with only what SageMaker allows it."""
+        if self.batch is not None:
+            extras = self._extras() + (["serverless"] if self.serverless else [])
+            if extras:
+                raise ValueError(
+                    f"stage {self.name}: a batch stage has no endpoint, so {', '.join(extras)} do not apply (its "
+                    "transform job runs on batch.instance_type)"
+                )
+            return self
+        if not self.endpoint_name:
+            raise ValueError(f"stage {self.name}: endpoint_name is required (or batch, for a batch stage)")
+        if self.serverless is not None:
+            allowed = {"endpoint_name", "rollback_alarms", "smoke_test"} | {
+                f"strategy {t}" for t in ("all_at_once", "canary", "linear")
+            }
+            refused = [name for name in self._extras() if name not in allowed]
+            if refused:
+                raise ValueError(
+                    f"stage {self.name}: a serverless stage cannot have {', '.join(refused)}: SageMaker Serverless "
+                    "Inference has no instances to count or scale and supports neither multiple production variants "
+                    "(A/B, a canary variant), shadow variants, data capture nor Model Monitor; its deployments are "
+                    "blue/green all_at_once, canary or linear"
+                )
+            return self
+        if not self.instance_type:
+            raise ValueError(f"stage {self.name}: instance_type is required (or serverless, or batch)")
+        scaling = self.autoscaling
+        if scaling and not scaling.min <= self.instance_count <= scaling.max:
+            raise ValueError(
+                f"stage {self.name}: instance_count ({self.instance_count}) must lie within autoscaling min "
+                f"({scaling.min}) and max ({scaling.max}): it is the fleet a new config starts with"
             )
         return self
 
@@ -445,6 +613,8 @@ class Deployment(_Strict):
         # Two stages on one endpoint would deploy over each other (and each restore the other's "previous" config).
         seen: dict[tuple[str, str, str], str] = {}
         for stage in self.stages:
+            if stage.endpoint_name is None:  # a batch stage
+                continue
             where = (stage.account, stage.region, stage.endpoint_name)
             if where in seen:
                 raise ValueError(

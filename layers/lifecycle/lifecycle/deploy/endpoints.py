@@ -3,8 +3,15 @@
 SageMaker's rules this module keeps (each cited where it is applied, all listed in docs/aws-rules.md):
 - a blue/green update with a `DeploymentConfig` must keep the variant names of the endpoint's current config
   (developer guide, "Exclusions" of deployment guardrails), so a stage's main variant keeps its name from one
-  deployment to the next, and a change of the variant set (an A/B test or a canary share starting or ending) is an
-  update without `DeploymentConfig`, after which the product itself watches the stage's alarms;
+  deployment to the next, and a change of the variant set (an A/B test, a canary share or a shadow variant starting
+  or ending) is an update without `DeploymentConfig`, after which the product itself watches the stage's alarms.
+  A shadow variant counts as a variant of the config here: the guide does not say it does not, so the product never
+  relies on a guarded update adding or removing one;
+- a config with a shadow variant has exactly one production variant and one shadow variant (API reference,
+  CreateEndpointConfig `ShadowProductionVariants`); a serverless variant has a `ServerlessConfig` instead of instances;
+- an endpoint update keeps the instance count autoscaling reached when `RetainAllVariantProperties` is set (developer
+  guide, "Update endpoints that use auto scaling"), and is refused when it would change the instance type of, or
+  remove, a variant registered with Application Auto Scaling (`lifecycle.deploy.scaling` deregisters it first);
 - `MaximumExecutionTimeoutInSeconds` is 600-28800 and larger than the rollout's total waiting time;
 - while an update is in progress `DescribeEndpoint` still names the old `EndpointConfigName`; the new one is in
   `PendingDeploymentSummary` (API reference, DescribeEndpoint).
@@ -27,7 +34,7 @@ from botocore.exceptions import ClientError
 from lifecycle.aws import NOT_FOUND_CODES, THROTTLING_CODES, aws_errors, error_code
 from lifecycle.errors import ResourceConflict, SmokeTestFailed, ThrottlingError
 from lifecycle.names import bounded_name
-from lifecycle.policy import GROUP_TAG, AbTest, Canary, Linear, Stage
+from lifecycle.policy import GROUP_TAG, AbTest, Canary, Linear, Shadow, Stage
 
 NAME_MAX = 63
 PACKAGE_TAG = "lifecycle:model-package-arn"
@@ -35,6 +42,7 @@ VERSION_TAG = "lifecycle:model-package-version"
 MAIN_VARIANT = "AllTraffic"  # the main variant of an endpoint the product creates (SageMaker's own default name)
 CHALLENGER_VARIANT = "Challenger"  # an A/B test's second variant
 CANARY_VARIANT = "Canary"  # the new version's share while a person decides at an `at_canary` gate
+SHADOW_VARIANT = "Shadow"  # the new version beside production, on a copy of its requests (strategy: shadow)
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")
 _DIGEST = 6
 # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: min 600 (botocore's service model).
@@ -68,6 +76,7 @@ class Variant:
     model: str
     package_arn: str
     weight: float
+    shadow: bool = False
 
     @property
     def version(self) -> int | None:
@@ -111,13 +120,18 @@ class EndpointState:
 
 
 def main_variant(variants: list[Variant]) -> Variant | None:
-    """The variant taking most of the traffic (the first of equals)."""
-    return max(variants, key=lambda variant: variant.weight, default=None)
+    """The production variant taking most of the traffic (the first of equals)."""
+    return max((v for v in variants if not v.shadow), key=lambda variant: variant.weight, default=None)
+
+
+def shadow_variant(variants: list[Variant]) -> Variant | None:
+    """The shadow variant of a config, if it has one."""
+    return next((variant for variant in variants if variant.shadow), None)
 
 
 def serving_versions(variants: list[Variant], group: str) -> list[int]:
-    """The versions of `group` the variants run, ascending."""
-    return sorted({v.version for v in variants if v.version is not None and v.of_group(group)})
+    """The versions of `group` the production variants run (a shadow answers no caller), ascending."""
+    return sorted({v.version for v in variants if v.version is not None and v.of_group(group) and not v.shadow})
 
 
 # --- names and requests (pure) ---------------------------------------------------------------------------------------
@@ -143,6 +157,7 @@ class VariantSpec:
     name: str
     model: str
     weight: float
+    shadow: bool = False
 
 
 def variants_for(stage: Stage, *, model: str, version: int, serving: list[Variant], phase: str) -> list[VariantSpec]:
@@ -150,33 +165,59 @@ def variants_for(stage: Stage, *, model: str, version: int, serving: list[Varian
 
     The main variant keeps the name the endpoint's main variant has now (so a guarded update is possible); `phase`
     is `single` (one variant: the new model), `canary` (the serving main model and the new one at the canary
-    share) or `final` (one variant: the new model, after a canary). An A/B stage keeps the serving main model next
-    to the new one as the challenger.
+    share), `final` (one variant: the new model, after a canary), `shadow` (the serving main model, and the new one
+    as a shadow variant on `percent` of a copy of its requests) or `production` (the serving main model alone: a
+    shadow ended). An A/B stage keeps the serving main model next to the new one as the challenger.
     """
     main = main_variant(serving)
     name = main.name if main else MAIN_VARIANT
+    if phase == "production" and main is not None:
+        return [VariantSpec(name, main.model, 1.0)]
     if phase == "canary" and main is not None and isinstance(stage.strategy, Canary):
         share = stage.strategy.percent / 100
         return [VariantSpec(name, main.model, round(1 - share, 6)), VariantSpec(CANARY_VARIANT, model, share)]
+    if phase == "shadow" and main is not None and isinstance(stage.strategy, Shadow):
+        # The shadow's weight against production's 1.0 is the share of requests copied to it (developer guide,
+        # "Shadow variants"; docs/aws-rules.md).
+        return [
+            VariantSpec(name, main.model, 1.0),
+            VariantSpec(SHADOW_VARIANT, model, stage.strategy.percent / 100, shadow=True),
+        ]
     if phase == "single" and isinstance(stage.strategy, AbTest) and main is not None and main.version != version:
         weight = stage.strategy.challenger_weight
         return [VariantSpec(name, main.model, round(1 - weight, 6)), VariantSpec(CHALLENGER_VARIANT, model, weight)]
     return [VariantSpec(name, model, 1.0)]
 
 
-def config_request(stage: Stage, *, group: str, version: int, package_arn: str, variants: list[VariantSpec]) -> dict:
-    """CreateEndpointConfig of `variants`, with data capture when the stage is monitored by the product."""
-    production = [
-        {
-            "VariantName": variant.name,
-            "ModelName": variant.model,
-            "InstanceType": stage.instance_type,
-            "InitialInstanceCount": stage.instance_count,
-            "InitialVariantWeight": variant.weight,
+def _variant_request(stage: Stage, variant: VariantSpec) -> dict[str, Any]:
+    """One ProductionVariant: on the stage's instances, or serverless (ProductionVariantServerlessConfig)."""
+    request: dict[str, Any] = {"VariantName": variant.name, "ModelName": variant.model}
+    if stage.serverless is not None:
+        serverless = stage.serverless
+        request["ServerlessConfig"] = {
+            "MemorySizeInMB": serverless.memory_mb,
+            "MaxConcurrency": serverless.max_concurrency,
+            **(
+                {"ProvisionedConcurrency": serverless.provisioned_concurrency}
+                if serverless.provisioned_concurrency
+                else {}
+            ),
         }
-        for variant in variants
-    ]
+    else:
+        request["InstanceType"] = stage.instance_type
+        request["InitialInstanceCount"] = stage.instance_count
+    request["InitialVariantWeight"] = variant.weight
+    return request
+
+
+def config_request(stage: Stage, *, group: str, version: int, package_arn: str, variants: list[VariantSpec]) -> dict:
+    """CreateEndpointConfig of `variants` (a shadow one in ShadowProductionVariants), with data capture when the
+    stage is monitored by the product."""
+    production = [_variant_request(stage, variant) for variant in variants if not variant.shadow]
     request: dict[str, Any] = {"ProductionVariants": production, "Tags": _tags(group, package_arn, version)}
+    shadows = [_variant_request(stage, variant) for variant in variants if variant.shadow]
+    if shadows:
+        request["ShadowProductionVariants"] = shadows
     capture = stage.data_capture
     if capture is not None:
         request["DataCaptureConfig"] = {
@@ -192,8 +233,9 @@ def config_request(stage: Stage, *, group: str, version: int, package_arn: str, 
 
 
 def variant_names(config: dict[str, Any]) -> list[str]:
-    """The variant names of a config (request or DescribeEndpointConfig answer), sorted."""
-    return sorted(variant["VariantName"] for variant in config.get("ProductionVariants", []))
+    """The variant names of a config (request or DescribeEndpointConfig answer), its shadow variants' too, sorted."""
+    variants = [*config.get("ProductionVariants", []), *config.get("ShadowProductionVariants", [])]
+    return sorted(variant["VariantName"] for variant in variants)
 
 
 def deployment_config(stage: Stage, *, alarms: list[str], routing_of_strategy: bool) -> dict[str, Any]:
@@ -273,9 +315,13 @@ def ensure_model(sagemaker: Any, request: dict[str, Any]) -> bool:
     return False
 
 
-def _variant_shape(variants: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _variant_shape(config: dict[str, Any]) -> list[tuple[Any, ...]]:
     keys = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight")
-    return sorted(tuple(variant.get(key) for key in keys) for variant in variants)
+    return sorted(
+        (kind, *(variant.get(key) for key in keys), json.dumps(variant.get("ServerlessConfig"), sort_keys=True))
+        for kind in ("ProductionVariants", "ShadowProductionVariants")
+        for variant in config.get(kind, [])
+    )
 
 
 def ensure_endpoint_config(sagemaker: Any, request: dict[str, Any]) -> bool:
@@ -287,7 +333,7 @@ def ensure_endpoint_config(sagemaker: Any, request: dict[str, Any]) -> bool:
         with aws_errors(f"sagemaker:CreateEndpointConfig {name}"):
             sagemaker.create_endpoint_config(**request)
         return True
-    if _variant_shape(existing.get("ProductionVariants", [])) != _variant_shape(request["ProductionVariants"]):
+    if _variant_shape(existing) != _variant_shape(request):
         raise ResourceConflict(
             f"endpoint config {name} exists with other variants than this deployment's: it was not made by this "
             "product; delete it to deploy"
@@ -296,14 +342,16 @@ def ensure_endpoint_config(sagemaker: Any, request: dict[str, Any]) -> bool:
 
 
 def serving(sagemaker: Any, config: str) -> list[Variant]:
-    """The variants of endpoint config `config` and the model package each one's model runs."""
-    described = describe_endpoint_config(sagemaker, config) or {"ProductionVariants": []}
+    """The variants of endpoint config `config` (its shadow variant too) and the model package each one's model runs."""
+    described = describe_endpoint_config(sagemaker, config) or {}
     variants = []
-    for variant in described["ProductionVariants"]:
-        model = describe_model(sagemaker, variant["ModelName"]) or {}
-        package = str((model.get("PrimaryContainer") or {}).get("ModelPackageName", ""))
-        weight = float(variant.get("InitialVariantWeight", 1.0))
-        variants.append(Variant(variant["VariantName"], variant["ModelName"], package, weight))
+    for kind in ("ProductionVariants", "ShadowProductionVariants"):
+        for variant in described.get(kind, []):
+            model = describe_model(sagemaker, variant["ModelName"]) or {}
+            package = str((model.get("PrimaryContainer") or {}).get("ModelPackageName", ""))
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            shadow = kind == "ShadowProductionVariants"
+            variants.append(Variant(variant["VariantName"], variant["ModelName"], package, weight, shadow))
     return variants
 
 
@@ -312,12 +360,25 @@ def create_endpoint(sagemaker: Any, *, name: str, config: str, tags: list[dict[s
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config, Tags=tags)
 
 
-def update_endpoint(sagemaker: Any, *, name: str, config: str, deployment: dict[str, Any] | None) -> None:
-    """UpdateEndpoint; without `deployment` SageMaker swaps fleets all at once with no guardrails (the only update
-    that may change the variant set)."""
+def update_request(*, name: str, config: str, deployment: dict[str, Any] | None, retain: bool) -> dict[str, Any]:
+    """UpdateEndpoint's request. With `retain`, variants of the same name keep the instance count autoscaling gave
+    them ("Update endpoints that use auto scaling": RetainAllVariantProperties) while their weights come from the new
+    config (ExcludeRetainedVariantProperties DesiredWeight)."""
     request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config}
     if deployment is not None:
         request["DeploymentConfig"] = deployment
+    if retain:
+        request["RetainAllVariantProperties"] = True
+        request["ExcludeRetainedVariantProperties"] = [{"VariantPropertyType": "DesiredWeight"}]
+    return request
+
+
+def update_endpoint(
+    sagemaker: Any, *, name: str, config: str, deployment: dict[str, Any] | None, retain: bool = False
+) -> None:
+    """UpdateEndpoint; without `deployment` SageMaker swaps fleets all at once with no guardrails (the only update
+    that may change the variant set)."""
+    request = update_request(name=name, config=config, deployment=deployment, retain=retain)
     with aws_errors(f"sagemaker:UpdateEndpoint {name}"):
         sagemaker.update_endpoint(**request)
 

@@ -1,11 +1,12 @@
 """The DeployModel state machine's input, its plan, and how to start it.
 
-Four inputs start the same state machine; each names the model package group and version, never an ARN (the
+Five inputs start the same state machine; each names the model package group (and version), never an ARN (the
 registry is the policy's: an event from elsewhere cannot choose it, and ARNs lower-case the group's name):
 - `ApprovedInput`: started by the model package reaction when a package is approved;
 - `DeployInput`: a person deploys a version to some of the policy's stages;
 - `RollbackInput`: a stage goes back to an earlier version (a person, the rejection reaction or Model Monitor);
-- `PromoteInput`: the A/B challenger of a stage takes 100% of the traffic.
+- `PromoteInput`: the A/B challenger, or the shadow, of a stage takes 100% of the traffic;
+- `EndShadowInput`: a stage's shadow variant is removed; production serves on, alone.
 
 The first Lambda step validates the input and turns it into a `Plan` (the policy's stages, snapshotted), so bad
 input fails before anything changes and every later step reads the same plan.
@@ -26,11 +27,12 @@ from lifecycle.aws import aws_errors, error_code
 from lifecycle.config import ConfigurationError, Settings
 from lifecycle.errors import InvalidDeploymentInput
 from lifecycle.names import bounded_name
-from lifecycle.policy import GroupName, Stage, describe_errors
+from lifecycle.policy import GroupName, Shadow, Stage, describe_errors
 
 REACTION = "deploy-model"
 APPROVAL_REJECTED = "ApprovalRejected"  # the error name `lifecycle reject` gives the gate's task token
 PACKAGE_REJECTED = "PackageRejected"  # the error name a rejection in the registry gives a waiting gate
+SHADOW_NOT_PROMOTED = "ShadowNotPromoted"  # a shadow test ended without a promotion (a person, or its metrics)
 EXECUTION_NAME_MAX = 80
 _EXECUTION_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # A versioned model package ARN. Its group segment is the group's name lower-cased (SageMaker lower-cases resource
@@ -81,7 +83,7 @@ class RollbackInput(_Input):
 
 
 class PromoteInput(_Input):
-    """Give the A/B challenger of `stage` all the traffic (a single-variant config of the challenger)."""
+    """Give the A/B challenger, or the shadow, of `stage` all the traffic (a single-variant config of it)."""
 
     kind: Literal["promote"] = "promote"
     group: GroupName
@@ -89,11 +91,21 @@ class PromoteInput(_Input):
     reason: Reason = ""
 
 
-DeploymentInput = Annotated[ApprovedInput | DeployInput | RollbackInput | PromoteInput, Field(discriminator="kind")]
+class EndShadowInput(_Input):
+    """End the shadow test of `stage`: its shadow variant is removed, production serves alone."""
+
+    kind: Literal["end-shadow"] = "end-shadow"
+    group: GroupName
+    stage: StageName
+    reason: Reason = ""
+
+
+AnyInput = ApprovedInput | DeployInput | RollbackInput | PromoteInput | EndShadowInput
+DeploymentInput = Annotated[AnyInput, Field(discriminator="kind")]
 _INPUT = TypeAdapter(DeploymentInput)
 
 
-def parse_input(raw: Any) -> ApprovedInput | DeployInput | RollbackInput | PromoteInput:
+def parse_input(raw: Any) -> AnyInput:
     """Validate a state machine input; `InvalidDeploymentInput` names every bad field."""
     try:
         return _INPUT.validate_python(raw)
@@ -135,7 +147,7 @@ def package_arn(partition: str, region: str, account: str, group: str, version: 
 class Plan(BaseModel):
     """What one execution deploys: the package and the stages, snapshotted from the policy at the start."""
 
-    kind: Literal["approved", "deploy", "rollback", "promote"]
+    kind: Literal["approved", "deploy", "rollback", "promote", "end-shadow"]
     group: str
     version: int
     package_arn: str
@@ -153,7 +165,7 @@ class Plan(BaseModel):
     sensitive: bool = Field(default=False, description="the policy's: endpoint answers stay out of records and notes")
 
 
-Phase = Literal["single", "canary", "final"]
+Phase = Literal["single", "canary", "final", "shadow", "production"]
 
 
 class StageState(BaseModel):
@@ -167,7 +179,10 @@ class StageState(BaseModel):
     gate_before: bool = Field(default=False, description="a person approves before anything in the stage changes")
     approved: bool = False
     approval: dict[str, Any] | None = Field(default=None, description="the task output of the last approval gate")
-    lease: Literal["", "held", "wait", "not_needed", "approve_first"] = ""
+    lease: Literal["", "held", "wait", "not_needed", "approve_first", "shadow"] = Field(
+        default="", description="shadow: a manual promote or end-shadow of a shadow test, straight to End Shadow"
+    )
+    batch: bool = Field(default=False, description="a batch stage: a transform job proves the model, no endpoint")
     lease_deadline: str = ""
     phase: Phase = "single"
     model_name: str = ""
@@ -184,6 +199,13 @@ class StageState(BaseModel):
     poll_seconds: int = 1
     approval_timeout_seconds: int = 1
     smoke_test: str = ""
+    shadow_seconds: int = Field(default=1, description="how long the shadow runs before its metrics are compared")
+    shadow_since: str = Field(default="", description="when the shadow variant started receiving its copy")
+    verdict: dict[str, str] | None = Field(
+        default=None, description="the shadow's verdict: decision (promote | end), by, reason"
+    )
+    transform_timeout_seconds: int = Field(default=1, description="how long a batch stage waits for its job's end")
+    transform: dict[str, str] | None = Field(default=None, description="the transform job's end, as its event told")
     previous_stage: dict[str, str] = Field(
         default_factory=dict, description="what the stage before this one showed: its evidence for a gate"
     )
@@ -200,8 +222,11 @@ def first_state(plan: Plan, index: int, *, previous_stage: dict[str, str] | None
         name=stage.name,
         account=stage.account,
         region=stage.region,
-        endpoint_name=stage.endpoint_name,
+        endpoint_name=stage.endpoint_name or "",
         gate_before=stage.approval_required and stage.approval == "before_traffic",
+        batch=stage.batch is not None,
+        shadow_seconds=stage.strategy.minimum_seconds() if isinstance(stage.strategy, Shadow) else 1,
+        transform_timeout_seconds=stage.wait_timeout_minutes * 60,
         poll_seconds=stage.poll_seconds,
         approval_timeout_seconds=max(1, round(stage.approval_timeout_hours * 3600)),
         previous_stage=previous_stage or {},
@@ -235,9 +260,7 @@ class Started(BaseModel):
     started: bool = Field(description="False when an execution of that name already existed (a duplicate)")
 
 
-def start_deployment(
-    settings: Settings, input_: ApprovedInput | DeployInput | RollbackInput | PromoteInput, *, name: str
-) -> Started:
+def start_deployment(settings: Settings, input_: AnyInput, *, name: str) -> Started:
     """Start DeployModel with `input_` as execution `name`. An execution of that name already existing is done."""
     if not settings.deploy_state_machine_arn:
         raise ConfigurationError("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN is not set")

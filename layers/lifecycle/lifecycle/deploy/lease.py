@@ -14,14 +14,16 @@ from lifecycle.errors import (
     EndpointLeaseTimedOut,
 )
 from lifecycle.observability import count
-from lifecycle.policy import Stage
+from lifecycle.policy import Shadow, Stage
 from lifecycle.store import deployments
 
 
 # --- endpoint lease --------------------------------------------------------------------------------------------------
 def _lease_keep(stage: Stage) -> timedelta:
-    """How long a lease item outlives its last renewal at most (a live holder is what counts; this is clean-up)."""
-    return timedelta(seconds=2 * stage.rollout_seconds() + round(stage.approval_timeout_hours * 3600) + 3600)
+    """How long a lease item outlives its last renewal at most (a live holder is what counts; this is clean-up). A
+    shadow test holds its endpoint for its minimum time too."""
+    shadow = stage.strategy.minimum_seconds() if isinstance(stage.strategy, Shadow) else 0
+    return timedelta(seconds=2 * stage.rollout_seconds() + round(stage.approval_timeout_hours * 3600) + 3600 + shadow)
 
 
 def _holder_running(step: StepContext, lease: deployments.Lease) -> bool:
@@ -80,20 +82,43 @@ def acquire_endpoint_lease(step: StepContext) -> dict[str, Any]:
         if state.lease != "wait":
             step.record("endpoint-lease", "skipped", f"waiting: {holder.describe()} acts on {stage.endpoint_name}")
         return step.next(lease="wait", lease_deadline=deadline)
+    if stage.endpoint_name is None:  # a batch stage: what it runs is its current model
+        current = deployments.current_model(step.settings, plan.group, stage.name)
+        why = _not_needed(step, [current.version] if current else [])
+        if why is None:
+            step.record("endpoint-lease", "done", f"batch stage {stage.name} is this deployment's until it ends")
+            return step.next(lease="held", phase="single")
+        return _leave(step, why)
     sagemaker = step.client("sagemaker")
     endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     variants = endpoints.serving(sagemaker, endpoint.config) if endpoint else []
     why = _not_needed(step, endpoints.serving_versions(variants, plan.group))
     if why is not None:
-        deployments.release_lease(step.settings, step.endpoint, plan.execution)
-        step.record("deploy-stage", "skipped", why, resource=stage.endpoint_name)
-        step.tell(f"{stage.name} left as it is", [why, plan.reason], kind="deployment-not-needed")
-        count("DeploymentsNotNeeded")
-        return step.next(lease="not_needed")
+        return _leave(step, why)
+    shadow = endpoints.shadow_variant(variants)
+    if plan.kind in ("promote", "end-shadow") and shadow is not None and shadow.version == plan.version:
+        decision = "promote" if plan.kind == "promote" else "end"
+        verdict = {"decision": decision, "by": f"a manual {plan.kind}", "reason": plan.reason}
+        step.record("endpoint-lease", "done", f"{stage.endpoint_name}: its shadow of v{plan.version} is ended first")
+        return step.next(lease="shadow", phase="single", verdict=verdict)
     gate_at_canary = stage.approval_required and stage.approval == "at_canary" and state.approval is None
     if gate_at_canary and endpoint is None:
         deployments.release_lease(step.settings, step.endpoint, plan.execution)
         step.record("endpoint-lease", "skipped", f"{stage.endpoint_name} does not exist yet: no canary share to gate")
         return step.next(lease="approve_first")
     step.record("endpoint-lease", "done", f"{stage.endpoint_name} is this deployment's until the stage ends")
-    return step.next(lease="held", phase="canary" if gate_at_canary else "single")
+    if gate_at_canary:
+        return step.next(lease="held", phase="canary")
+    # A shadow needs a production variant to copy: the first deployment of a shadow stage serves at once.
+    serving_main = endpoints.main_variant(variants) is not None
+    return step.next(lease="held", phase="shadow" if isinstance(stage.strategy, Shadow) and serving_main else "single")
+
+
+def _leave(step: StepContext, why: str) -> dict[str, Any]:
+    """The stage is left as it is: the lease given back, recorded and told."""
+    plan, stage = step.plan, step.stage
+    deployments.release_lease(step.settings, step.endpoint, plan.execution)
+    step.record("deploy-stage", "skipped", why, resource=stage.endpoint_name or "")
+    step.tell(f"{stage.name} left as it is", [why, plan.reason], kind="deployment-not-needed")
+    count("DeploymentsNotNeeded")
+    return step.next(lease="not_needed")

@@ -1,4 +1,5 @@
-"""When a stage does not finish: the compare-and-set restore of the endpoint, and the record of how it ended."""
+"""When a stage does not finish: the compare-and-set restore of the endpoint (a batch stage: its transform job
+stopped), of its autoscaling registrations, and the record of how it ended."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle.deploy import endpoints
+from lifecycle.deploy import batch, endpoints, scaling
 from lifecycle.deploy.gate import gate_rejected
 from lifecycle.deploy.inputs import (
     APPROVAL_REJECTED,
     PACKAGE_REJECTED,
+    SHADOW_NOT_PROMOTED,
 )
 from lifecycle.deploy.stage import StepContext, corrective, serves_now
 from lifecycle.errors import (
@@ -31,6 +33,9 @@ def restore_previous_endpoint_config(step: StepContext, error: dict[str, Any]) -
     still carries what this execution put there), waiting while an update of ours is still in progress."""
     plan, stage, state = step.plan, step.stage, step.state
     why = str(error.get("Error", "failure"))
+    if state.batch:
+        step.record("restore-batch-stage", "done", f"{why}: {batch.stop_transform_job(step)}", resource=stage.name)
+        return {"phase": "skipped"}
     previous = deployments.restore_point(step.settings, plan.execution, stage.name) or state.previous_config
     if previous is None:
         reason = (
@@ -70,8 +75,9 @@ def restore_previous_endpoint_config(step: StepContext, error: dict[str, Any]) -
         if endpoints.variant_names(old) == endpoints.variant_names(new)
         else None
     )
-    endpoints.update_endpoint(sagemaker, name=stage.endpoint_name, config=previous, deployment=deployment)
+    scaled = scaling.update_endpoint(step, sagemaker, old=old, new=new, deployment=deployment)
     guard = "blue/green ALL_AT_ONCE" if deployment else "unguarded: the variant set changes"
+    guard += f"; autoscaling: {scaled}" if scaled else ""
     step.record("restore-endpoint", "done", f"{why}: back to {previous} ({guard})", resource=stage.endpoint_name)
     return {"phase": "started", "previous": previous, "deadline": deadline.isoformat()}
 
@@ -92,6 +98,23 @@ def check_restore(step: StepContext, restore: dict[str, Any]) -> dict[str, Any]:
         "restore-settled", outcome, f"{stage.endpoint_name} {status} on {config or '-'}", resource=stage.endpoint_name
     )
     return {**restore, "status": status, "phase": "settled"}
+
+
+def restore_autoscaling(step: StepContext) -> dict[str, Any]:
+    """Put the stage's autoscaling back as this execution found it (its scaling restore point), once the endpoint is
+    back: what a failed stage deregistered is registered again, what it registered or changed goes."""
+    plan, stage = step.plan, step.stage
+    snapshot = deployments.scaling_restore_point(step.settings, plan.execution, stage.name)
+    if snapshot is None or stage.endpoint_name is None:
+        step.record("restore-autoscaling", "skipped", "this deployment changed no autoscaling", resource=stage.name)
+        return {"phase": "skipped"}
+    autoscaling = step.client("application-autoscaling")
+    done = []
+    for variant, registration in scaling.from_snapshot(snapshot).items():
+        changed = scaling.apply(autoscaling, stage.endpoint_name, variant, registration, group=plan.group)
+        done.append(f"{variant}: {changed or 'as it was'}")
+    step.record("restore-autoscaling", "done", "; ".join(done), resource=stage.endpoint_name)
+    return {"phase": "restored"}
 
 
 def in_words(cause: str) -> str:
@@ -124,21 +147,35 @@ def finish_failed_stage(step: StepContext, error: dict[str, Any]) -> dict[str, A
     if name == APPROVAL_REJECTED:
         return gate_rejected(step, cause)
     serves = serves_now(step)
+    if name == SHADOW_NOT_PROMOTED:
+        verdict = step.state.verdict or {}
+        text = (
+            f"{stage.name}: the shadow of v{plan.version} ended, not promoted ({verdict.get('by', 'unknown')}: "
+            f"{cause or 'no reason given'}); {serves}"
+        )
+        step.record("shadow-ended", "done", text, resource=stage.endpoint_name or "")
+        step.tell(f"{stage.name}: v{plan.version} not promoted", [text], kind="shadow-ended")
+        count("ShadowsNotPromoted")
+        return {"outcome": "not-promoted"}
     if name == PACKAGE_REJECTED:
         text = (
             f"{stage.name}: deployment of v{plan.version} stopped: it is no longer Approved in the registry; {serves}"
         )
-        step.record("deployment-stopped", "done", text, resource=stage.endpoint_name)
+        step.record("deployment-stopped", "done", text, resource=stage.endpoint_name or stage.name)
         step.tell(f"{stage.name}: deployment stopped (package rejected)", [text], kind="deployment-stopped")
         return {"outcome": "stopped"}
     subject = f"deployment FAILED at {stage.name}"
-    if name == "States.Timeout":
+    if name == batch.TRANSFORM_FAILED:
+        cause = batch.failure_of(step)
+    elif name == "States.Timeout" and step.state.batch:
+        cause = f"its transform job did not end within {stage.wait_timeout_minutes} min"
+    elif name == "States.Timeout":
         cause = f"no answer at the approval gate within {stage.approval_timeout_hours:g} h"
     if name == ENDPOINT_ROLLED_BACK:
         cause = rolled_back_words(step)
         subject += ": SageMaker rolled it back"
     text = f"{name} at stage {stage.name}: {cause or 'no detail'}; later stages not attempted; {serves}"
-    step.record("deployment-failed", "failed", text, resource=stage.endpoint_name)
+    step.record("deployment-failed", "failed", text, resource=stage.endpoint_name or stage.name)
     step.tell(subject, [text, plan.package_arn], kind="deployment-failed")
     count("DeploymentsFailed")
     return {"outcome": "failed"}

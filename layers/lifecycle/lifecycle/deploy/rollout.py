@@ -1,12 +1,13 @@
 """A stage's rollout: model, endpoint config, create or update (guarded when SageMaker allows it), wait and
-bake, smoke test, the canary shift after its gate, monitoring, and the stage's end."""
+bake, smoke test, the canary shift after its gate, autoscaling, monitoring, and the stage's end (a batch stage's
+model proved by its transform job: `lifecycle.deploy.batch`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle.deploy import endpoints
+from lifecycle.deploy import batch, endpoints, scaling
 from lifecycle.deploy.inputs import (
     first_state,
 )
@@ -110,17 +111,19 @@ def _change_endpoint(step: StepContext) -> dict[str, Any]:
         else None
     )
     previous = deployments.keep_restore_point(step.settings, plan.execution, stage.name, endpoint.config)
-    endpoints.update_endpoint(sagemaker, name=stage.endpoint_name, config=config, deployment=deployment)
+    scaled = scaling.update_endpoint(step, sagemaker, old=old, new=new, deployment=deployment)
     if deployment is not None:
         routing = deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
         how = f"blue/green {routing}, auto-rollback alarms: {', '.join(alarms) or 'none'}"
         bake, watch = 0, []
     else:
-        bake = 0 if state.phase == "canary" or not alarms else stage.strategy.total_wait_seconds()
+        # A canary share waits for its gate, a shadow serves no caller: neither bakes.
+        bake = 0 if state.phase in ("canary", "shadow") or not alarms else stage.strategy.total_wait_seconds()
         watch = alarms if bake else []
         how = "the variant set changes, which SageMaker cannot guard: " + (
             f"the product watches {', '.join(alarms)} for {bake} s" if bake else "no alarms to watch"
         )
+    how += f"; autoscaling: {scaled}" if scaled else ""
     step.record("update-endpoint", "done", f"{endpoint.config} -> {config} ({how})", resource=stage.endpoint_name)
     return step.next(
         **moving,
@@ -171,8 +174,12 @@ def check_endpoint_status(step: StepContext) -> dict[str, Any]:
 
 
 def _in_service(step: StepContext) -> dict[str, Any]:
-    """InService on the new config; after an unguarded change, `Baking` while the product watches the alarms."""
+    """InService on the new config; after an unguarded change, `Baking` while the product watches the alarms. A
+    shadow's time starts when its config serves."""
     stage, state = step.stage, step.state
+    if state.phase == "shadow" and not state.shadow_since:
+        step.record("endpoint-in-service", "done", f"InService on {state.config_name}", resource=stage.endpoint_name)
+        return step.next(status="InService", shadow_since=datetime.now(UTC).isoformat())
     if state.watch_alarms:
         firing = endpoints.firing_alarms(step.client("cloudwatch"), state.watch_alarms)
         if firing:
@@ -191,6 +198,10 @@ def _in_service(step: StepContext) -> dict[str, Any]:
 def run_smoke_test(step: StepContext) -> dict[str, Any]:
     stage, state = step.stage, step.state
     test = stage.smoke_test
+    if state.phase == "shadow":
+        reason = "the new version is a shadow (its answers reach no caller): it is smoke-tested when promoted"
+        step.record("smoke-test", "skipped", reason, resource=stage.endpoint_name)
+        return step.next(smoke_test="not run: shadow")
     if test is None:
         step.record("smoke-test", "skipped", "no smoke test in policy", resource=stage.endpoint_name)
         return step.next(smoke_test="not configured")
@@ -209,6 +220,33 @@ def run_smoke_test(step: StepContext) -> dict[str, Any]:
         return step.next(smoke_test="passed")
     step.record("smoke-test", "done", f"{on} answered {answer!r}", resource=stage.endpoint_name)
     return step.next(smoke_test=f"passed: {answer[:100]}")
+
+
+def configure_autoscaling(step: StepContext) -> dict[str, Any]:
+    """The policy's autoscaling on the main variant the endpoint serves now (scalable target, target-tracking policy),
+    after keeping the registration found as the execution's scaling restore point."""
+    plan, stage = step.plan, step.stage
+    if stage.autoscaling is None:
+        step.record("autoscaling", "skipped", "no autoscaling in policy", resource=stage.endpoint_name)
+        return step.next()
+    sagemaker = step.client("sagemaker")
+    endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
+    main = endpoints.main_variant(endpoints.serving(sagemaker, endpoint.config) if endpoint else [])
+    if endpoint is None or main is None:
+        raise EndpointFailed(f"endpoint {stage.endpoint_name} serves no variant to scale")
+    autoscaling = step.client("application-autoscaling")
+    found = scaling.read(autoscaling, stage.endpoint_name, main.name)
+    deployments.keep_scaling_restore_point(
+        step.settings, plan.execution, stage.name, scaling.snapshot_json({main.name: found})
+    )
+    wanted = scaling.desired(stage, main.name)
+    changed = scaling.apply(autoscaling, stage.endpoint_name, main.name, wanted, group=plan.group)
+    resource = scaling.resource_id(stage.endpoint_name, main.name)
+    if changed:
+        step.record("autoscaling", "done", f"{main.name}: {changed}", resource=resource)
+    else:
+        step.record("autoscaling", "skipped", f"{main.name}: already {wanted.describe()}", resource=resource)
+    return step.next()
 
 
 def configure_monitoring(step: StepContext) -> dict[str, Any]:
@@ -240,13 +278,15 @@ def finish_stage(step: StepContext) -> dict[str, Any]:
     require_approved(step)
     approval = state.approval
     approved_by = f"; approved by {approval.get('approved_by', 'someone')}" if approval else ""
+    verdict = state.verdict
+    promoted = f"; promoted from a shadow ({verdict.get('by')}: {verdict.get('reason')})" if verdict else ""
     now = datetime.now(UTC).isoformat()
+    if state.batch:
+        served = batch.record_current_model(step)
+    else:
+        served = f"{stage.endpoint_name} serves v{plan.version} ({state.config_name}); smoke test {state.smoke_test}"
     step.record(
-        "deploy-stage",
-        "done",
-        f"{stage.endpoint_name} serves v{plan.version} ({state.config_name}); smoke test {state.smoke_test}"
-        + approved_by,
-        resource=stage.endpoint_name,
+        "deploy-stage", "done", served + approved_by + promoted, resource=stage.endpoint_name or state.model_name
     )
     deployments.record_stage_event(
         step.settings,
@@ -265,7 +305,8 @@ def finish_stage(step: StepContext) -> dict[str, Any]:
             "approved": f"v{plan.version} deployed to {names}",
             "deploy": f"v{plan.version} deployed to {names}",
             "rollback": f"{names} rolled back to v{plan.version}",
-            "promote": f"{names}: challenger v{plan.version} promoted to all traffic",
+            "promote": f"{names}: v{plan.version} promoted to all traffic",
+            "end-shadow": f"{names}: the shadow of v{plan.version} ended",
         }[plan.kind]
         step.record("deployment-complete", "done", done, resource=plan.package_arn)
         step.tell(done, [plan.reason, plan.package_arn], kind="deployed")

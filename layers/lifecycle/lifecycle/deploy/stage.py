@@ -42,7 +42,10 @@ class StepContext(Context):
 
     @property
     def endpoint(self) -> deployments.Endpoint:
-        return deployments.Endpoint(self.stage.account, self.stage.region, self.stage.endpoint_name)
+        """What the stage's lease is taken on: its endpoint, or (a batch stage) the stage of the group itself."""
+        stage = self.stage
+        name = stage.endpoint_name or f"batch:{self.plan.group}:{stage.name}"
+        return deployments.Endpoint(stage.account, stage.region, name)
 
     def client(self, service: str) -> Any:
         """A client in the stage's account."""
@@ -129,6 +132,11 @@ def newest_approved(step: StepContext) -> int | None:
 def serves_now(step: StepContext) -> str:
     """`prod serves v1` (what a person needs to know after a stage did not finish)."""
     stage = step.stage
+    if stage.endpoint_name is None:
+        current = deployments.current_model(step.settings, step.plan.group, stage.name)
+        return (
+            f"{stage.name} runs v{current.version} ({current.model})" if current else f"{stage.name} has no model yet"
+        )
     sagemaker = step.client("sagemaker")
     endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     if endpoint is None:

@@ -9,11 +9,13 @@ from typing import Any
 from lifecycle.config import Settings
 from lifecycle.context import Context
 from lifecycle.deploy import endpoints
+from lifecycle.deploy.batch import run_transform_job
 from lifecycle.deploy.gate import request_approval
 from lifecycle.deploy.inputs import (
     REACTION,
     ApprovedInput,
     DeployInput,
+    EndShadowInput,
     Plan,
     RollbackInput,
     StageState,
@@ -22,10 +24,16 @@ from lifecycle.deploy.inputs import (
     parse_input,
 )
 from lifecycle.deploy.lease import acquire_endpoint_lease
-from lifecycle.deploy.restore import check_restore, finish_failed_stage, restore_previous_endpoint_config
+from lifecycle.deploy.restore import (
+    check_restore,
+    finish_failed_stage,
+    restore_autoscaling,
+    restore_previous_endpoint_config,
+)
 from lifecycle.deploy.rollout import (
     check_endpoint_status,
     complete_canary_shift,
+    configure_autoscaling,
     configure_monitoring,
     create_endpoint_config,
     create_model,
@@ -33,6 +41,7 @@ from lifecycle.deploy.rollout import (
     finish_stage,
     run_smoke_test,
 )
+from lifecycle.deploy.shadow import compare_shadow_metrics, end_shadow, request_shadow_verdict
 from lifecycle.deploy.stage import StepContext, approved_package, corrective
 from lifecycle.errors import (
     InvalidDeploymentInput,
@@ -55,17 +64,25 @@ def _named_stage(policy: Policy, name: str) -> Stage:
     return found[0]
 
 
-def _challenger(acting: Context, policy: Policy, stage: Stage) -> int:
-    """The version of an A/B stage's challenger: the newest version it serves beside its main variant."""
+def _challenger(acting: Context, policy: Policy, stage: Stage, *, shadow_only: bool) -> int:
+    """The version a promotion gives all the traffic: the stage's shadow, else its A/B challenger (the newest
+    version served beside the main variant). With `shadow_only` (an end-shadow), the shadow's."""
+    if stage.endpoint_name is None:
+        raise InvalidDeploymentInput(f"stage {stage.name} is a batch stage: it has no endpoint variants")
     sagemaker = acting.client_in("sagemaker", stage.account, stage.region)
     endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
     if endpoint is None:
         raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} of stage {stage.name} does not exist")
     variants = [v for v in endpoints.serving(sagemaker, endpoint.config) if v.of_group(policy.group)]
+    shadow = endpoints.shadow_variant(variants)
+    if shadow is not None and shadow.version is not None:
+        return shadow.version
+    if shadow_only:
+        raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} runs no shadow test of {policy.group}")
     main = endpoints.main_variant(variants)
     others = [v.version for v in variants if v is not main and v.version is not None]
     if not others:
-        raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} runs no A/B test (one variant)")
+        raise InvalidDeploymentInput(f"endpoint {stage.endpoint_name} runs no A/B test or shadow (one variant)")
     return max(others)
 
 
@@ -89,7 +106,7 @@ def validate_input(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         version, from_version = input_.version, input_.from_version
     else:
         stage = _named_stage(policy, input_.stage)
-        version = _challenger(acting, policy, stage)
+        version = _challenger(acting, policy, stage, shadow_only=isinstance(input_, EndShadowInput))
         stages = [corrective(stage)]
     registry = policy.registry
     arn = package_arn(settings.partition, registry.region, registry.account, policy.group, version)
@@ -100,7 +117,8 @@ def validate_input(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
             "approved": f"v{version} was approved in the registry",
             "deploy": f"deployment of v{version} requested",
             "rollback": f"rollback to v{version} requested",
-            "promote": f"promotion of challenger v{version} requested",
+            "promote": f"promotion of v{version} requested",
+            "end-shadow": f"end of the shadow test of v{version} requested",
         }[input_.kind]
     )
     plan = Plan(
@@ -140,16 +158,23 @@ STATES: dict[str, Callable[[StepContext, dict[str, Any]], dict[str, Any]]] = {
     "Wait For Approval": lambda step, event: request_approval(step, _token(event)),
     "Acquire Endpoint Lease": lambda step, _: acquire_endpoint_lease(step),
     "Create Model": lambda step, _: create_model(step),
+    "Run Transform Job": lambda step, event: run_transform_job(step, _token(event)),
     "Create Endpoint Config": lambda step, _: create_endpoint_config(step),
     "Create Or Update Endpoint": lambda step, _: create_or_update_endpoint(step),
     "Check Endpoint Status": lambda step, _: check_endpoint_status(step),
     "Run Smoke Test": lambda step, _: run_smoke_test(step),
     "Wait For Canary Approval": lambda step, event: request_approval(step, _token(event)),
     "Complete Canary Shift": lambda step, _: complete_canary_shift(step),
+    "Wait For Shadow Verdict": lambda step, event: request_shadow_verdict(step, _token(event)),
+    "Compare Shadow Metrics": lambda step, _: compare_shadow_metrics(step),
+    "End Shadow": lambda step, _: end_shadow(step),
+    "Check Shadow Ended": lambda step, _: check_endpoint_status(step),
+    "Configure Autoscaling": lambda step, _: configure_autoscaling(step),
     "Configure Monitoring": lambda step, _: configure_monitoring(step),
     "Finish Stage": lambda step, _: finish_stage(step),
     "Restore Previous Endpoint Config": lambda step, event: restore_previous_endpoint_config(step, event["error"]),
     "Check Restore": lambda step, event: check_restore(step, event["restore"]),
+    "Restore Autoscaling": lambda step, _: restore_autoscaling(step),
     "Finish Failed Stage": lambda step, event: finish_failed_stage(step, event["error"]),
 }
 VALIDATE_INPUT = "Validate Input"

@@ -13,6 +13,10 @@ kinds, and the module that reads and writes each:
 | approval gate | `APPROVAL#<group>` | `<execution>#<stage>` | `store.deployments` |
 | stage history | `STAGE#<group>#<stage>` | `DEPLOYED#<time>#<execution>`, `GATE-REJECTED#...` | `store.deployments` |
 | restore point | `RESTORE#<execution>` | `STAGE#<stage>` | `store.deployments` |
+| scaling restore point | `RESTORE#<execution>` | `SCALING#<stage>` | `store.deployments` |
+| shadow verdict wait | `APPROVAL#<group>` | `<execution>#<stage>` (kind `shadow`) | `store.deployments` |
+| transform job of a batch stage | `TRANSFORM#<account>#<region>#<job>` | `TOKEN` | `store.deployments` |
+| current model of a batch stage | `CURRENT#<group>#<stage>` | `MODEL` | `store.deployments` |
 
 Writes that decide something (a claim, a lease) are single conditional writes, never read-then-write: DynamoDB applies
 a condition expression atomically with the write ("Condition expressions", DynamoDB developer guide).
@@ -105,3 +109,15 @@ def is_deployed_sort_key(sort_key: str) -> bool:
 
 def restore_key(execution: str, stage: str) -> Key:
     return _key(f"RESTORE#{execution}", f"STAGE#{stage}")
+
+
+def scaling_restore_key(execution: str, stage: str) -> Key:
+    return _key(f"RESTORE#{execution}", f"SCALING#{stage}")
+
+
+def transform_key(account: str, region: str, job: str) -> Key:
+    return _key(f"TRANSFORM#{account}#{region}#{job}", "TOKEN")
+
+
+def current_model_key(group: str, stage: str) -> Key:
+    return _key(f"CURRENT#{group}#{stage}", "MODEL")

@@ -1,4 +1,5 @@
-"""The deployment items of the lifecycle table: endpoint leases, approval gates, stage history, restore points.
+"""The deployment items of the lifecycle table: endpoint leases, approval gates and shadow verdicts, stage history,
+restore points (of endpoint configs and of autoscaling), transform jobs waited on, the current model of batch stages.
 
 Their keys are `lifecycle.store`'s. Writes that decide (taking a lease, answering a gate) are conditional.
 """
@@ -20,12 +21,15 @@ from lifecycle.store import (
     Key,
     approval_key,
     approval_partition,
+    current_model_key,
     is_deployed_sort_key,
     lease_key,
     restore_key,
+    scaling_restore_key,
     stage_event_key,
     stage_partition,
     table,
+    transform_key,
 )
 
 APPROVAL_KEPT = timedelta(days=15)
@@ -170,12 +174,14 @@ def lease_of(settings: Settings, endpoint: Endpoint) -> Lease | None:
 
 
 # --- approval gates --------------------------------------------------------------------------------------------------
-Decision = Literal["approved", "rejected"]
+Decision = Literal["approved", "rejected", "promote", "end"]
+WaitKind = Literal["gate", "shadow"]
 
 
 @dataclass(frozen=True)
 class Approval:
-    """A gate an execution waits on (its task token), and the answer a person gave, once given."""
+    """A task token an execution waits on: an approval gate, or a shadow test's verdict (`kind`), and the answer a
+    person (or the registry) gave, once given."""
 
     group: str
     execution: str
@@ -186,6 +192,7 @@ class Approval:
     decision: str = ""
     answered_by: str = ""
     reason: str = ""
+    kind: WaitKind = "gate"
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> Approval:
@@ -199,11 +206,13 @@ class Approval:
             decision=_text(item, "decision"),
             answered_by=_text(item, "answered_by"),
             reason=_text(item, "reason"),
+            kind="shadow" if _text(item, "kind") == "shadow" else "gate",
         )
 
 
-def keep_approval(settings: Settings, approval: Approval) -> None:
-    """Keep the task token of a gate, for `lifecycle approve|reject` and for a rejection of the package."""
+def keep_approval(settings: Settings, approval: Approval, *, keep: timedelta = APPROVAL_KEPT) -> None:
+    """Keep the task token of a gate (or a shadow test), for `lifecycle approve|reject|promote|end-shadow` and for a
+    rejection of the package; at least `keep` (a shadow may wait longer than a gate)."""
     now = datetime.now(UTC)
     with aws_errors("dynamodb:PutItem approval gate"):
         table(settings).put_item(
@@ -216,7 +225,8 @@ def keep_approval(settings: Settings, approval: Approval) -> None:
                 "version": {"N": str(approval.version)},
                 "token": {"S": approval.token},
                 "requested_at": {"S": approval.requested_at},
-                "expiration": {"N": _epoch(now + APPROVAL_KEPT)},
+                "kind": {"S": approval.kind},
+                "expiration": {"N": _epoch(now + max(keep, APPROVAL_KEPT))},
             },
         )
 
@@ -333,3 +343,145 @@ def restore_point(settings: Settings, execution: str, stage: str) -> str | None:
         )
     found = item.get("Item")
     return _text(found, "config") if found else None
+
+
+# --- autoscaling restore points --------------------------------------------------------------------------------------
+def keep_scaling_restore_point(settings: Settings, execution: str, stage: str, snapshot: str) -> str:
+    """Before an execution first changes a stage's autoscaling: the registrations to restore (`lifecycle.deploy.scaling`
+    snapshot). The first one kept stays; returns the one kept."""
+    with aws_errors("dynamodb:PutItem scaling restore point"):
+        try:
+            table(settings).put_item(
+                TableName=settings.table_name,
+                Item={
+                    **scaling_restore_key(execution, stage),
+                    "snapshot": {"S": snapshot},
+                    "expiration": {"N": _epoch(datetime.now(UTC) + RESTORE_POINT_KEPT)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise
+            return _text(exc.response.get("Item") or {}, "snapshot", snapshot)
+    return snapshot
+
+
+def scaling_restore_point(settings: Settings, execution: str, stage: str) -> str | None:
+    """The autoscaling snapshot an execution kept before changing a stage's registrations, if it did."""
+    with aws_errors("dynamodb:GetItem scaling restore point"):
+        item = table(settings).get_item(
+            TableName=settings.table_name, Key=scaling_restore_key(execution, stage), ConsistentRead=True
+        )
+    found = item.get("Item")
+    return _text(found, "snapshot") if found else None
+
+
+# --- transform jobs of batch stages ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransformWait:
+    """A transform job a batch stage's execution waits on (its task token), until the job's state change answers."""
+
+    account: str
+    region: str
+    job: str
+    token: str
+    execution: str
+    group: str
+    stage: str
+    version: int
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> TransformWait:
+        return cls(
+            account=_text(item, "account"),
+            region=_text(item, "region"),
+            job=_text(item, "job"),
+            token=_text(item, "token"),
+            execution=_text(item, "execution"),
+            group=_text(item, "group"),
+            stage=_text(item, "stage"),
+            version=_number(item, "version"),
+        )
+
+
+def keep_transform_wait(settings: Settings, wait: TransformWait, *, keep: timedelta) -> None:
+    """Keep the task token a transform job's end answers (a retried step's newer token replaces the older one)."""
+    with aws_errors(f"dynamodb:PutItem transform job {wait.job}"):
+        table(settings).put_item(
+            TableName=settings.table_name,
+            Item={
+                **transform_key(wait.account, wait.region, wait.job),
+                "account": {"S": wait.account},
+                "region": {"S": wait.region},
+                "job": {"S": wait.job},
+                "token": {"S": wait.token},
+                "execution": {"S": wait.execution},
+                "group": {"S": wait.group},
+                "stage": {"S": wait.stage},
+                "version": {"N": str(wait.version)},
+                "expiration": {"N": _epoch(datetime.now(UTC) + keep)},
+            },
+        )
+
+
+def transform_wait(settings: Settings, account: str, region: str, job: str) -> TransformWait | None:
+    """The execution waiting on transform job `job` of `account`/`region` (None when the product did not start it)."""
+    with aws_errors(f"dynamodb:GetItem transform job {job}"):
+        item = table(settings).get_item(
+            TableName=settings.table_name, Key=transform_key(account, region, job), ConsistentRead=True
+        )
+    found = item.get("Item")
+    return TransformWait.of(found) if found else None
+
+
+# --- current model of batch stages -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CurrentModel:
+    """What a batch stage runs now: the model and version its last successful transform job proved."""
+
+    version: int
+    model: str
+    transform_job: str
+    output: str
+    at: str
+    execution: str
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> CurrentModel:
+        return cls(
+            version=_number(item, "version"),
+            model=_text(item, "model"),
+            transform_job=_text(item, "transform_job"),
+            output=_text(item, "output"),
+            at=_text(item, "at"),
+            execution=_text(item, "execution"),
+        )
+
+
+def record_current_model(settings: Settings, group: str, stage: str, current: CurrentModel) -> None:
+    """The batch stage's current model, after its transform job proved it (what `lifecycle status` shows)."""
+    with aws_errors(f"dynamodb:PutItem current model {group}/{stage}"):
+        table(settings).put_item(
+            TableName=settings.table_name,
+            Item={
+                **current_model_key(group, stage),
+                "version": {"N": str(current.version)},
+                "model": {"S": current.model},
+                "transform_job": {"S": current.transform_job},
+                "output": {"S": current.output},
+                "at": {"S": current.at},
+                "execution": {"S": current.execution},
+            },
+        )
+
+
+def current_model(settings: Settings, group: str, stage: str) -> CurrentModel | None:
+    """The batch stage's current model (None before its first successful transform job)."""
+    with aws_errors(f"dynamodb:GetItem current model {group}/{stage}"):
+        item = table(settings).get_item(
+            TableName=settings.table_name, Key=current_model_key(group, stage), ConsistentRead=True
+        )
+    found = item.get("Item")
+    return CurrentModel.of(found) if found else None
