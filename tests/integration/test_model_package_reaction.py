@@ -6,7 +6,10 @@ The started executions run on moto's Step Functions engine with the deploy step 
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
+from lifecycle.accounts import own_client
 from lifecycle.config import get_settings
+from lifecycle.errors import AwsCallFailed, ThrottlingError
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
@@ -63,6 +66,36 @@ def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> Non
     assert first.execution_arn == second.execution_arn
     assert len(executions(world)) == 1
     harness.wait(first.execution_arn)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("ThrottlingException", ThrottlingError), ("AccessDeniedException", AwsCallFailed)]
+)
+def test_a_start_execution_that_fails_is_raised_for_a_retry_not_reported_as_already_started(
+    world: DeployWorld, load_event, code: str, error: type[Exception]
+) -> None:
+    # Given v2 approved, and StartExecution failing beyond the SDK's own retries (throttled, or denied)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    sfn = own_client("stepfunctions", get_settings())
+
+    def failing(**_: object) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "StartExecution")
+
+    sfn.meta.events.register("before-call.states.StartExecution", failing, unique_id="fail-start")
+
+    # When the approval event arrives: the handler raises, so Lambda retries it (and finally dead-letters it)
+    with pytest.raises(error, match=f"states:StartExecution .*: {code}"):
+        handle(load_event("model-package-approved.json"))
+
+    # Then nothing started and nothing says it did
+    assert executions(world) == []
+    assert [r for r in history("churn", get_settings()) if r.action == "start-deployment"] == []
+    # and the retry, once StartExecution works again, starts the deployment
+    sfn.meta.events.unregister("before-call.states.StartExecution", unique_id="fail-start")
+    assert handle(load_event("model-package-approved.json"))["started"] is True
+    [execution] = executions(world)
+    harness.wait(execution["executionArn"])
 
 
 def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
