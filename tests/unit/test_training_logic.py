@@ -29,11 +29,16 @@ JOB = {
         (">=", 0.71, False, "validation:auc 0.71 < 0.8, not registered"),
         (">=", 0.8, True, "validation:auc 0.8 >= 0.8"),
         (">", 0.8, False, "validation:auc 0.8 <= 0.8, not registered"),
+        (">", 0.81, True, "validation:auc 0.81 > 0.8"),
         ("<=", 0.2, False, "validation:auc 0.2 > 0.1, not registered"),
+        ("<=", 0.1, True, "validation:auc 0.1 <= 0.1"),
+        # lower is better: at the threshold a strict gate fails, below it passes
+        ("<", 0.1, False, "validation:auc 0.1 >= 0.1, not registered"),
+        ("<", 0.09, True, "validation:auc 0.09 < 0.1"),
     ],
 )
 def test_the_metric_gate_says_why_with_the_numbers(comparison: str, value: float, passed: bool, summary: str) -> None:
-    threshold = 0.1 if comparison == "<=" else 0.8
+    threshold = 0.1 if comparison.startswith("<") else 0.8
     gate = MetricGate(metric="validation:auc", comparison=comparison, threshold=threshold)  # type: ignore[arg-type]
 
     result = evaluate_gate(gate, {"validation:auc": value})
