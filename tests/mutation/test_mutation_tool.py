@@ -223,6 +223,17 @@ def test_verdicts_follow_pytest_s_exit_codes_and_the_time_limit():
     assert verdict_of(mutant, {**outcome, "code": 5}, timed_out=False, seconds=1, tests=3).status == "error"
 
 
+def test_a_kill_by_a_test_that_gave_up_waiting_is_confirmed_and_other_kills_are_not():
+    mutant = _mutants()[0]
+    outcome = {"code": 1, "loaded": True, "test": "t::deploys", "reason": ""}
+    timed = {**outcome, "reason": "TimeoutError: arn:...:execution:deploy-model:happy still running after 30 s"}
+    assert verdict_of(mutant, timed, timed_out=False, seconds=1, tests=3).by_timing
+    wrong = {**outcome, "reason": "AssertionError: assert [2] == [1]"}
+    assert not verdict_of(mutant, wrong, timed_out=False, seconds=1, tests=3).by_timing
+    assert verdict_of(mutant, wrong, timed_out=False, seconds=1, tests=3).test == "t::deploys"
+    assert not verdict_of(mutant, {**timed, "code": 0}, timed_out=False, seconds=1, tests=3).by_timing
+
+
 def test_the_entry_printed_for_a_survivor_marks_exactly_that_mutant_once_its_why_is_written():
     for mutant in _mutants():
         entry = tomllib.loads(toml_entry(mutant).replace('why = ""', 'why = "the same either way"'))
