@@ -17,10 +17,11 @@ from lifecycle.deploy.inputs import (
     execution_name,
     parse_input,
 )
+from lifecycle.deploy.stage import corrective
 from lifecycle.errors import InvalidDeploymentInput
 from lifecycle.monitoring.images import ANALYZER_IMAGES
 from lifecycle.monitoring.schedule import schedule_config, schedule_name
-from lifecycle.policy import Stage
+from lifecycle.policy import AllAtOnce, Stage
 
 from sandbox.fakes import validate_request
 
@@ -342,3 +343,34 @@ def test_a_lambda_task_error_reaches_people_as_its_message_not_its_stack_trace()
     assert in_words(cause) == "SageMaker rolled churn-prod back to churn-v2-prod-6d4aa5 (alarms ['churn-prod-5xx'])"
     assert in_words("States.Timeout: no answer") == "States.Timeout: no answer"
     assert in_words("null") == "null"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "bake"),
+    [
+        ({"type": "canary", "percent": 10, "wait_seconds": 600}, 1200),
+        ({"type": "linear", "percent": 50, "interval_seconds": 2400}, 3600),
+        ({"type": "ab", "challenger_weight": 0.1, "wait_seconds": 300}, 300),
+    ],
+    ids=["canary", "linear-capped-at-an-hour", "ab"],
+)
+def test_a_rollback_or_promotion_goes_all_at_once_without_a_gate_and_keeps_the_alarms(
+    strategy: dict, bake: int
+) -> None:
+    # Given a stage that normally shifts traffic step by step behind a person's approval at the canary
+    at = "at_canary" if strategy["type"] == "canary" else "before_traffic"
+    gated = stage(strategy=strategy, approval_required=True, approval=at)
+
+    # When it is rolled back (or its challenger promoted)
+    fast = corrective(gated)
+
+    # Then the corrective change goes all at once, asks nobody, and bakes as long as the rollout did (an hour at most)
+    # while the stage's rollback alarms still watch it
+    assert fast.strategy == AllAtOnce(wait_seconds=bake)
+    assert (fast.approval_required, fast.approval) == (False, "before_traffic")
+    assert fast.rollback_alarms == gated.rollback_alarms == ["churn-prod-5xx", "churn-prod-latency"]
+    assert (fast.name, fast.endpoint_name, fast.instance_count) == (
+        gated.name,
+        gated.endpoint_name,
+        gated.instance_count,
+    )
