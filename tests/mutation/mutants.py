@@ -362,6 +362,15 @@ def _assigned_names(tree: ast.Module, line: int) -> set[str]:
     return set()
 
 
+def _lines_of(node: ast.AST) -> tuple[int, int]:
+    """The first and last line of a mutated node; a comprehension has none of its own: its filters' lines."""
+    if isinstance(node, ast.comprehension):
+        parts: list[ast.expr] = list(node.ifs) or [node.target]
+        return parts[0].lineno, max(part.end_lineno or part.lineno for part in parts)
+    line = getattr(node, "lineno", 0)
+    return line, getattr(node, "end_lineno", None) or line
+
+
 def mutants_of(path: str, source: str, *, module: str, only: Iterable[str] = ()) -> list[Mutant]:
     """Every mutant of `source`; with `only`, those inside these top-level definitions or module-level assignments."""
     tree = ast.parse(source)
@@ -372,7 +381,7 @@ def mutants_of(path: str, source: str, *, module: str, only: Iterable[str] = ())
     mutants = []
     seen: Counter[tuple[str, str, str]] = Counter()
     for index, (node, point, scope, import_time) in enumerate(walker.found):
-        line = getattr(node, "lineno", 0)
+        line, end_line = _lines_of(node)
         seen[(scope, lines[line - 1].strip(), point.description)] += 1
         if wanted and _top_level_name(scope) not in wanted and not (_assigned_names(tree, line) & wanted):
             continue
@@ -382,7 +391,7 @@ def mutants_of(path: str, source: str, *, module: str, only: Iterable[str] = ())
                 module=module,
                 index=index,
                 line=line,
-                end_line=getattr(node, "end_lineno", None) or line,
+                end_line=end_line,
                 operator=point.operator,
                 description=point.description,
                 scope=scope,

@@ -122,6 +122,19 @@ def test_the_negated_condition_and_the_flipped_comparison_are_what_they_say():
     assert "if not (value >= LIMIT and flag):" in mutated_source(SOURCE, negated.index)
 
 
+def test_a_negated_filter_sits_on_the_line_of_its_condition():
+    source = (
+        "def pick(names):\n"
+        "    return [\n"
+        "        name\n"
+        "        for name in names\n"
+        "        if name.startswith('a')\n"
+        "    ]\n"
+    )
+    (negated,) = [m for m in mutants_of("pick.py", source, module="pick") if m.operator == "negate"]
+    assert (negated.line, negated.end_line, negated.text) == (5, 5, "if name.startswith('a')")
+
+
 def test_lines_at_import_time_are_told_from_lines_inside_functions():
     by_text = {m.text: m.import_time for m in _mutants()}
     assert by_text["LIMIT = 100"] is True
