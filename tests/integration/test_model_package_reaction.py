@@ -13,6 +13,7 @@ from lifecycle.errors import AwsCallFailed, ThrottlingError
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
+from support.metrics import emitted
 
 from sandbox import runtime
 from sandbox import stepfunctions as harness
@@ -133,6 +134,36 @@ def test_rejection_of_the_serving_version_rolls_back_to_the_last_version_that_se
     assert serving_versions(world, prod_stage()) == [1]
     kinds = [note["kind"] for note in world.cloud.notifications()]
     assert kinds == ["rollback-started", "deployed"]
+
+
+def test_a_rejection_that_rolls_back_is_audited_with_its_target_and_counted(
+    world: DeployWorld, load_event, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given prod served v1, then v2; v2 is rejected
+    world.cloud.publish_policy(deploy_policy(staging_stage(), prod_stage()))
+    world.register(2, approved=(1, 2))
+    world.deployed("prod", 1)
+    world.serve(prod_stage(), 2)
+    reject_in_registry(world, 2)
+    capsys.readouterr()
+
+    # When
+    handle(load_event("model-package-rejected.json"))
+
+    # Then the audit trail says which reaction rolled which stage back to which version, and why
+    [record] = [r for r in history("churn", get_settings()) if r.action == "rollback"]
+    [execution] = executions(world)
+    assert (record.outcome, record.reaction, record.version, record.resource) == (
+        "done",
+        "model-package-state",
+        2,
+        "churn-prod",
+    )
+    assert record.reason == "churn-prod serves rejected v2: rolling back to v1"
+    assert record.details == {"execution": execution["executionArn"], "target_version": "1"}
+    # and one rollback is counted (only staging served nothing)
+    assert emitted(capsys.readouterr().out).get("RollbacksStarted") == 1
+    harness.wait(execution["executionArn"])
 
 
 def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:
