@@ -166,6 +166,39 @@ def test_a_rejection_that_rolls_back_is_audited_with_its_target_and_counted(
     harness.wait(execution["executionArn"])
 
 
+def test_a_rejection_answers_only_the_gates_waiting_on_that_version(world: DeployWorld, load_event) -> None:
+    from lifecycle.store import deployments
+
+    # Given gates waiting on v2 (its execution no longer exists: Step Functions answers InvalidToken) and on v1, and
+    # no stage serving v2; then v2 is rejected
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(2, approved=(1, 2))
+    for version in (1, 2):
+        gate = deployments.Approval(
+            group="churn",
+            execution=f"approved-v{version}",
+            stage="prod",
+            version=version,
+            token=f"token-of-v{version}",
+            requested_at="2026-11-27T10:00:00+00:00",
+        )
+        deployments.keep_approval(get_settings(), gate)
+    reject_in_registry(world, 2)
+
+    # When
+    result = handle(load_event("model-package-rejected.json"))
+
+    # Then v2's gate is answered as rejected by the registry, v1's is left waiting, and no deployment counts as
+    # stopped (nothing waited on that token any more)
+    gates = {gate.version: gate for gate in deployments.approvals(get_settings(), "churn")}
+    assert (gates[2].decision, gates[2].answered_by) == ("rejected", "the model registry")
+    assert gates[1].decision == ""
+    assert (result["rollbacks"], result["stopped"]) == ([], [])
+    # and the audit trail says only that no stage served v2
+    records = [(r.action, r.outcome, r.reason) for r in history("churn", get_settings())]
+    assert records == [("rollback", "skipped", "no stage serves rejected v2")]
+
+
 def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:
     from lifecycle.store import deployments
 
