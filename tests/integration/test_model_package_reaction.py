@@ -51,6 +51,9 @@ def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, lo
     run = harness.wait(execution["executionArn"])
     assert run.status == "SUCCEEDED", run.cause
     assert serving_versions(world, staging_stage()) == [2]
+    # and the audit trail records one start (the duplicate is answered by idempotency, before any decision)
+    records = [(r.outcome, r.reason) for r in history("churn", get_settings()) if r.action == "start-deployment"]
+    assert records == [("done", "v2 approved: started")]
 
 
 def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> None:
