@@ -252,12 +252,35 @@ def test_monitoring_schedule_request_is_valid_and_uses_the_regions_analyzer_imag
         ({"kind": "deploy", "group": "churn/../x", "version": 2, "stages": ["prod"]}, "group: String should match"),
         ({"kind": "nuke"}, "does not match any of the expected tags"),
         ("deploy everything", "valid dictionary"),
+        # the input's own limits: a version of at most ten digits, an event id of 1-256 characters, ten stages
+        ({"kind": "rollback", "group": "churn", "stage": "prod", "version": 10**10}, "version: Input should be less"),
+        (
+            {"kind": "approved", "group": "churn", "version": 2, "approved_at": "2026-11-27T10:00:00Z", "event_id": ""},
+            "event_id: String should have at least 1 character",
+        ),
+        (
+            {
+                "kind": "approved",
+                "group": "churn",
+                "version": 2,
+                "approved_at": "2026-11-27T10:00:00Z",
+                "event_id": "e" * 257,
+            },
+            "event_id: String should have at most 256 characters",
+        ),
+        ({"kind": "deploy", "group": "churn", "version": 2, "stages": ["s"] * 11}, "List should have at most 10 items"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_reason(payload: object, message: str) -> None:
     with pytest.raises(InvalidDeploymentInput, match="invalid DeployModel input") as refused:
         parse_input(payload)
     assert message in refused.value.reason
+
+
+def test_the_largest_inputs_are_accepted() -> None:
+    approved = {"kind": "approved", "group": "churn", "version": 9_999_999_999, "approved_at": "2026-11-27T10:00:00Z"}
+    assert parse_input({**approved, "event_id": "e" * 256}).version == 9_999_999_999
+    assert len(parse_input({"kind": "deploy", "group": "churn", "version": 2, "stages": ["s"] * 10}).stages) == 10
 
 
 def test_each_manual_sample_is_a_valid_input(load_event) -> None:
