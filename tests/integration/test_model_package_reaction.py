@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from lifecycle.accounts import own_client
 from lifecycle.config import get_settings
-from lifecycle.errors import AwsCallFailed, ThrottlingError
+from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput, ThrottlingError
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
@@ -100,6 +100,20 @@ def test_a_start_execution_that_fails_is_raised_for_a_retry_not_reported_as_alre
     assert handle(load_event("model-package-approved.json"))["started"] is True
     [execution] = executions(world)
     harness.wait(execution["executionArn"])
+
+
+@pytest.mark.parametrize("name", ["r" * 81, "rollback churn"], ids=["81-characters", "a-space"])
+def test_an_execution_name_step_functions_would_refuse_starts_nothing(world: DeployWorld, name: str) -> None:
+    from lifecycle.deploy.inputs import RollbackInput, start_deployment
+
+    # StartExecution: a name of 1-80 characters, without whitespace (Step Functions API reference, StartExecution)
+    with pytest.raises(InvalidDeploymentInput, match="is not a valid Step Functions name"):
+        start_deployment(get_settings(), RollbackInput(group="churn", stage="staging", version=1), name=name)
+    assert executions(world) == []
+    assert start_deployment(
+        get_settings(), RollbackInput(group="churn", stage="staging", version=1), name="r" * 80
+    ).execution_arn.endswith(":" + "r" * 80)
+    harness.wait(executions(world)[0]["executionArn"])
 
 
 def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
