@@ -103,6 +103,12 @@ EDGES: list[tuple[str, Callable[[Any], Edit], Any, Any]] = [
     ("capture share, at least", lambda v: _monitoring(capture_percent=v), 1, 0),
     ("smoke test payload, at most", lambda v: _stage_field("smoke_test", {"payload": "x" * v}), 16384, 16385),
     ("labeled objects, at least", lambda v: lambda d: d.update(labeling={"min_labeled_objects": v}), 0, -1),
+    ("approver, not empty", lambda v: lambda d: d["registry"].__setitem__("approvers", [v]), "x", ""),
+    ("name prefix, not empty", lambda v: lambda d: d["match"].__setitem__("name_prefixes", [v]), "c", ""),
+    ("name prefix, at most", lambda v: lambda d: d["match"].__setitem__("name_prefixes", ["c" * v]), 63, 64),
+    ("training channel, at most", lambda v: _training("channel_name", "c" * v), 64, 65),
+    ("training channel, its characters", lambda v: _training("channel_name", v), "train.v1-a_b", "train data"),
+    ("record wrapper, SageMaker's spelling", lambda v: _training("record_wrapper", v), "None", "none"),
 ]
 
 
