@@ -8,7 +8,8 @@ mutants the configuration marks equivalent (no test can tell them apart: the cod
 How it runs:
 1. Coverage pass: the whole suite once under coverage.py with one context per test (`tests/mutation/contexts.py`),
    which also checks the suite is green. The map (which tests run which line, and how long each test takes) is kept
-   in `.mutation/` and reused while no file of the repository changes.
+   in `.mutation/` and reused: as it is while nothing changes; when only test modules changed (`tests/**/test_*.py`
+   added or edited), only those run again; any other change (the code, fixtures, support, fakes) runs the whole pass.
 2. The mutants: all of them, or a random sample of `--sample N` drawn with `--seed` (the same seed and code, the same
    sample). Equivalent mutants are drawn like the others and then set aside, so marking one does not change the draw.
 3. Each mutant runs in a process forked from this one (third-party modules already imported, the layer not): an
@@ -133,10 +134,9 @@ def draw(mutants: Sequence[Mutant], *, sample: int | None, seed: int) -> list[Mu
 # --- coverage map ----------------------------------------------------------------------------------------------------
 @dataclass
 class CoverageMap:
-    """Which tests run each line of each target, the lines run at all (import included), and each test's time."""
+    """Which tests run each line of each target, and each test's time."""
 
     tests_by_line: dict[str, dict[int, list[str]]]
-    executed: dict[str, set[int]]
     durations: dict[str, float]
 
     def module_tests(self, path: str) -> set[str]:
@@ -146,12 +146,36 @@ class CoverageMap:
         by_line = self.tests_by_line.get(path, {})
         return {test for line in lines for test in by_line.get(line, [])}
 
+    def without(self, modules: set[str]) -> CoverageMap:
+        """The map without the tests of these test modules (paths relative to the repository)."""
+
+        def kept(test: str) -> bool:
+            return test.split("::", 1)[0] not in modules
+
+        return CoverageMap(
+            {
+                path: {line: [t for t in tests if kept(t)] for line, tests in lines.items()}
+                for path, lines in self.tests_by_line.items()
+            },
+            {test: seconds for test, seconds in self.durations.items() if kept(test)},
+        )
+
+    def plus(self, other: CoverageMap) -> CoverageMap:
+        """This map and another's tests (of other test modules) together."""
+        merged = {
+            path: {line: list(tests) for line, tests in lines.items()} for path, lines in self.tests_by_line.items()
+        }
+        for path, lines in other.tests_by_line.items():
+            for line, tests in lines.items():
+                merged.setdefault(path, {}).setdefault(line, [])
+                merged[path][line] = sorted(set(merged[path][line]) | set(tests))
+        return CoverageMap(merged, {**self.durations, **other.durations})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "tests_by_line": {
                 path: {str(k): v for k, v in lines.items()} for path, lines in self.tests_by_line.items()
             },
-            "executed": {path: sorted(lines) for path, lines in self.executed.items()},
             "durations": self.durations,
         }
 
@@ -159,13 +183,21 @@ class CoverageMap:
     def from_json(cls, raw: dict[str, Any]) -> CoverageMap:
         return cls(
             tests_by_line={path: {int(k): v for k, v in lines.items()} for path, lines in raw["tests_by_line"].items()},
-            executed={path: set(lines) for path, lines in raw["executed"].items()},
             durations=raw["durations"],
         )
 
 
-def fingerprint(config: Config, root: Path = ROOT) -> str:
-    """A digest of every file git would see (tracked or not ignored), the configuration's targets and arguments."""
+_RUNNER, _PLUGIN = "tests/mutation/", "tests/mutation/contexts.py"
+
+
+def _is_test_module(name: str) -> bool:
+    return name.startswith("tests/") and Path(name).name.startswith("test_") and name.endswith(".py")
+
+
+def fingerprints(config: Config, root: Path = ROOT) -> tuple[str, dict[str, str]]:
+    """A digest of every file git would see (tracked or not ignored) but test modules and the runner's own, with the
+    configuration's targets and arguments: what every test's coverage depends on (the code, fixtures, support,
+    fakes); and the digest of each test module."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=root,
@@ -173,29 +205,52 @@ def fingerprint(config: Config, root: Path = ROOT) -> str:
         check=True,
     ).stdout.split(b"\0")
     digest = hashlib.sha256(repr((config.targets, config.coverage_args)).encode())
+    modules: dict[str, str] = {}
     for name in sorted(name.decode() for name in listed if name):
         path = root / name
-        if path.is_file() and not name.endswith(".md") and not name.startswith("tests/mutation/mutation.toml"):
+        if not path.is_file() or name.endswith(".md") or (name.startswith(_RUNNER) and name != _PLUGIN):
+            continue  # the runner's own files change no test's coverage (its plugin does)
+        if _is_test_module(name):
+            modules[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
             digest.update(name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return digest.hexdigest(), modules
+
+
+def _collected(name: str, config: Config) -> bool:
+    """Whether the coverage pass's arguments collect test module `name` (it is not under an `--ignore`)."""
+    ignored = [
+        arg.removeprefix("--ignore=").rstrip("/") + "/" for arg in config.coverage_args if arg.startswith("--ignore=")
+    ]
+    return not any(name.startswith(prefix) for prefix in ignored)
 
 
 def coverage_map(config: Config, *, jobs: int, root: Path = ROOT, state: Path = STATE) -> CoverageMap:
-    """The map of the current code, from `.mutation/coverage.json` when nothing changed, else a coverage pass."""
-    stamp = fingerprint(config, root)
+    """The map of the current code, from `.mutation/coverage.json`: as it is when nothing changed; when only test
+    modules changed (tests added or edited), with only those modules run again; else from a whole coverage pass."""
+    base, modules = fingerprints(config, root)
     cached = state / "coverage.json"
-    if cached.exists():
-        raw = json.loads(cached.read_text())
-        if raw.get("fingerprint") == stamp:
-            print("coverage map: unchanged code, reusing .mutation/coverage.json", flush=True)
-            return CoverageMap.from_json(raw)
-    found = _coverage_pass(config, jobs=jobs, root=root, state=state)
+    raw = json.loads(cached.read_text()) if cached.exists() else {}
+    if raw.get("fingerprint") == base:
+        before: dict[str, str] = raw.get("modules", {})
+        changed = sorted(name for name, digest in modules.items() if before.get(name) != digest)
+        stale = set(changed) | (set(before) - set(modules))
+        found = CoverageMap.from_json(raw).without(stale)
+        again = [name for name in changed if _collected(name, config)]
+        if again:
+            print(f"coverage map: {len(again)} test modules changed, running them again: {again}", flush=True)
+            found = found.plus(_coverage_pass(config, jobs=jobs, root=root, state=state, args=again))
+        else:
+            print("coverage map: unchanged code and tests, reusing .mutation/coverage.json", flush=True)
+    else:
+        found = _coverage_pass(config, jobs=jobs, root=root, state=state, args=list(config.coverage_args))
     state.mkdir(exist_ok=True)
-    cached.write_text(json.dumps({"fingerprint": stamp, **found.to_json()}))
+    cached.write_text(json.dumps({"fingerprint": base, "modules": modules, **found.to_json()}))
     return found
 
 
-def _coverage_pass(config: Config, *, jobs: int, root: Path, state: Path) -> CoverageMap:
+def _coverage_pass(config: Config, *, jobs: int, root: Path, state: Path, args: Sequence[str]) -> CoverageMap:
+    """Run the tests `args` selects under coverage.py, one context per test; the suite must pass."""
     import coverage
 
     directory = state / "coverage"
@@ -211,9 +266,9 @@ def _coverage_pass(config: Config, *, jobs: int, root: Path, state: Path) -> Cov
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
     command = [sys.executable, "-m", "pytest", "-p", "tests.mutation.contexts", "--numprocesses", str(jobs)]
-    print(f"coverage pass: {' '.join(command[2:] + list(config.coverage_args))}", flush=True)
+    print(f"coverage pass: {' '.join(command[2:] + list(args))}", flush=True)
     started = time.monotonic()
-    done = subprocess.run([*command, *config.coverage_args], cwd=root, env=env, check=False)
+    done = subprocess.run([*command, *args], cwd=root, env=env, check=False)
     durations, failed = _durations(directory)
     if failed and len(failed) <= RETRIED_FAILURES:
         # A test that waits on the Step Functions engine can time out on a loaded machine, more so under coverage's
@@ -229,16 +284,14 @@ def _coverage_pass(config: Config, *, jobs: int, root: Path, state: Path) -> Cov
     coverage.Coverage(data_file=str(directory / ".coverage"), config_file=False).combine([str(directory)])
     data.read()
     tests_by_line: dict[str, dict[int, list[str]]] = {}
-    executed: dict[str, set[int]] = {}
     for measured in data.measured_files():
         path = targets.get(measured)
         if path is None:
             continue
         by_line = data.contexts_by_lineno(measured)
-        executed[path] = set(by_line)
         tests_by_line[path] = {line: sorted(c for c in contexts if c) for line, contexts in by_line.items()}
     print(f"coverage pass: {len(durations)} tests in {time.monotonic() - started:.0f} s", flush=True)
-    return CoverageMap(tests_by_line, executed, durations)
+    return CoverageMap(tests_by_line, durations)
 
 
 def _durations(directory: Path) -> tuple[dict[str, float], set[str]]:

@@ -18,6 +18,7 @@ from tests.mutation.runner import (
     CoverageMap,
     Equivalent,
     MutantFinder,
+    _collected,
     all_mutants,
     draw,
     load_config,
@@ -205,9 +206,26 @@ def _map() -> CoverageMap:
     condition, after = _line("    if value >= LIMIT and flag:"), _line("    if value == 0:")
     return CoverageMap(
         tests_by_line={"pkg/decide.py": {condition: ["t::slow", "t::fast"], after: ["t::other"]}},
-        executed={"pkg/decide.py": {_line("LIMIT = 100"), condition, after}},
         durations={"t::slow": 9.0, "t::fast": 0.1, "t::other": 1.0},
     )
+
+
+def test_a_changed_test_module_s_tests_are_replaced_in_the_map_and_the_others_kept():
+    # Given a map where tests/a.py and tests/b.py run line 3
+    found = CoverageMap({"m.py": {3: ["tests/a.py::t", "tests/b.py::t"]}}, {"tests/a.py::t": 1.0, "tests/b.py::t": 2.0})
+    # When tests/b.py changed: its tests are forgotten, and what it runs now is added
+    again = CoverageMap({"m.py": {4: ["tests/b.py::u"]}}, {"tests/b.py::u": 3.0})
+    updated = found.without({"tests/b.py"}).plus(again)
+    # Then line 3 is run by a.py's test only, line 4 by b.py's new test
+    assert updated.tests_by_line == {"m.py": {3: ["tests/a.py::t"], 4: ["tests/b.py::u"]}}
+    assert updated.durations == {"tests/a.py::t": 1.0, "tests/b.py::u": 3.0}
+
+
+def test_only_the_test_modules_the_coverage_pass_collects_are_run_again():
+    config = load_config(CONFIG)
+    assert _collected("tests/unit/test_policy_bounds.py", config)
+    assert not _collected("tests/e2e/test_sandbox_hooks.py", config)
+    assert not _collected("tests/mutation/test_mutation_tool.py", config)
 
 
 def test_a_mutant_is_judged_by_the_tests_that_run_its_line_fastest_first():
