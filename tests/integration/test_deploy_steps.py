@@ -1,0 +1,124 @@
+"""DeployModel steps called one by one (as the state machine's Lambda task calls them): the decisions a state machine
+run reaches only through rare paths — an alarm while the product watches an unguarded change, a package of another
+group, a model someone else made under the product's name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from lifecycle.config import get_settings
+from lifecycle.deploy.steps import run_step
+from lifecycle.errors import InvalidDeploymentInput, ResourceConflict, RollbackAlarmFired
+from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, PROD, REGION
+from support.deploy import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage
+
+world_fixture = pytest.fixture(name="world")(deploy_world)
+
+
+def _validated(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    state = run_step({"step": "validate_input", "execution": "steps-1", "input": payload}, get_settings())
+    return state["plan"], state["stage"]
+
+
+def _step(name: str, plan: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    return run_step({"step": name, "plan": plan, "stage": stage}, get_settings())
+
+
+def _alarm(state: str) -> None:
+    cloudwatch = world_client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM,
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason="test")
+
+
+def world_client(service: str, account: str = PROD) -> Any:
+    from sandbox.cloud import client_in
+
+    return client_in(service, account, REGION)
+
+
+def _watching(world: DeployWorld, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """prod InService on v1's config, and a rollout to v1 that watches the stage's alarm (an unguarded change)."""
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    config = world.serve(prod_stage(), 1)
+    plan, stage = _validated({"kind": "rollback", "group": "churn", "stage": "prod", "version": 1})
+    deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    stage |= {"config_name": config, "watch_alarms": [ALARM], "bake_seconds": 600, "deadline": deadline, **changes}
+    return plan, stage
+
+
+def test_an_alarm_while_the_product_watches_an_unguarded_change_fails_the_stage(world: DeployWorld) -> None:
+    # Given an unguarded change InService, its alarm in ALARM
+    plan, stage = _watching(world)
+    _alarm("ALARM")
+    # When the endpoint is checked, Then the stage fails (and the state machine restores the previous config)
+    with pytest.raises(RollbackAlarmFired, match=f"{ALARM} went to ALARM on churn-prod"):
+        _step("check_endpoint_status", plan, stage)
+
+
+def test_a_quiet_alarm_bakes_for_the_whole_period_then_the_stage_is_in_service(world: DeployWorld) -> None:
+    plan, stage = _watching(world)
+    _alarm("OK")
+
+    baking = _step("check_endpoint_status", plan, stage)
+    assert baking["status"] == "Baking"
+    until = datetime.fromisoformat(baking["bake_until"])
+    assert timedelta(seconds=590) < until - datetime.now(UTC) <= timedelta(seconds=600)
+    assert _step("check_endpoint_status", plan, baking)["status"] == "Baking"
+
+    done = _step("check_endpoint_status", plan, baking | {"bake_until": datetime.now(UTC).isoformat()})
+    assert done["status"] == "InService"
+    [record] = [r for r in history("churn", get_settings()) if r.action == "endpoint-in-service"]
+    assert record.outcome == "done"
+
+
+def test_a_package_of_another_group_is_never_deployed(world: DeployWorld) -> None:
+    # Given a policy of group churn whose registry also holds group fraud, whose v1 is Approved
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    from lifecycle.deploy.stage import approved_package
+
+    sagemaker = world.cloud.client("sagemaker", AUTOMATION)
+    sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="fraud",
+        InferenceSpecification=sagemaker.describe_model_package(
+            ModelPackageName=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/1"
+        )["InferenceSpecification"],
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    # Then naming it as churn's is refused
+    with pytest.raises(InvalidDeploymentInput, match="belongs to group 'fraud', not 'churn'"):
+        approved_package(sagemaker, arn, "churn")
+
+
+def test_a_model_someone_else_made_under_the_product_s_name_is_never_reused(world: DeployWorld) -> None:
+    # Given the model the step would create already exists, running another package
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    stage = _step("acquire_endpoint_lease", plan, stage)
+    sagemaker = world_client("sagemaker")
+    created = _step("create_model", plan, stage)
+    model = sagemaker.describe_model(ModelName=created["model_name"])
+    sagemaker.delete_model(ModelName=created["model_name"])
+    sagemaker.create_model(
+        ModelName=created["model_name"],
+        ExecutionRoleArn=model["ExecutionRoleArn"],
+        PrimaryContainer={"ModelPackageName": f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/1"},
+    )
+    # Then the step refuses to deploy on it
+    with pytest.raises(ResourceConflict, match="it was not made by this product"):
+        _step("create_model", plan, stage)
