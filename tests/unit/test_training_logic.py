@@ -96,6 +96,20 @@ def test_the_package_request_carries_no_tags_because_its_group_does() -> None:
     assert request["CustomerMetadataProperties"][TRAINING_JOB_KEY] == JOB["TrainingJobArn"]
 
 
+def test_the_lineage_keys_are_the_ones_packages_already_registered_carry() -> None:
+    # The registry keeps these keys for good: a retry finds the package an earlier version of the product registered
+    # from the same job by them, and people read them in the console. They never change.
+    policy = validate_policy(churn_policy(), group="churn")
+
+    request = package_request(policy, JOB, metrics={"validation:auc": 0.91}, event_id="e-1", approve=True)
+
+    assert request["CustomerMetadataProperties"] == {
+        "lifecycle:training-job-arn": JOB["TrainingJobArn"],
+        "lifecycle:event-id": "e-1",
+        "metric:validation:auc": "0.91",
+    }
+
+
 def test_metric_names_and_event_ids_sagemaker_would_refuse_are_made_to_fit_its_patterns() -> None:
     # Given metric names with characters CustomerMetadataProperties keys refuse, and a hostile event id
     policy = validate_policy(churn_policy(), group="churn")
