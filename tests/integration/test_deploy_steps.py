@@ -122,3 +122,20 @@ def test_a_model_someone_else_made_under_the_product_s_name_is_never_reused(worl
     # Then the step refuses to deploy on it
     with pytest.raises(ResourceConflict, match="it was not made by this product"):
         _step("create_model", plan, stage)
+
+
+def test_an_endpoint_config_someone_else_made_under_the_product_s_name_is_never_reused(world: DeployWorld) -> None:
+    # Given the endpoint config the step would create already exists, on another instance type
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    stage = _step("create_model", plan, _step("acquire_endpoint_lease", plan, stage))
+    made = _step("create_endpoint_config", plan, stage)
+    sagemaker = world_client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=made["config_name"])
+    sagemaker.delete_endpoint_config(EndpointConfigName=made["config_name"])
+    variants = [{**variant, "InstanceType": "ml.c5.large"} for variant in config["ProductionVariants"]]
+    sagemaker.create_endpoint_config(EndpointConfigName=made["config_name"], ProductionVariants=variants)
+    # Then the step refuses to deploy on it
+    with pytest.raises(ResourceConflict, match="exists with other variants than this deployment's"):
+        _step("create_endpoint_config", plan, stage)
