@@ -586,6 +586,13 @@ def report(verdicts: Sequence[Verdict], config: Config) -> tuple[float, dict[str
     return total, scores
 
 
+def last_survivors(state: Path = STATE) -> list[Equivalent]:
+    """The survivors of the last run, as written to `.mutation/survivors.toml` (entries without their 'why')."""
+    path = state / "survivors.toml"
+    raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [Equivalent(**entry) for entry in raw.get("equivalent", [])]
+
+
 def toml_entry(mutant: Mutant) -> str:
     """The `[[equivalent]]` entry that marks `mutant` (the 'why' left for a person to write)."""
     lines = [
@@ -613,6 +620,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants judged at once (default 2)")
     parser.add_argument("--module", action="append", default=[], help="only mutants of files containing this")
     parser.add_argument("--list", action="store_true", help="list the mutants (drawn, with their tests); run none")
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="judge again only the drawn mutants the last run left alive (.mutation/survivors.toml), after new tests",
+    )
     parser.add_argument("--show", metavar="FILE:INDEX", help="print one mutated module's source and exit")
     parser.add_argument("--min-total", type=float, default=90.0, help="fail below this total score (default 90)")
     parser.add_argument("--min-module", type=float, default=80.0, help="fail below this score in any module (80)")
@@ -629,6 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mutants = [m for m in mutants if any(part in m.path for part in args.module)]
     seed = config.seed if args.seed is None else args.seed
     drawn = draw(mutants, sample=args.sample, seed=seed)
+    if args.survivors:
+        drawn = [m for m in drawn if any(entry.matches(m) for entry in last_survivors())]
     equivalent = [m for m in drawn if any(e.matches(m) for e in config.equivalents)]
     stale = [e for e in config.equivalents if not any(e.matches(m) for m in all_mutants(config))]
     for entry in stale:
