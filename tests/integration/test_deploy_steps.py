@@ -139,3 +139,42 @@ def test_an_endpoint_config_someone_else_made_under_the_product_s_name_is_never_
     # Then the step refuses to deploy on it
     with pytest.raises(ResourceConflict, match="exists with other variants than this deployment's"):
         _step("create_endpoint_config", plan, stage)
+
+
+@pytest.mark.parametrize(
+    ("changed", "why"),
+    [
+        (False, "the endpoint was not changed"),
+        (True, "the endpoint was created by this deployment: nothing to go back to, left for investigation"),
+    ],
+)
+def test_a_stage_with_no_config_to_go_back_to_restores_nothing_and_says_why(
+    world: DeployWorld, changed: bool, why: str
+) -> None:
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    event = {"step": "restore_previous_endpoint_config", "error": {"Error": "EndpointFailed"}}
+
+    result = run_step({**event, "plan": plan, "stage": stage | {"changed": changed}}, get_settings())
+
+    assert result == {"phase": "skipped"}
+    [record] = [r for r in history("churn", get_settings()) if r.action == "restore-endpoint"]
+    assert (record.outcome, record.reason) == ("skipped", f"EndpointFailed: {why}")
+
+
+def test_a_retry_after_creating_the_endpoint_finds_it_on_its_config_and_changes_nothing(world: DeployWorld) -> None:
+    # Given a first attempt that created prod's endpoint on this deployment's config
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config"):
+        stage = _step(step, plan, stage)
+    first = _step("create_or_update_endpoint", plan, stage)
+    # When the step runs again (the platform retried it)
+    again = _step("create_or_update_endpoint", plan, stage)
+    # Then it finds the endpoint on its config, records that it changed nothing, and watches nothing
+    assert world.endpoint(prod_stage())["config"] == first["config_name"] == again["config_name"]
+    assert again["bake_seconds"] == 0
+    records = [(r.action, r.outcome, r.reason) for r in history("churn", get_settings()) if "endpoint" in r.action]
+    assert records[-1] == ("update-endpoint", "skipped", f"already on {first['config_name']}")
