@@ -178,3 +178,22 @@ def test_a_retry_after_creating_the_endpoint_finds_it_on_its_config_and_changes_
     assert again["bake_seconds"] == 0
     records = [(r.action, r.outcome, r.reason) for r in history("churn", get_settings()) if "endpoint" in r.action]
     assert records[-1] == ("update-endpoint", "skipped", f"already on {first['config_name']}")
+
+
+@pytest.mark.parametrize(
+    ("phase", "where"), [("single", "before traffic"), ("canary", "at the canary share")], ids=["before", "canary"]
+)
+def test_a_gate_keeps_its_token_and_records_where_it_waits(world: DeployWorld, phase: str, where: str) -> None:
+    from lifecycle.store import deployments
+
+    world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True, approval_timeout_hours=2)))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+
+    event = {"step": "wait_for_approval", "plan": plan, "stage": stage | {"phase": phase}, "token": "token-1"}
+    run_step(event, get_settings())
+
+    [gate] = deployments.approvals(get_settings(), "churn")
+    assert (gate.stage, gate.version, gate.token, gate.decision) == ("prod", 2, "token-1", "")
+    [record] = [r for r in history("churn", get_settings()) if r.action == "approval-requested"]
+    assert (record.outcome, record.reason) == ("notified", f"{where}: waiting up to 2 h for ['ml-leads@example.com']")
