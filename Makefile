@@ -72,12 +72,15 @@ reliability: dev ## the lifecycle under duplicates, faults and hostile input; pr
 
 # Mutation testing of the decision code (tests/mutation/runner.py; what is mutated: tests/mutation/mutation.toml).
 # Not part of `make test`: a coverage pass of the suite, then each mutant judged by the tests that run its line.
-# SAMPLE=N judges a seeded random sample of N mutants; JOBS mutants run at once. Fails below 90% in total or 80% in
-# any module, or on a mutant the runner could not judge.
+# SAMPLE=N judges a seeded random sample of N mutants; JOBS mutants run at once; AGAIN=1 judges again only what the
+# last run left alive or could not judge (after adding tests). Fails below 90% in total or 80% in any module, or on
+# a mutant the runner could not judge.
 SAMPLE ?=
 JOBS   ?= 2
+AGAIN  ?=
 mutation: dev ## mutation testing of the decision code (SAMPLE=150: a seeded sample, < 30 min on 2 cores)
-	PYTHONPATH=layers/lifecycle:. $(PY) -m tests.mutation.runner --jobs $(JOBS) $(if $(SAMPLE),--sample $(SAMPLE))
+	PYTHONPATH=layers/lifecycle:. $(PY) -m tests.mutation.runner --jobs $(JOBS) $(if $(SAMPLE),--sample $(SAMPLE)) \
+		$(if $(AGAIN),--again)
 
 clean: ## remove build output and the venv
 	rm -rf .aws-sam $(VENV)

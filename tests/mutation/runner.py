@@ -21,6 +21,8 @@ How it runs:
 4. Load is not a kill: a test of the coverage pass that fails is run once more alone (at most a few), and a mutant
    killed by a test that gave up waiting (the Step Functions harness's TimeoutError) is confirmed by running that
    test on the original code; when it fails there too, the mutant is an error (listed, the run fails), never a kill.
+5. `--again` (make mutation AGAIN=1) judges again only the mutants the last run left alive or could not judge
+   (`.mutation/survivors.toml`, `.mutation/errors.toml`): the way to check that new tests kill them.
 
 Why its own runner and not mutmut or cosmic-ray (both on PyPI): mutmut 3 mutates only inside functions (through
 trampolines) and skips decorated ones, so the policy's pydantic constraints (`Field(ge=1, le=50)`, `Literal[...]`)
@@ -586,11 +588,15 @@ def report(verdicts: Sequence[Verdict], config: Config) -> tuple[float, dict[str
     return total, scores
 
 
-def last_survivors(state: Path = STATE) -> list[Equivalent]:
-    """The survivors of the last run, as written to `.mutation/survivors.toml` (entries without their 'why')."""
-    path = state / "survivors.toml"
-    raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    return [Equivalent(**entry) for entry in raw.get("equivalent", [])]
+def left_open(state: Path = STATE) -> list[Equivalent]:
+    """The mutants the last run left alive (`.mutation/survivors.toml`) or could not judge (`.mutation/errors.toml`),
+    as entries without their 'why'."""
+    entries: list[Equivalent] = []
+    for name in ("survivors.toml", "errors.toml"):
+        path = state / name
+        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        entries += [Equivalent(**entry) for entry in raw.get("equivalent", [])]
+    return entries
 
 
 def toml_entry(mutant: Mutant) -> str:
@@ -621,9 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--module", action="append", default=[], help="only mutants of files containing this")
     parser.add_argument("--list", action="store_true", help="list the mutants (drawn, with their tests); run none")
     parser.add_argument(
-        "--survivors",
+        "--again",
         action="store_true",
-        help="judge again only the drawn mutants the last run left alive (.mutation/survivors.toml), after new tests",
+        help="judge again only the drawn mutants the last run left alive or could not judge (after new tests)",
     )
     parser.add_argument("--show", metavar="FILE:INDEX", help="print one mutated module's source and exit")
     parser.add_argument("--min-total", type=float, default=90.0, help="fail below this total score (default 90)")
@@ -641,8 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mutants = [m for m in mutants if any(part in m.path for part in args.module)]
     seed = config.seed if args.seed is None else args.seed
     drawn = draw(mutants, sample=args.sample, seed=seed)
-    if args.survivors:
-        drawn = [m for m in drawn if any(entry.matches(m) for entry in last_survivors())]
+    if args.again:
+        drawn = [m for m in drawn if any(entry.matches(m) for entry in left_open())]
     equivalent = [m for m in drawn if any(e.matches(m) for e in config.equivalents)]
     stale = [e for e in config.equivalents if not any(e.matches(m) for m in all_mutants(config))]
     for entry in stale:
@@ -683,6 +689,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     survivors = [v.mutant for v in verdicts if v.status == "survived"]
     STATE.mkdir(exist_ok=True)
     (STATE / "survivors.toml").write_text("\n\n".join(toml_entry(m) for m in survivors) + "\n")
+    unjudged = [v.mutant for v in verdicts if v.status == "error"]
+    (STATE / "errors.toml").write_text("\n\n".join(toml_entry(m) for m in unjudged) + "\n")
     if survivors:
         print("\nentries to mark them equivalent (fill in 'why'): .mutation/survivors.toml")
     failing = [name for name, value in scores.items() if value < args.min_module]

@@ -21,7 +21,7 @@ from tests.mutation.runner import (
     _collected,
     all_mutants,
     draw,
-    last_survivors,
+    left_open,
     load_config,
     select_tests,
     toml_entry,
@@ -274,12 +274,13 @@ def test_the_entry_printed_for_a_survivor_marks_exactly_that_mutant_once_its_why
         assert not any(equivalent.matches(other) for other in _mutants() if other != mutant)
 
 
-def test_the_survivors_of_a_run_are_read_back_to_be_judged_again(tmp_path: Path):
-    survivors = _mutants()[:3]
+def test_the_survivors_and_errors_of_a_run_are_read_back_to_be_judged_again(tmp_path: Path):
+    survivors, errors = _mutants()[:3], _mutants()[5:6]
     (tmp_path / "survivors.toml").write_text("\n\n".join(toml_entry(m) for m in survivors) + "\n")
-    entries = last_survivors(tmp_path)
-    assert [m for m in _mutants() if any(entry.matches(m) for entry in entries)] == survivors
-    assert last_survivors(tmp_path / "none") == []
+    (tmp_path / "errors.toml").write_text("\n\n".join(toml_entry(m) for m in errors) + "\n")
+    entries = left_open(tmp_path)
+    assert [m for m in _mutants() if any(entry.matches(m) for entry in entries)] == survivors + errors
+    assert left_open(tmp_path / "none") == []
 
 
 def test_the_configuration_names_existing_files_and_every_equivalent_entry_matches_a_mutant_and_says_why():
