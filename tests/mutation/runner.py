@@ -24,11 +24,11 @@ How it runs:
 5. `--again` (make mutation AGAIN=1) judges again only the mutants the last run left alive or could not judge
    (`.mutation/survivors.toml`, `.mutation/errors.toml`): the way to check that new tests kill them.
 
-Why its own runner and not mutmut or cosmic-ray (both on PyPI): mutmut 3 mutates only inside functions (through
-trampolines) and skips decorated ones, so the policy's pydantic constraints (`Field(ge=1, le=50)`, `Literal[...]`)
-and validators would never be mutated, and it reads its configuration only from pyproject.toml or setup.cfg;
-cosmic-ray has no statement deletion (the deleted call or raise), no per-test coverage and no sampling, and runs one
-mutant at a time by rewriting the file on disk. This runner is about 400 lines on coverage.py and pytest.
+Why its own runner and not mutmut or cosmic-ray (both on PyPI): mutmut 3 mutates only inside functions (its docs:
+"If you want to mutate code outside of functions, you can try using mutmut 2"), so the policy's pydantic constraints
+(`Field(ge=1, le=50)`, `Literal[...]`), which are class-level, would never be mutated, and it reads its
+configuration from pyproject.toml or setup.cfg; cosmic-ray runs one configured test command per mutant (no per-test
+coverage) and writes each mutant into the file on disk. This runner is about 600 lines on coverage.py and pytest.
 """
 
 from __future__ import annotations
