@@ -197,3 +197,40 @@ def test_a_gate_keeps_its_token_and_records_where_it_waits(world: DeployWorld, p
     assert (gate.stage, gate.version, gate.token, gate.decision) == ("prod", 2, "token-1", "")
     [record] = [r for r in history("churn", get_settings()) if r.action == "approval-requested"]
     assert (record.outcome, record.reason) == ("notified", f"{where}: waiting up to 2 h for ['ml-leads@example.com']")
+
+
+def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_found_done(world: DeployWorld) -> None:
+    from support.deploy import staging_stage
+
+    # Given staging without an endpoint (and without monitoring), v2 deployed to it step by step
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
+        stage = _step(step, plan, stage)
+    while stage["status"] != "InService":
+        stage = _step("check_endpoint_status", plan, stage)
+    # and the model and config steps retried once
+    for step in ("create_model", "create_endpoint_config"):
+        _step(step, plan, stage)
+    for step in ("run_smoke_test", "configure_monitoring", "finish_stage"):
+        stage = _step(step, plan, stage)
+
+    # Then each decision is in the audit trail, in order, with its outcome
+    trail = [(r.action, r.outcome) for r in history("churn", get_settings())]
+    assert trail == [
+        ("deployment-started", "done"),
+        ("endpoint-lease", "done"),
+        ("create-model", "done"),
+        ("create-endpoint-config", "done"),
+        ("create-endpoint", "done"),
+        ("endpoint-in-service", "done"),
+        ("create-model", "skipped"),
+        ("create-endpoint-config", "skipped"),
+        ("smoke-test", "done"),
+        ("monitoring-schedule", "skipped"),
+        ("deploy-stage", "done"),
+        ("deployment-complete", "done"),
+    ]
+    reasons = {r.action: r.reason for r in history("churn", get_settings()) if r.outcome == "skipped"}
+    assert (reasons["create-model"], reasons["monitoring-schedule"]) == ("exists", "no monitoring in policy")
