@@ -99,7 +99,7 @@ def test_a_start_execution_that_fails_is_raised_for_a_retry_not_reported_as_alre
     sfn.meta.events.unregister("before-call.states.StartExecution", unique_id="fail-start")
     assert handle(load_event("model-package-approved.json"))["started"] is True
     [execution] = executions(world)
-    harness.wait(execution["executionArn"])
+    harness.wait(execution["executionArn"], timeout=120)
 
 
 @pytest.mark.parametrize("name", ["r" * 81, "rollback churn"], ids=["81-characters", "a-space"])
@@ -113,7 +113,7 @@ def test_an_execution_name_step_functions_would_refuse_starts_nothing(world: Dep
     assert start_deployment(
         get_settings(), RollbackInput(group="churn", stage="staging", version=1), name="r" * 80
     ).execution_arn.endswith(":" + "r" * 80)
-    harness.wait(executions(world)[0]["executionArn"])
+    harness.wait(executions(world)[0]["executionArn"], timeout=120)
 
 
 def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
@@ -180,7 +180,7 @@ def test_a_rejection_that_rolls_back_is_audited_with_its_target_and_counted(
     assert record.details == {"execution": execution["executionArn"], "target_version": "1"}
     # and one rollback is counted (only staging served nothing)
     assert emitted(capsys.readouterr().out).get("RollbacksStarted") == 1
-    harness.wait(execution["executionArn"])
+    harness.wait(execution["executionArn"], timeout=120)
 
 
 def test_a_rejection_answers_only_the_gates_waiting_on_that_version(world: DeployWorld, load_event) -> None:
