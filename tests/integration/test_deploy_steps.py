@@ -234,3 +234,52 @@ def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_fou
     ]
     reasons = {r.action: r.reason for r in history("churn", get_settings()) if r.outcome == "skipped"}
     assert (reasons["create-model"], reasons["monitoring-schedule"]) == ("exists", "no monitoring in policy")
+
+
+@pytest.mark.parametrize(
+    ("holder_arn", "lease"),
+    [
+        ("", "wait"),  # a holder that names no execution is taken to be live: the stage waits for it
+        (f"arn:aws:states:{REGION}:{AUTOMATION}:execution:deploy-model:gone", "held"),  # one that no longer runs
+    ],
+    ids=["holder-without-execution", "holder-no-longer-running"],
+)
+def test_an_endpoint_lease_is_taken_over_only_from_an_execution_that_no_longer_runs(
+    world: DeployWorld, holder_arn: str, lease: str
+) -> None:
+    from lifecycle.store import deployments
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    other = deployments.Lease(holder="other", execution_arn=holder_arn, group="churn", version=1, kind="deploy")
+    endpoint = deployments.Endpoint(PROD, REGION, "churn-prod")
+    assert deployments.acquire_lease(get_settings(), endpoint, other, keep=timedelta(hours=1)) is None
+
+    assert _step("acquire_endpoint_lease", plan, stage)["lease"] == lease
+
+
+def test_a_smoke_test_the_endpoint_answers_with_an_error_fails_the_stage_with_that_error(world: DeployWorld) -> None:
+    from botocore.exceptions import ClientError
+    from lifecycle.accounts import client_for
+    from lifecycle.errors import SmokeTestFailed
+    from support.deploy import staging_stage
+
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    runtime = client_for("sagemaker-runtime", plan["stages"][0]["account"], REGION, get_settings(), **_acting(plan))
+
+    def model_error(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ModelError", "Message": "the model crashed"}}, "InvokeEndpoint")
+
+    runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", model_error)
+    with pytest.raises(SmokeTestFailed, match="InvokeEndpoint churn-staging failed: ModelError: the model crashed"):
+        _step("run_smoke_test", plan, stage)
+
+
+def _acting(plan: dict[str, Any]) -> dict[str, str]:
+    """The reaction and event a step's clients are made for (its sessions are per execution)."""
+    from lifecycle.deploy.inputs import REACTION
+
+    return {"reaction": REACTION, "event_id": plan["execution"]}
