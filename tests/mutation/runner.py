@@ -12,12 +12,13 @@ How it runs:
    added or edited), only those run again; any other change (the code, fixtures, support, fakes) runs the whole pass.
 2. The mutants: all of them, or a random sample of `--sample N` drawn with `--seed` (the same seed and code, the same
    sample). Equivalent mutants are drawn like the others and then set aside, so marking one does not change the draw.
-3. Each mutant runs in a process forked from this one (third-party modules already imported, the layer not): an
-   import hook compiles the mutated syntax tree in place of the module's file, and pytest runs only the tests that
-   run the mutant's line, fastest first, stopping at the first failure. A mutant at module or class level (a
-   constant, a pydantic field's constraint) runs when the module is imported, so it runs every test that runs any
-   line of its module. A mutant no test runs survives ("not run by any test"). A mutant past its time limit (three
-   times its tests' time, plus 30 s) is killed (an endless loop is noticed).
+3. Each mutant (in a seeded random order: a run stopped early has judged a random part of the sample) runs in a
+   process forked from this one (third-party modules already imported, the layer not): an import hook compiles the
+   mutated syntax tree in place of the module's file, and pytest runs only the tests that run the mutant's line,
+   fastest first, stopping at the first failure. A mutant at module or class level (a constant, a pydantic field's
+   constraint) runs when the module is imported, so it runs every test that runs any line of its module. A mutant no
+   test runs survives ("not run by any test"). A mutant past its time limit (three times its tests' time, plus
+   30 s) is killed (an endless loop is noticed).
 4. Load is not a kill: a test of the coverage pass that fails is run once more alone (at most a few), and a mutant
    killed by a test that gave up waiting (the Step Functions harness's TimeoutError) is confirmed by running that
    test on the original code; when it fails there too, the mutant is an error (listed, the run fails), never a kill.
@@ -28,7 +29,8 @@ Why its own runner and not mutmut or cosmic-ray (both on PyPI): mutmut 3 mutates
 "If you want to mutate code outside of functions, you can try using mutmut 2"), so the policy's pydantic constraints
 (`Field(ge=1, le=50)`, `Literal[...]`), which are class-level, would never be mutated, and it reads its
 configuration from pyproject.toml or setup.cfg; cosmic-ray runs one configured test command per mutant (no per-test
-coverage) and writes each mutant into the file on disk. This runner and its operators are about 1,100 lines on coverage.py and pytest.
+coverage) and writes each mutant into the file on disk. This runner and its operators are about 1,100 lines on
+coverage.py and pytest.
 """
 
 from __future__ import annotations
@@ -675,6 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     runnable = [(m, s) for m, s in work if s.tests]
+    random.Random(seed).shuffle(runnable)
     for done, judged in enumerate(Pool(args.jobs, workdir).run(runnable, found), start=1):
         budget = 30 + 3 * found.durations.get(judged.test, 1.0)
         verdict = confirm(judged, workdir=workdir, budget=budget) if judged.by_timing else judged
