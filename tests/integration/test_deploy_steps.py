@@ -283,3 +283,31 @@ def _acting(plan: dict[str, Any]) -> dict[str, str]:
     from lifecycle.deploy.inputs import REACTION
 
     return {"reaction": REACTION, "event_id": plan["execution"]}
+
+
+@pytest.mark.parametrize(("variant", "target"), [("canary", "canary"), ("", None)], ids=["canary", "whole-endpoint"])
+def test_a_smoke_test_asks_the_variant_being_deployed(world: DeployWorld, variant: str, target: str | None) -> None:
+    from botocore.exceptions import ClientError
+    from lifecycle.accounts import client_for
+    from lifecycle.errors import SmokeTestFailed
+    from support.deploy import staging_stage
+
+    # Given the canary share of v2 serving beside v1 (or a single variant)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    runtime = client_for("sagemaker-runtime", plan["stages"][0]["account"], REGION, get_settings(), **_acting(plan))
+    asked: list[dict[str, Any]] = []
+
+    def ask(params: dict[str, Any], **_: object) -> None:
+        asked.append(dict(params))
+
+    def stop(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ModelError", "Message": "stop here"}}, "InvokeEndpoint")
+
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.InvokeEndpoint", ask)
+    runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", stop)
+    with pytest.raises(SmokeTestFailed):
+        _step("run_smoke_test", plan, stage | {"new_variant": variant})
+    # Then the smoke test asks the new variant itself, not whichever variant the endpoint routes it to
+    assert [request.get("TargetVariant") for request in asked] == [target]
