@@ -311,3 +311,19 @@ def test_a_smoke_test_asks_the_variant_being_deployed(world: DeployWorld, varian
         _step("run_smoke_test", plan, stage | {"new_variant": variant})
     # Then the smoke test asks the new variant itself, not whichever variant the endpoint routes it to
     assert [request.get("TargetVariant") for request in asked] == [target]
+
+
+def test_every_step_the_deploy_function_runs_is_counted(world: DeployWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    from support.metrics import emitted
+
+    from sandbox import runtime
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    handler = runtime.handler("deploy_step")
+    payload = {"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]}
+    capsys.readouterr()
+
+    handler({"step": "validate_input", "execution": "steps-2", "input": payload}, runtime.LambdaContext("d", "a", 60))
+
+    assert emitted(capsys.readouterr().out).get("DeployStepsRun") == 1
