@@ -61,7 +61,7 @@ from tests.mutation.mutants import Mutant, module_name, mutants_of, mutated_tree
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "mutation" / "mutation.toml"
 STATE = ROOT / ".mutation"
-PASSED, FAILED, INTERRUPTED = 0, 1, 2  # pytest's exit codes that say something about the mutant
+PASSED, FAILED, INTERRUPTED, USAGE_ERROR = 0, 1, 2, 4  # pytest's exit codes that say something about the mutant
 RETRIED_FAILURES = 5  # at most this many tests failing in the coverage pass are run once more (timing under load)
 # What a test says when it gave up waiting (sandbox/stepfunctions.py): a kill with it is confirmed on the original code.
 TIMING_FAILURES = ("TimeoutError", "still running after")
@@ -456,7 +456,8 @@ def verdict_of(
         return Verdict(mutant, "error", detail, seconds, tests)
     if outcome["code"] == PASSED:
         return Verdict(mutant, "survived", f"{tests} tests pass", seconds, tests)
-    if outcome["code"] in (FAILED, INTERRUPTED):
+    # USAGE_ERROR with the mutated module imported: a conftest could not import it (a constraint pydantic refuses).
+    if outcome["code"] in (FAILED, INTERRUPTED) or (outcome["code"] == USAGE_ERROR and outcome["loaded"]):
         return Verdict(mutant, "killed", f"{outcome['test']}: {outcome['reason']}", seconds, tests, outcome["test"])
     return Verdict(mutant, "error", f"pytest exit code {outcome['code']}: {outcome['reason']}", seconds, tests)
 

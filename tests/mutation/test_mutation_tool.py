@@ -253,6 +253,10 @@ def test_verdicts_follow_pytest_s_exit_codes_and_the_time_limit():
     # a run that never imported the mutated module proves nothing: an error, not a survivor
     assert verdict_of(mutant, {**outcome, "loaded": False}, timed_out=False, seconds=1, tests=3).status == "error"
     assert verdict_of(mutant, {**outcome, "code": 5}, timed_out=False, seconds=1, tests=3).status == "error"
+    # a module the mutant makes unimportable stops pytest at a conftest (exit 4): killed, once the mutant was loaded
+    assert verdict_of(mutant, {**outcome, "code": 4}, timed_out=False, seconds=1, tests=3).status == "killed"
+    unloaded = {**outcome, "code": 4, "loaded": False}
+    assert verdict_of(mutant, unloaded, timed_out=False, seconds=1, tests=3).status == "error"
 
 
 def test_a_kill_by_a_test_that_gave_up_waiting_is_confirmed_and_other_kills_are_not():
