@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lifecycle.config import get_settings
+from lifecycle.observability import metrics
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, DEV, PROD, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
@@ -140,6 +141,7 @@ def test_an_approval_older_than_what_a_stage_serves_is_not_deployed_automaticall
     world.cloud.publish_policy(deploy_policy(prod_stage()))
     world.register(3, approved=(1, 2, 3))
     world.serve(prod_stage(), 3)
+    metrics.clear_metrics()  # only this invocation's metrics: none left unflushed in this process
     capsys.readouterr()
 
     result = handle(event_for(load_event))

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from lifecycle.accounts import own_client
 from lifecycle.config import get_settings
 from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput, ThrottlingError
+from lifecycle.observability import metrics
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
@@ -162,6 +163,7 @@ def test_a_rejection_that_rolls_back_is_audited_with_its_target_and_counted(
     world.deployed("prod", 1)
     world.serve(prod_stage(), 2)
     reject_in_registry(world, 2)
+    metrics.clear_metrics()  # only this invocation's metrics: none left unflushed in this process
     capsys.readouterr()
 
     # When
