@@ -348,6 +348,10 @@ class Sandbox:
             self._moto_server.start()
             import requests
 
+            # A ThreadedMotoServer serves the process's own moto state ("the ThreadedMotoServer and the decorators act
+            # on the same state", moto's server mode docs), and stopping it clears nothing: start from an empty moto,
+            # as mock_aws does, or a stack a sandbox served earlier in this process is still there.
+            requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
             requests.post(f"{self.endpoint_url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
         else:
             self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from moto.moto_api._internal.models import moto_api_backend
 
 from cli.main import main
 from sandbox.cloud import Sandbox
@@ -34,8 +33,6 @@ class Result:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    # moto's backends are process-wide and a ThreadedMotoServer does not reset them: start from an empty cloud.
-    moto_api_backend.reset()
     with Sandbox(server=True) as running:
         yield running
 

@@ -14,6 +14,7 @@ from lifecycle import accounts
 from lifecycle.accounts import (
     SESSION_ACTIONS,
     SESSION_POLICY_MAX_CHARS,
+    account_of,
     check_arns_in_account,
     check_trust,
     client_for,
@@ -220,6 +221,34 @@ def test_a_detail_naming_a_resource_of_another_account_is_refused() -> None:
     with pytest.raises(UntrustedEvent, match=f"not in the event's account {DEV}"):
         check_arns_in_account([arn], DEV)
     check_arns_in_account([arn, "arn:aws:s3:::bucket/key"], PROD)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"arn:aws:cloudwatch:us-east-1:{PROD}:alarm:churn-prod-5xx",
+        f"arn:aws-us-gov:sagemaker:us-gov-west-1:{PROD}:endpoint/churn-prod",
+    ],
+    ids=["cloudwatch-alarm", "sagemaker-in-another-partition"],
+)
+def test_every_account_bound_arn_of_another_account_is_refused_and_its_own_account_s_passes(arn: str) -> None:
+    # Given an event from dev whose detail names an alarm or a SageMaker resource of prod
+    with pytest.raises(UntrustedEvent, match=f"not in the event's account {DEV}"):
+        check_arns_in_account([f"arn:aws:s3:::bucket/{DEV}", arn], DEV)
+    # Then the same detail from prod passes, as does an ARN of a service whose ARNs name no account
+    check_arns_in_account([arn], PROD)
+    check_arns_in_account([f"arn:aws:s3:::bucket-{DEV}/key", f"arn:aws:iam::{DEV}:role/x"], PROD)
+
+
+def test_the_account_an_arn_names() -> None:
+    assert account_of(f"arn:aws:sagemaker:us-east-1:{PROD}:endpoint/churn-prod") == PROD
+    assert account_of(f"arn:aws:iam::{DEV}:role/x") == DEV
+    assert account_of("arn:aws:s3:::bucket/key") == ""
+    assert account_of("churn-prod") == ""
+
+
+def test_an_alarm_event_from_cloudwatch_is_trusted(cloud: Cloud) -> None:
+    check_trust(raw(source="aws.cloudwatch", detail_type="CloudWatch Alarm State Change"), get_settings())
 
 
 def test_the_automation_account_is_trusted_for_its_own_events_without_being_listed(

@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lifecycle.config import get_settings
+from lifecycle.observability import metrics
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, DEV, PROD, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
+from support.metrics import emitted
 
 from sandbox import runtime
 
@@ -133,12 +135,14 @@ def test_a_stale_rejection_does_not_roll_back_the_re_approved_version(world: Dep
 
 
 def test_an_approval_older_than_what_a_stage_serves_is_not_deployed_automatically(
-    world: DeployWorld, load_event
+    world: DeployWorld, load_event, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given prod serves v3; v2's Approved event arrives (an edit, a redrive)
     world.cloud.publish_policy(deploy_policy(prod_stage()))
     world.register(3, approved=(1, 2, 3))
     world.serve(prod_stage(), 3)
+    metrics.clear_metrics()  # only this invocation's metrics: none left unflushed in this process
+    capsys.readouterr()
 
     result = handle(event_for(load_event))
 
@@ -148,3 +152,7 @@ def test_an_approval_older_than_what_a_stage_serves_is_not_deployed_automaticall
     [note] = world.cloud.notifications()
     assert note["kind"] == "deployment-not-started"
     assert "lifecycle deploy churn --version 2 --stage prod" in note["message"]
+    assert emitted(capsys.readouterr().out).get("OlderApprovalsNotDeployed") == 1
+    [record] = history("churn", get_settings())
+    assert (record.action, record.outcome) == ("start-deployment", "skipped")
+    assert record.reason == "v2 approved, but prod serves v3: an older version is not deployed automatically"

@@ -6,10 +6,15 @@ The started executions run on moto's Step Functions engine with the deploy step 
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
+from lifecycle.accounts import own_client
 from lifecycle.config import get_settings
+from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput, ThrottlingError
+from lifecycle.observability import metrics
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
+from support.metrics import emitted
 
 from sandbox import runtime
 from sandbox import stepfunctions as harness
@@ -47,6 +52,9 @@ def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, lo
     run = harness.wait(execution["executionArn"])
     assert run.status == "SUCCEEDED", run.cause
     assert serving_versions(world, staging_stage()) == [2]
+    # and the audit trail records one start (the duplicate is answered by idempotency, before any decision)
+    records = [(r.outcome, r.reason) for r in history("churn", get_settings()) if r.action == "start-deployment"]
+    assert records == [("done", "v2 approved: started")]
 
 
 def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> None:
@@ -63,6 +71,50 @@ def test_starting_an_execution_that_exists_is_a_no_op(world: DeployWorld) -> Non
     assert first.execution_arn == second.execution_arn
     assert len(executions(world)) == 1
     harness.wait(first.execution_arn)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("ThrottlingException", ThrottlingError), ("AccessDeniedException", AwsCallFailed)]
+)
+def test_a_start_execution_that_fails_is_raised_for_a_retry_not_reported_as_already_started(
+    world: DeployWorld, load_event, code: str, error: type[Exception]
+) -> None:
+    # Given v2 approved, and StartExecution failing beyond the SDK's own retries (throttled, or denied)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    sfn = own_client("stepfunctions", get_settings())
+
+    def failing(**_: object) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "StartExecution")
+
+    sfn.meta.events.register("before-call.states.StartExecution", failing, unique_id="fail-start")
+
+    # When the approval event arrives: the handler raises, so Lambda retries it (and finally dead-letters it)
+    with pytest.raises(error, match=f"states:StartExecution .*: {code}"):
+        handle(load_event("model-package-approved.json"))
+
+    # Then nothing started and nothing says it did
+    assert executions(world) == []
+    assert [r for r in history("churn", get_settings()) if r.action == "start-deployment"] == []
+    # and the retry, once StartExecution works again, starts the deployment
+    sfn.meta.events.unregister("before-call.states.StartExecution", unique_id="fail-start")
+    assert handle(load_event("model-package-approved.json"))["started"] is True
+    [execution] = executions(world)
+    harness.wait(execution["executionArn"], timeout=120)
+
+
+@pytest.mark.parametrize("name", ["r" * 81, "rollback churn"], ids=["81-characters", "a-space"])
+def test_an_execution_name_step_functions_would_refuse_starts_nothing(world: DeployWorld, name: str) -> None:
+    from lifecycle.deploy.inputs import RollbackInput, start_deployment
+
+    # StartExecution: a name of 1-80 characters, without whitespace (Step Functions API reference, StartExecution)
+    with pytest.raises(InvalidDeploymentInput, match="is not a valid Step Functions name"):
+        start_deployment(get_settings(), RollbackInput(group="churn", stage="staging", version=1), name=name)
+    assert executions(world) == []
+    assert start_deployment(
+        get_settings(), RollbackInput(group="churn", stage="staging", version=1), name="r" * 80
+    ).execution_arn.endswith(":" + "r" * 80)
+    harness.wait(executions(world)[0]["executionArn"], timeout=120)
 
 
 def serving_versions(world: DeployWorld, stage: dict) -> list[int]:
@@ -100,6 +152,70 @@ def test_rejection_of_the_serving_version_rolls_back_to_the_last_version_that_se
     assert serving_versions(world, prod_stage()) == [1]
     kinds = [note["kind"] for note in world.cloud.notifications()]
     assert kinds == ["rollback-started", "deployed"]
+
+
+def test_a_rejection_that_rolls_back_is_audited_with_its_target_and_counted(
+    world: DeployWorld, load_event, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given prod served v1, then v2; v2 is rejected
+    world.cloud.publish_policy(deploy_policy(staging_stage(), prod_stage()))
+    world.register(2, approved=(1, 2))
+    world.deployed("prod", 1)
+    world.serve(prod_stage(), 2)
+    reject_in_registry(world, 2)
+    metrics.clear_metrics()  # only this invocation's metrics: none left unflushed in this process
+    capsys.readouterr()
+
+    # When
+    handle(load_event("model-package-rejected.json"))
+
+    # Then the audit trail says which reaction rolled which stage back to which version, and why
+    [record] = [r for r in history("churn", get_settings()) if r.action == "rollback"]
+    [execution] = executions(world)
+    assert (record.outcome, record.reaction, record.version, record.resource) == (
+        "done",
+        "model-package-state",
+        2,
+        "churn-prod",
+    )
+    assert record.reason == "churn-prod serves rejected v2: rolling back to v1"
+    assert record.details == {"execution": execution["executionArn"], "target_version": "1"}
+    # and one rollback is counted (only staging served nothing)
+    assert emitted(capsys.readouterr().out).get("RollbacksStarted") == 1
+    harness.wait(execution["executionArn"], timeout=120)
+
+
+def test_a_rejection_answers_only_the_gates_waiting_on_that_version(world: DeployWorld, load_event) -> None:
+    from lifecycle.store import deployments
+
+    # Given gates waiting on v2 (its execution no longer exists: Step Functions answers InvalidToken) and on v1, and
+    # no stage serving v2; then v2 is rejected
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(2, approved=(1, 2))
+    for version in (1, 2):
+        gate = deployments.Approval(
+            group="churn",
+            execution=f"approved-v{version}",
+            stage="prod",
+            version=version,
+            token=f"token-of-v{version}",
+            requested_at="2026-11-27T10:00:00+00:00",
+        )
+        deployments.keep_approval(get_settings(), gate)
+    reject_in_registry(world, 2)
+
+    # When
+    result = handle(load_event("model-package-rejected.json"))
+
+    # Then v2's gate is answered as rejected by the registry, v1's is left waiting, and no deployment counts as
+    # stopped (nothing waited on that token any more)
+    gates = {gate.version: gate for gate in deployments.approvals(get_settings(), "churn")}
+    assert (gates[2].decision, gates[2].answered_by) == ("rejected", "the model registry")
+    assert gates[1].decision == ""
+    assert (result["rollbacks"], result["stopped"]) == ([], [])
+    # and the audit trail says only that no stage served v2
+    records = [(r.action, r.outcome, r.reason) for r in history("churn", get_settings())]
+    assert records == [("rollback", "skipped", "no stage serves rejected v2")]
 
 
 def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
 from lifecycle import accounts
 from lifecycle.config import get_settings
-from lifecycle.errors import AwsCallFailed, PolicyNotFound, ThrottlingError
+from lifecycle.errors import AwsCallFailed, PolicyInvalid, PolicyNotFound, ThrottlingError
 from lifecycle.policy import find_policy, load_policy
 from support.cloud import Cloud, churn_policy
 
@@ -54,3 +54,13 @@ def test_a_failing_policy_read_is_a_typed_retryable_error(cloud: Cloud, ssm_fail
 def test_a_missing_policy_is_still_ignored_not_retried(cloud: Cloud) -> None:
     with pytest.raises(PolicyNotFound):
         load_policy("no-such-group", get_settings())
+
+
+def test_a_policy_that_is_not_json_is_refused_as_invalid_naming_where_it_is(cloud: Cloud) -> None:
+    # Given a policy parameter someone wrote by hand, in YAML instead of JSON
+    cloud.client("ssm").put_parameter(
+        Name="/sagemaker-lifecycle-test/policies/churn", Value="group: churn\n", Type="String", Overwrite=True
+    )
+    # Then it is refused as invalid (no retry can fix it), naming the group and the parameter
+    with pytest.raises(PolicyInvalid, match="policy of group 'churn' at /sagemaker-lifecycle-test/policies/churn"):
+        load_policy("churn", get_settings())

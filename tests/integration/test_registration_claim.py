@@ -33,6 +33,15 @@ def test_a_claim_expires_with_the_longest_invocation(cloud: Cloud) -> None:
     assert registration.claim(settings, JOB, holder="change-b", now=late).granted
 
 
+def test_a_claim_is_held_for_the_longest_invocation_and_free_the_second_it_ends(cloud: Cloud) -> None:
+    # A Lambda invocation runs at most 15 minutes: a claim that old belongs to an invocation that no longer exists
+    settings = get_settings()
+    registration.claim(settings, JOB, holder="change-a", now=T0)
+
+    assert not registration.claim(settings, JOB, holder="change-b", now=T0 + timedelta(seconds=899)).granted
+    assert registration.claim(settings, JOB, holder="change-b", now=T0 + timedelta(seconds=900)).granted
+
+
 def test_a_released_claim_can_be_taken_and_a_release_by_another_holder_changes_nothing(cloud: Cloud) -> None:
     settings = get_settings()
     registration.claim(settings, JOB, holder="change-a", now=T0)

@@ -17,8 +17,9 @@ from lifecycle.deploy.inputs import (
     execution_name,
     parse_input,
 )
+from lifecycle.deploy.stage import corrective
 from lifecycle.errors import InvalidDeploymentInput
-from lifecycle.policy import Stage
+from lifecycle.policy import AllAtOnce, Stage
 
 from sandbox.fakes import validate_request
 
@@ -231,12 +232,35 @@ def test_no_data_capture_without_monitoring() -> None:
         ({"kind": "deploy", "group": "churn/../x", "version": 2, "stages": ["prod"]}, "group: String should match"),
         ({"kind": "nuke"}, "does not match any of the expected tags"),
         ("deploy everything", "valid dictionary"),
+        # the input's own limits: a version of at most ten digits, an event id of 1-256 characters, ten stages
+        ({"kind": "rollback", "group": "churn", "stage": "prod", "version": 10**10}, "version: Input should be less"),
+        (
+            {"kind": "approved", "group": "churn", "version": 2, "approved_at": "2026-11-27T10:00:00Z", "event_id": ""},
+            "event_id: String should have at least 1 character",
+        ),
+        (
+            {
+                "kind": "approved",
+                "group": "churn",
+                "version": 2,
+                "approved_at": "2026-11-27T10:00:00Z",
+                "event_id": "e" * 257,
+            },
+            "event_id: String should have at most 256 characters",
+        ),
+        ({"kind": "deploy", "group": "churn", "version": 2, "stages": ["s"] * 11}, "List should have at most 10 items"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_reason(payload: object, message: str) -> None:
     with pytest.raises(InvalidDeploymentInput, match="invalid DeployModel input") as refused:
         parse_input(payload)
     assert message in refused.value.reason
+
+
+def test_the_largest_inputs_are_accepted() -> None:
+    approved = {"kind": "approved", "group": "churn", "version": 9_999_999_999, "approved_at": "2026-11-27T10:00:00Z"}
+    assert parse_input({**approved, "event_id": "e" * 256}).version == 9_999_999_999
+    assert len(parse_input({"kind": "deploy", "group": "churn", "version": 2, "stages": ["s"] * 10}).stages) == 10
 
 
 def test_each_manual_sample_is_a_valid_input(load_event) -> None:
@@ -322,3 +346,34 @@ def test_a_lambda_task_error_reaches_people_as_its_message_not_its_stack_trace()
     assert in_words(cause) == "SageMaker rolled churn-prod back to churn-v2-prod-6d4aa5 (alarms ['churn-prod-5xx'])"
     assert in_words("States.Timeout: no answer") == "States.Timeout: no answer"
     assert in_words("null") == "null"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "bake"),
+    [
+        ({"type": "canary", "percent": 10, "wait_seconds": 600}, 1200),
+        ({"type": "linear", "percent": 50, "interval_seconds": 2400}, 3600),
+        ({"type": "ab", "challenger_weight": 0.1, "wait_seconds": 300}, 300),
+    ],
+    ids=["canary", "linear-capped-at-an-hour", "ab"],
+)
+def test_a_rollback_or_promotion_goes_all_at_once_without_a_gate_and_keeps_the_alarms(
+    strategy: dict, bake: int
+) -> None:
+    # Given a stage that normally shifts traffic step by step behind a person's approval at the canary
+    at = "at_canary" if strategy["type"] == "canary" else "before_traffic"
+    gated = stage(strategy=strategy, approval_required=True, approval=at)
+
+    # When it is rolled back (or its challenger promoted)
+    fast = corrective(gated)
+
+    # Then the corrective change goes all at once, asks nobody, and bakes as long as the rollout did (an hour at most)
+    # while the stage's rollback alarms still watch it
+    assert fast.strategy == AllAtOnce(wait_seconds=bake)
+    assert (fast.approval_required, fast.approval) == (False, "before_traffic")
+    assert fast.rollback_alarms == gated.rollback_alarms == ["churn-prod-5xx", "churn-prod-latency"]
+    assert (fast.name, fast.endpoint_name, fast.instance_count) == (
+        gated.name,
+        gated.endpoint_name,
+        gated.instance_count,
+    )

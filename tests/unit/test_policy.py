@@ -535,3 +535,13 @@ def test_an_unquoted_account_id_with_leading_zeros_is_told_what_yaml_did_to_it()
         in (reason)
     )
     assert 'write the 12 digits in quotes, e.g. account: "012345678901"' in reason
+
+
+def test_a_yes_or_no_where_text_belongs_gets_no_quoting_hint_about_digits() -> None:
+    # YAML reads `yes` as true: not a number, so the digits hint would mislead
+    document = yaml.safe_load(f"registry: {{account: yes, region: {REGION}}}")
+
+    reason = _reason(churn_policy(**document))
+
+    assert "registry.account: Input should be a valid string, got True" in reason
+    assert "digits" not in reason

@@ -29,11 +29,16 @@ JOB = {
         (">=", 0.71, False, "validation:auc 0.71 < 0.8, not registered"),
         (">=", 0.8, True, "validation:auc 0.8 >= 0.8"),
         (">", 0.8, False, "validation:auc 0.8 <= 0.8, not registered"),
+        (">", 0.81, True, "validation:auc 0.81 > 0.8"),
         ("<=", 0.2, False, "validation:auc 0.2 > 0.1, not registered"),
+        ("<=", 0.1, True, "validation:auc 0.1 <= 0.1"),
+        # lower is better: at the threshold a strict gate fails, below it passes
+        ("<", 0.1, False, "validation:auc 0.1 >= 0.1, not registered"),
+        ("<", 0.09, True, "validation:auc 0.09 < 0.1"),
     ],
 )
 def test_the_metric_gate_says_why_with_the_numbers(comparison: str, value: float, passed: bool, summary: str) -> None:
-    threshold = 0.1 if comparison == "<=" else 0.8
+    threshold = 0.1 if comparison.startswith("<") else 0.8
     gate = MetricGate(metric="validation:auc", comparison=comparison, threshold=threshold)  # type: ignore[arg-type]
 
     result = evaluate_gate(gate, {"validation:auc": value})
@@ -89,6 +94,20 @@ def test_the_package_request_carries_no_tags_because_its_group_does() -> None:
 
     assert "Tags" not in request
     assert request["CustomerMetadataProperties"][TRAINING_JOB_KEY] == JOB["TrainingJobArn"]
+
+
+def test_the_lineage_keys_are_the_ones_packages_already_registered_carry() -> None:
+    # The registry keeps these keys for good: a retry finds the package an earlier version of the product registered
+    # from the same job by them, and people read them in the console. They never change.
+    policy = validate_policy(churn_policy(), group="churn")
+
+    request = package_request(policy, JOB, metrics={"validation:auc": 0.91}, event_id="e-1", approve=True)
+
+    assert request["CustomerMetadataProperties"] == {
+        "lifecycle:training-job-arn": JOB["TrainingJobArn"],
+        "lifecycle:event-id": "e-1",
+        "metric:validation:auc": "0.91",
+    }
 
 
 def test_metric_names_and_event_ids_sagemaker_would_refuse_are_made_to_fit_its_patterns() -> None:

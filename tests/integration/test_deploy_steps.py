@@ -1,0 +1,331 @@
+"""DeployModel steps called one by one (as the state machine's Lambda task calls them): the decisions a state machine
+run reaches only through rare paths — an alarm while the product watches an unguarded change, a package of another
+group, a model someone else made under the product's name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from lifecycle.config import get_settings
+from lifecycle.deploy.steps import run_step
+from lifecycle.errors import InvalidDeploymentInput, ResourceConflict, RollbackAlarmFired
+from lifecycle.store.audit import history
+from support.cloud import AUTOMATION, PROD, REGION
+from support.deploy import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage
+
+world_fixture = pytest.fixture(name="world")(deploy_world)
+
+
+def _validated(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    state = run_step({"step": "validate_input", "execution": "steps-1", "input": payload}, get_settings())
+    return state["plan"], state["stage"]
+
+
+def _step(name: str, plan: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    return run_step({"step": name, "plan": plan, "stage": stage}, get_settings())
+
+
+def _alarm(state: str) -> None:
+    cloudwatch = world_client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM,
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason="test")
+
+
+def world_client(service: str, account: str = PROD) -> Any:
+    from sandbox.cloud import client_in
+
+    return client_in(service, account, REGION)
+
+
+def _watching(world: DeployWorld, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """prod InService on v1's config, and a rollout to v1 that watches the stage's alarm (an unguarded change)."""
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    config = world.serve(prod_stage(), 1)
+    plan, stage = _validated({"kind": "rollback", "group": "churn", "stage": "prod", "version": 1})
+    deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    stage |= {"config_name": config, "watch_alarms": [ALARM], "bake_seconds": 600, "deadline": deadline, **changes}
+    return plan, stage
+
+
+def test_an_alarm_while_the_product_watches_an_unguarded_change_fails_the_stage(world: DeployWorld) -> None:
+    # Given an unguarded change InService, its alarm in ALARM
+    plan, stage = _watching(world)
+    _alarm("ALARM")
+    # When the endpoint is checked, Then the stage fails (and the state machine restores the previous config)
+    with pytest.raises(RollbackAlarmFired, match=f"{ALARM} went to ALARM on churn-prod"):
+        _step("check_endpoint_status", plan, stage)
+
+
+def test_a_quiet_alarm_bakes_for_the_whole_period_then_the_stage_is_in_service(world: DeployWorld) -> None:
+    plan, stage = _watching(world)
+    _alarm("OK")
+
+    baking = _step("check_endpoint_status", plan, stage)
+    assert baking["status"] == "Baking"
+    until = datetime.fromisoformat(baking["bake_until"])
+    assert timedelta(seconds=590) < until - datetime.now(UTC) <= timedelta(seconds=600)
+    assert _step("check_endpoint_status", plan, baking)["status"] == "Baking"
+
+    done = _step("check_endpoint_status", plan, baking | {"bake_until": datetime.now(UTC).isoformat()})
+    assert done["status"] == "InService"
+    [record] = [r for r in history("churn", get_settings()) if r.action == "endpoint-in-service"]
+    assert record.outcome == "done"
+
+
+def test_a_package_of_another_group_is_never_deployed(world: DeployWorld) -> None:
+    # Given a policy of group churn whose registry also holds group fraud, whose v1 is Approved
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    from lifecycle.deploy.stage import approved_package
+
+    sagemaker = world.cloud.client("sagemaker", AUTOMATION)
+    sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="fraud",
+        InferenceSpecification=sagemaker.describe_model_package(
+            ModelPackageName=f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/1"
+        )["InferenceSpecification"],
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    # Then naming it as churn's is refused
+    with pytest.raises(InvalidDeploymentInput, match="belongs to group 'fraud', not 'churn'"):
+        approved_package(sagemaker, arn, "churn")
+
+
+def test_a_model_someone_else_made_under_the_product_s_name_is_never_reused(world: DeployWorld) -> None:
+    # Given the model the step would create already exists, running another package
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    stage = _step("acquire_endpoint_lease", plan, stage)
+    sagemaker = world_client("sagemaker")
+    created = _step("create_model", plan, stage)
+    model = sagemaker.describe_model(ModelName=created["model_name"])
+    sagemaker.delete_model(ModelName=created["model_name"])
+    sagemaker.create_model(
+        ModelName=created["model_name"],
+        ExecutionRoleArn=model["ExecutionRoleArn"],
+        PrimaryContainer={"ModelPackageName": f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/churn/1"},
+    )
+    # Then the step refuses to deploy on it
+    with pytest.raises(ResourceConflict, match="it was not made by this product"):
+        _step("create_model", plan, stage)
+
+
+def test_an_endpoint_config_someone_else_made_under_the_product_s_name_is_never_reused(world: DeployWorld) -> None:
+    # Given the endpoint config the step would create already exists, on another instance type
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    stage = _step("create_model", plan, _step("acquire_endpoint_lease", plan, stage))
+    made = _step("create_endpoint_config", plan, stage)
+    sagemaker = world_client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=made["config_name"])
+    sagemaker.delete_endpoint_config(EndpointConfigName=made["config_name"])
+    variants = [{**variant, "InstanceType": "ml.c5.large"} for variant in config["ProductionVariants"]]
+    sagemaker.create_endpoint_config(EndpointConfigName=made["config_name"], ProductionVariants=variants)
+    # Then the step refuses to deploy on it
+    with pytest.raises(ResourceConflict, match="exists with other variants than this deployment's"):
+        _step("create_endpoint_config", plan, stage)
+
+
+@pytest.mark.parametrize(
+    ("changed", "why"),
+    [
+        (False, "the endpoint was not changed"),
+        (True, "the endpoint was created by this deployment: nothing to go back to, left for investigation"),
+    ],
+)
+def test_a_stage_with_no_config_to_go_back_to_restores_nothing_and_says_why(
+    world: DeployWorld, changed: bool, why: str
+) -> None:
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    event = {"step": "restore_previous_endpoint_config", "error": {"Error": "EndpointFailed"}}
+
+    result = run_step({**event, "plan": plan, "stage": stage | {"changed": changed}}, get_settings())
+
+    assert result == {"phase": "skipped"}
+    [record] = [r for r in history("churn", get_settings()) if r.action == "restore-endpoint"]
+    assert (record.outcome, record.reason) == ("skipped", f"EndpointFailed: {why}")
+
+
+def test_a_retry_after_creating_the_endpoint_finds_it_on_its_config_and_changes_nothing(world: DeployWorld) -> None:
+    # Given a first attempt that created prod's endpoint on this deployment's config
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config"):
+        stage = _step(step, plan, stage)
+    first = _step("create_or_update_endpoint", plan, stage)
+    # When the step runs again (the platform retried it)
+    again = _step("create_or_update_endpoint", plan, stage)
+    # Then it finds the endpoint on its config, records that it changed nothing, and watches nothing
+    assert world.endpoint(prod_stage())["config"] == first["config_name"] == again["config_name"]
+    assert again["bake_seconds"] == 0
+    records = [(r.action, r.outcome, r.reason) for r in history("churn", get_settings()) if "endpoint" in r.action]
+    assert records[-1] == ("update-endpoint", "skipped", f"already on {first['config_name']}")
+
+
+@pytest.mark.parametrize(
+    ("phase", "where"), [("single", "before traffic"), ("canary", "at the canary share")], ids=["before", "canary"]
+)
+def test_a_gate_keeps_its_token_and_records_where_it_waits(world: DeployWorld, phase: str, where: str) -> None:
+    from lifecycle.store import deployments
+
+    world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True, approval_timeout_hours=2)))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+
+    event = {"step": "wait_for_approval", "plan": plan, "stage": stage | {"phase": phase}, "token": "token-1"}
+    run_step(event, get_settings())
+
+    [gate] = deployments.approvals(get_settings(), "churn")
+    assert (gate.stage, gate.version, gate.token, gate.decision) == ("prod", 2, "token-1", "")
+    [record] = [r for r in history("churn", get_settings()) if r.action == "approval-requested"]
+    assert (record.outcome, record.reason) == ("notified", f"{where}: waiting up to 2 h for ['ml-leads@example.com']")
+
+
+def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_found_done(world: DeployWorld) -> None:
+    from support.deploy import staging_stage
+
+    # Given staging without an endpoint (and without monitoring), v2 deployed to it step by step
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
+        stage = _step(step, plan, stage)
+    while stage["status"] != "InService":
+        stage = _step("check_endpoint_status", plan, stage)
+    # and the model and config steps retried once
+    for step in ("create_model", "create_endpoint_config"):
+        _step(step, plan, stage)
+    for step in ("run_smoke_test", "configure_monitoring", "finish_stage"):
+        stage = _step(step, plan, stage)
+
+    # Then each decision is in the audit trail, in order, with its outcome
+    trail = [(r.action, r.outcome) for r in history("churn", get_settings())]
+    assert trail == [
+        ("deployment-started", "done"),
+        ("endpoint-lease", "done"),
+        ("create-model", "done"),
+        ("create-endpoint-config", "done"),
+        ("create-endpoint", "done"),
+        ("endpoint-in-service", "done"),
+        ("create-model", "skipped"),
+        ("create-endpoint-config", "skipped"),
+        ("smoke-test", "done"),
+        ("monitoring-schedule", "skipped"),
+        ("deploy-stage", "done"),
+        ("deployment-complete", "done"),
+    ]
+    reasons = {r.action: r.reason for r in history("churn", get_settings()) if r.outcome == "skipped"}
+    assert (reasons["create-model"], reasons["monitoring-schedule"]) == ("exists", "no monitoring in policy")
+
+
+@pytest.mark.parametrize(
+    ("holder_arn", "lease"),
+    [
+        ("", "wait"),  # a holder that names no execution is taken to be live: the stage waits for it
+        (f"arn:aws:states:{REGION}:{AUTOMATION}:execution:deploy-model:gone", "held"),  # one that no longer runs
+    ],
+    ids=["holder-without-execution", "holder-no-longer-running"],
+)
+def test_an_endpoint_lease_is_taken_over_only_from_an_execution_that_no_longer_runs(
+    world: DeployWorld, holder_arn: str, lease: str
+) -> None:
+    from lifecycle.store import deployments
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    other = deployments.Lease(holder="other", execution_arn=holder_arn, group="churn", version=1, kind="deploy")
+    endpoint = deployments.Endpoint(PROD, REGION, "churn-prod")
+    assert deployments.acquire_lease(get_settings(), endpoint, other, keep=timedelta(hours=1)) is None
+
+    assert _step("acquire_endpoint_lease", plan, stage)["lease"] == lease
+
+
+def test_a_smoke_test_the_endpoint_answers_with_an_error_fails_the_stage_with_that_error(world: DeployWorld) -> None:
+    from botocore.exceptions import ClientError
+    from lifecycle.accounts import client_for
+    from lifecycle.errors import SmokeTestFailed
+    from support.deploy import staging_stage
+
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    runtime = client_for("sagemaker-runtime", plan["stages"][0]["account"], REGION, get_settings(), **_acting(plan))
+
+    def model_error(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ModelError", "Message": "the model crashed"}}, "InvokeEndpoint")
+
+    runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", model_error)
+    with pytest.raises(SmokeTestFailed, match="InvokeEndpoint churn-staging failed: ModelError: the model crashed"):
+        _step("run_smoke_test", plan, stage)
+
+
+def _acting(plan: dict[str, Any]) -> dict[str, str]:
+    """The reaction and event a step's clients are made for (its sessions are per execution)."""
+    from lifecycle.deploy.inputs import REACTION
+
+    return {"reaction": REACTION, "event_id": plan["execution"]}
+
+
+@pytest.mark.parametrize(("variant", "target"), [("canary", "canary"), ("", None)], ids=["canary", "whole-endpoint"])
+def test_a_smoke_test_asks_the_variant_being_deployed(world: DeployWorld, variant: str, target: str | None) -> None:
+    from botocore.exceptions import ClientError
+    from lifecycle.accounts import client_for
+    from lifecycle.errors import SmokeTestFailed
+    from support.deploy import staging_stage
+
+    # Given the canary share of v2 serving beside v1 (or a single variant)
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    runtime = client_for("sagemaker-runtime", plan["stages"][0]["account"], REGION, get_settings(), **_acting(plan))
+    asked: list[dict[str, Any]] = []
+
+    def ask(params: dict[str, Any], **_: object) -> None:
+        asked.append(dict(params))
+
+    def stop(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ModelError", "Message": "stop here"}}, "InvokeEndpoint")
+
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.InvokeEndpoint", ask)
+    runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", stop)
+    with pytest.raises(SmokeTestFailed):
+        _step("run_smoke_test", plan, stage | {"new_variant": variant})
+    # Then the smoke test asks the new variant itself, not whichever variant the endpoint routes it to
+    assert [request.get("TargetVariant") for request in asked] == [target]
+
+
+def test_every_step_the_deploy_function_runs_is_counted(world: DeployWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    from lifecycle.observability import metrics
+    from support.metrics import emitted
+
+    from sandbox import runtime
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    handler = runtime.handler("deploy_step")
+    payload = {"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]}
+    metrics.clear_metrics()  # what steps called directly (no handler, so never flushed) added in this process
+    capsys.readouterr()
+
+    handler({"step": "validate_input", "execution": "steps-2", "input": payload}, runtime.LambdaContext("d", "a", 60))
+
+    assert emitted(capsys.readouterr().out).get("DeployStepsRun") == 1
