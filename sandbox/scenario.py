@@ -114,12 +114,30 @@ class World:
         )
         self.settle()
 
-    def approve_package(self, version: int) -> None:
+    def approve_package(self, version: int, group: str = GROUP) -> None:
         """The ML lead approves a version in the registry (`aws sagemaker update-model-package ... Approved`)."""
-        arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{GROUP}/{version}"
-        self.say(AUTOMATION, f"{APPROVER} approves {GROUP} v{version} in the registry: metrics reviewed")
+        arn = f"arn:aws:sagemaker:{REGION}:{AUTOMATION}:model-package/{group}/{version}"
+        self.say(AUTOMATION, f"{APPROVER} approves {group} v{version} in the registry: metrics reviewed")
         self.sandbox.client("sagemaker", AUTOMATION).update_model_package(
             ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="metrics reviewed"
+        )
+        self.settle()
+
+    def register_scoring_model(self) -> None:
+        """A data scientist registers a `scoring` model trained elsewhere (PendingManualApproval), in the registry."""
+        sagemaker = self.sandbox.client("sagemaker", AUTOMATION)
+        self.say(AUTOMATION, "a data scientist registers scoring v1 (trained elsewhere) for approval")
+        sagemaker.create_model_package_group(ModelPackageGroupName="scoring")
+        sagemaker.create_model_package(
+            ModelPackageGroupName="scoring",
+            InferenceSpecification={
+                "Containers": [
+                    {"Image": fake_training.XGBOOST_IMAGE, "ModelDataUrl": "s3://example-ml/scoring/1/model.tar.gz"}
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus="PendingManualApproval",
         )
         self.settle()
 
@@ -332,6 +350,23 @@ def _sagemaker_fails_on_its_own(world: World) -> None:
     )
 
 
+def _batch_stage_proved(world: World) -> None:
+    from lifecycle.config import Settings
+    from lifecycle.store import deployments
+
+    world.register_scoring_model()
+    world.approve_package(1, group="scoring")
+    stack = world.sandbox.client("cloudformation").describe_stacks(StackName=STACK)
+    current = deployments.current_model(Settings.from_stack(stack["Stacks"][0]), "scoring", "batch")
+    world.say(
+        PROD,
+        f"batch stage of scoring: model {current.model}, v{current.version}, proved by transform job "
+        f"{current.transform_job}"
+        if current
+        else "batch stage of scoring: no model (its transform job did not complete)",
+    )
+
+
 def _canary_rolls_back(world: World) -> None:
     world.alarm_fires("churn-prod-5xx")
     world.approve_package(3)
@@ -385,6 +420,11 @@ ACTS = [
         "told what failed and why",
         "PipelineExecutionStateRule",
         _sagemaker_fails_on_its_own,
+    ),
+    Act(
+        "scoring v1 is approved -> its batch stage: the model in prod, a transform job on the scoring input proves it",
+        "TransformJobStateRule",
+        _batch_stage_proved,
     ),
     Act(
         "v3 is approved -> staging updated; prod approved, its 5xx alarm fires during the canary -> SageMaker rolls "

@@ -11,8 +11,9 @@ from lifecycle.accounts import own_client
 from lifecycle.config import get_settings
 from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput, ThrottlingError
 from lifecycle.observability import metrics
+from lifecycle.store import deployments
 from lifecycle.store.audit import history
-from support.cloud import AUTOMATION, REGION
+from support.cloud import AUTOMATION, PROD, REGION
 from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 from support.metrics import emitted
 
@@ -292,3 +293,67 @@ def test_pending_package_asks_the_approvers_with_metrics_lineage_and_the_command
     )
     assert [r.action for r in history("churn", get_settings())] == ["request-approval"]
     assert executions(world) == []
+
+
+def batch_stage() -> dict:
+    return {
+        "name": "scoring",
+        "account": PROD,
+        "region": REGION,
+        "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecution",
+        "batch": {
+            "input_s3_uri": "s3://example-prod-ml-data/churn/input/",
+            "output_s3_uri": "s3://example-prod-ml-predictions/churn/",
+            "instance_type": "ml.m5.xlarge",
+        },
+    }
+
+
+def proved(world: DeployWorld, version: int) -> None:
+    """The batch stage's transform job proved `version` (what DeployModel records when it completes)."""
+    deployments.record_current_model(
+        get_settings(),
+        "churn",
+        "scoring",
+        deployments.CurrentModel(
+            version=version,
+            model=f"churn-v{version}-scoring",
+            transform_job=f"churn-v{version}-scoring-job",
+            output="s3://example-prod-ml-predictions/churn/",
+            at="2026-11-28T10:00:00+00:00",
+            execution="earlier",
+        ),
+    )
+
+
+def test_an_approval_older_than_what_a_batch_stage_runs_is_not_deployed_to_it(world: DeployWorld, load_event) -> None:
+    # Given a batch stage whose transform job proved v3, and v2 approved late
+    world.cloud.publish_policy(deploy_policy(batch_stage()))
+    world.register(3, approved=(2, 3))
+    proved(world, 3)
+
+    # When
+    result = handle(load_event("model-package-approved.json"))
+
+    # Then nothing starts: the batch stage keeps v3 (read from its current model, not from an endpoint it has not)
+    assert result["action"] == "not-deployed" and result["newer"] == {"scoring": 3}
+    assert executions(world) == []
+
+
+def test_rejecting_a_batch_stages_current_model_is_told_not_rolled_back(world: DeployWorld, load_event) -> None:
+    # Given a batch stage whose transform job proved v2, which is then rejected
+    world.cloud.publish_policy(deploy_policy(batch_stage()))
+    world.register(2, approved=(1, 2))
+    proved(world, 2)
+    reject_in_registry(world, 2)
+
+    # When
+    result = handle(load_event("model-package-rejected.json"))
+
+    # Then no execution starts, and people are told what to do about the stage
+    assert result["rollbacks"] == [{"stage": "scoring", "started": False}]
+    assert executions(world) == []
+    [note] = world.cloud.notifications()
+    assert note["kind"] == "rollback-impossible" and "batch stage scoring" in note["subject"]
+    [record] = [r for r in history("churn", get_settings()) if r.action == "rollback"]
+    assert record.outcome == "skipped" and "not rolled back automatically" in record.reason

@@ -119,9 +119,13 @@ def _current(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) ->
 
 
 def _serving(r: Reaction[ModelPackageEvent], policy: Policy) -> dict[str, list[int]]:
-    """The versions of the group each stage's endpoint serves now."""
+    """The versions of the group each stage serves now: what its endpoint runs, or a batch stage's current model."""
     found: dict[str, list[int]] = {}
     for stage in policy.deployment.stages if policy.deployment else []:
+        if stage.endpoint_name is None:  # a batch stage
+            current = deployments.current_model(r.settings, policy.group, stage.name)
+            found[stage.name] = [current.version] if current else []
+            continue
         sagemaker = r.client("sagemaker", stage.account, stage.region)
         endpoint = endpoints.describe_endpoint(sagemaker, stage.endpoint_name)
         variants = endpoints.serving(sagemaker, endpoint.config) if endpoint else []
@@ -216,7 +220,24 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
     for stage in policy.deployment.stages:
         if ref.version not in serving.get(stage.name, []):
             continue
-        where = {"account": stage.account, "region": stage.region, "resource": stage.endpoint_name}
+        where = {"account": stage.account, "region": stage.region, "resource": stage.endpoint_name or stage.name}
+        if stage.endpoint_name is None:
+            reason = (
+                f"batch stage {stage.name}'s current model is rejected v{ref.version}: a batch stage is not rolled "
+                "back automatically (its next transform job would run whatever is deployed to it)"
+            )
+            r.record(policy, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
+            r.tell(
+                policy,
+                subject=f"{policy.group}: v{ref.version} rejected, batch stage {stage.name} NOT rolled back",
+                lines=[
+                    reason,
+                    f"Deploy another version to it: lifecycle deploy {policy.group} --version N --stage {stage.name}",
+                ],
+                kind="rollback-impossible",
+            )
+            rollbacks.append({"stage": stage.name, "started": False})
+            continue
         target = rollback_target(
             r.settings,
             registry,
