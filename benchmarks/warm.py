@@ -126,17 +126,21 @@ def monitor_run_due(sandbox: Sandbox, event: dict[str, Any]) -> None:
     from sandbox.replay import seed
 
     seed(sandbox, event)
+    from lifecycle.store import cooldown_partition
+
     own = sandbox.client("dynamodb", AUTOMATION)
-    table = sandbox.table_name
-    for page in own.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
-        for item in page["Items"]:
-            if item["pk"]["S"].startswith("COOLDOWN#"):
-                own.delete_item(TableName=table, Key=item)
+    held = own.query(
+        TableName=sandbox.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": cooldown_partition("churn", "prod")}},
+        ProjectionExpression="pk, sk",
+    )["Items"]
+    for key in held:
+        own.delete_item(TableName=sandbox.table_name, Key=key)
     sagemaker = sandbox.client("sagemaker", DEV)
-    for page in sagemaker.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):
-        for job in page["TrainingJobSummaries"]:
-            if "-retrain-" in job["TrainingJobName"]:
-                fake_training.set_state(DEV, REGION, job["TrainingJobName"], status="Stopped")
+    running = sagemaker.list_training_jobs(StatusEquals="InProgress", NameContains="-retrain-", MaxResults=100)
+    for job in running["TrainingJobSummaries"]:
+        fake_training.set_state(DEV, REGION, job["TrainingJobName"], status="Stopped")
     WORLD.drain()
 
 
