@@ -415,3 +415,19 @@ def test_a_throttled_scaling_policy_fails_the_stage_and_leaves_nothing_half_appl
     assert registration(world) == ([], [])
     [restored] = audit("restore-autoscaling")
     assert "AllTraffic: deregistered (was 2-4 instances (no policy))" in restored.reason
+
+
+def test_a_shadow_of_the_version_prod_already_serves_alone_leaves_prod_alone(world: DeployWorld) -> None:
+    # Given prod serving v1 alone under a shadow strategy, and v1 deployed to it again (`lifecycle deploy`)
+    world.cloud.publish_policy(deploy_policy(shadow_stage()))
+    world.register()
+    v1_config = world.serve(shadow_stage(), 1)
+
+    run = world.start("shadow-of-itself", {"kind": "deploy", "group": "churn", "version": 1, "stages": ["prod"]})
+
+    # Then it ends at once (a shadow of v1 against v1 would wait for a verdict that compares nothing)
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.states == [*START, *LEASE, "Deployment Not Needed"]
+    assert world.endpoint(shadow_stage()) == {"config": v1_config, "status": "InService"}
+    [note] = [n for n in world.cloud.notifications() if n["kind"] == "deployment-not-needed"]
+    assert "prod already serves v1 alone: there is nothing to test in shadow against it" in note["message"]

@@ -51,6 +51,8 @@ def _not_needed(step: StepContext, versions: list[int]) -> str | None:
             return f"v{newest} has been approved since: its deployment supersedes v{plan.version}"
     if plan.kind == "rollback" and plan.from_version is not None and plan.from_version not in versions:
         return f"{stage.name} no longer serves v{plan.from_version}: nothing to roll back"
+    if stage.strategy.type == "shadow" and plan.kind in ("approved", "deploy") and versions == [plan.version]:
+        return f"{stage.name} already serves v{plan.version} alone: there is nothing to test in shadow against it"
     return None
 
 
