@@ -82,8 +82,8 @@ def test_drift_found_in_prod_retrains_in_dev(played: tuple[Sandbox, Router]) -> 
     assert [c["account"] for c in retrains] == [DEV, DEV]
 
 
-def deployments(router: Router) -> list:
-    return [e for e in router.executions if e.state_machine.endswith("deploy-model")]
+def deployments(router: Router, group: str = "churn") -> list:
+    return [e for e in router.executions if e.state_machine.endswith("deploy-model") and e.name.startswith(f"{group}-")]
 
 
 def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox, Router]) -> None:
@@ -143,6 +143,17 @@ def test_the_prod_canary_rolls_back_on_its_alarm_and_later_stages_keep_the_old_v
     ]
     assert serving(sandbox, STAGING, "churn-staging") == [("AllTraffic", 3)]
     assert serving(sandbox, PROD, "churn-prod") == [("AllTraffic", 2)]
+
+
+def test_the_batch_stage_is_proved_by_its_transform_job_and_records_its_current_model(
+    played: tuple[Sandbox, Router],
+) -> None:
+    sandbox, router = played
+    [scoring] = deployments(router, "scoring")
+    assert scoring.status == "SUCCEEDED"
+    assert "Run Transform Job" in scoring.states and "Create Endpoint Config" not in scoring.states
+    proved = [line.text for line in sandbox.timeline.of("world") if line.text.startswith("batch stage of scoring")]
+    assert len(proved) == 1 and "v1, proved by transform job scoring-v1-batch-" in proved[0]
 
 
 def test_summary_names_what_is_deployed_where_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:

@@ -12,11 +12,14 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 SIGNAL_AT = T0 - timedelta(minutes=5)
 
 
-def _claim(holder: str, now: datetime, *, hours: float = 6, stage: str = "prod") -> cooldown.Window:
+def _claim(
+    holder: str, now: datetime, *, hours: float = 6, stage: str = "prod", monitor: str = "data_quality"
+) -> cooldown.Window:
     return cooldown.claim(
         get_settings(),
         group="churn",
         stage=stage,
+        monitor=monitor,
         hours=hours,
         holder=holder,
         started=SIGNAL_AT,
