@@ -10,7 +10,9 @@ functions"), SQS ("Available CloudWatch metrics for Amazon SQS"), Step Functions
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 import uuid
 from pathlib import Path
@@ -80,31 +82,12 @@ def emitted() -> dict[Metric, set[str]]:
 
 def _reactions() -> set[str]:
     """The reaction names the code runs with (lifecycle.reactions.*.REACTION)."""
-    from lifecycle.reactions import (
-        debugger_rule,
-        deployment_state,
-        labeling_state,
-        model_package_state,
-        monitor_violation,
-        pipeline_state,
-        schedule_state,
-        training_state,
-        transform_job_state,
-        tuning_state,
-    )
+    import lifecycle.reactions
 
-    modules = (
-        debugger_rule,
-        deployment_state,
-        labeling_state,
-        model_package_state,
-        monitor_violation,
-        pipeline_state,
-        schedule_state,
-        training_state,
-        transform_job_state,
-        tuning_state,
-    )
+    modules = [
+        importlib.import_module(found.name)
+        for found in pkgutil.iter_modules(lifecycle.reactions.__path__, "lifecycle.reactions.")
+    ]
     return {module.REACTION for module in modules}
 
 
