@@ -46,19 +46,39 @@ class World:
     def say(self, account: str, text: str) -> None:
         self.sandbox.timeline.add("world", account, text)
 
-    def show(self, when: str) -> None:
+    def show(self, when: str, group: str = GROUP) -> None:
         """Say what each stage's endpoint serves now (what `lifecycle status` would show a person)."""
         from lifecycle.deploy import endpoints
 
-        for account, endpoint in ((STAGING, "churn-staging"), (PROD, "churn-prod")):
+        for account, endpoint in ((STAGING, f"{group}-staging"), (PROD, f"{group}-prod")):
             sagemaker = self.sandbox.client("sagemaker", account)
             found = endpoints.describe_endpoint(sagemaker, endpoint)
             if found is None:
                 self.say(account, f"{when}: {endpoint} does not exist (nothing is created before the approval)")
                 continue
             variants = endpoints.serving(sagemaker, found.config)
-            shares = ", ".join(f"v{v.version} on {v.name} {v.weight:.0%}" for v in variants)
-            self.say(account, f"{when}: {endpoint} {found.status}, serving {shares}")
+            shares = ", ".join(
+                f"v{v.version} on {v.name} "
+                + (f"(shadow, a copy of {v.weight:.0%})" if v.shadow else f"{v.weight:.0%}")
+                for v in variants
+            )
+            self.say(account, f"{when}: {endpoint} {found.status}, serving {shares}{self._sizing(account, endpoint)}")
+
+    def _sizing(self, account: str, endpoint: str) -> str:
+        """How the endpoint's main variant is sized: serverless memory and concurrency, or the instances Application
+        Auto Scaling keeps it within (what the console shows beside the variants)."""
+        sagemaker = self.sandbox.client("sagemaker", account)
+        config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        main = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]
+        if "ServerlessConfig" in main:
+            serverless = main["ServerlessConfig"]
+            return f" (serverless: {serverless['MemorySizeInMB']} MB, at most {serverless['MaxConcurrency']} at once)"
+        targets = self.sandbox.client("application-autoscaling", account).describe_scalable_targets(
+            ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{endpoint}/variant/{main['VariantName']}"]
+        )["ScalableTargets"]
+        if targets:
+            return f" (autoscaled: {targets[0]['MinCapacity']}-{targets[0]['MaxCapacity']} instances)"
+        return f" ({main.get('InitialInstanceCount', 1)} x {main.get('InstanceType')})"
 
     def settle(self) -> None:
         self.router.settle()
@@ -123,22 +143,67 @@ class World:
         )
         self.settle()
 
-    def register_scoring_model(self) -> None:
-        """A data scientist registers a `scoring` model trained elsewhere (PendingManualApproval), in the registry."""
+    def register_model(self, group: str, *, content_type: str) -> None:
+        """A data scientist registers a version of a model trained elsewhere (PendingManualApproval) in the
+        registry, creating its model package group the first time."""
         sagemaker = self.sandbox.client("sagemaker", AUTOMATION)
-        self.say(AUTOMATION, "a data scientist registers scoring v1 (trained elsewhere) for approval")
-        sagemaker.create_model_package_group(ModelPackageGroupName="scoring")
+        groups = sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
+        if not any(found["ModelPackageGroupName"] == group for found in groups):
+            sagemaker.create_model_package_group(ModelPackageGroupName=group)
+        version = len(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
+        self.say(AUTOMATION, f"a data scientist registers {group} v{version} (trained elsewhere) for approval")
         sagemaker.create_model_package(
-            ModelPackageGroupName="scoring",
+            ModelPackageGroupName=group,
             InferenceSpecification={
                 "Containers": [
-                    {"Image": fake_training.XGBOOST_IMAGE, "ModelDataUrl": "s3://example-ml/scoring/1/model.tar.gz"}
+                    {
+                        "Image": fake_training.XGBOOST_IMAGE,
+                        "ModelDataUrl": f"s3://example-ml/{group}/{version}/model.tar.gz",
+                    }
                 ],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
+                "SupportedContentTypes": [content_type],
+                "SupportedResponseMIMETypes": [content_type],
             },
             ModelApprovalStatus="PendingManualApproval",
         )
+        self.settle()
+
+    def shadow_traffic(self, endpoint: str, served: dict[str, tuple[int, float]], *, account: str = PROD) -> None:
+        """A day of requests: each variant (name -> invocations, average ModelLatency in ms) publishes its CloudWatch
+        metrics (AWS/SageMaker, per EndpointName and VariantName; a shadow variant its own, on its copy of the
+        requests)."""
+        from datetime import UTC, datetime
+
+        cloudwatch = self.sandbox.client("cloudwatch", account)
+        now = datetime.now(UTC)
+        for variant, (invocations, latency_ms) in served.items():
+            dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+            cloudwatch.put_metric_data(
+                Namespace="AWS/SageMaker",
+                MetricData=[
+                    {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": now, "Value": invocations},
+                    {
+                        "MetricName": "ModelLatency",
+                        "Dimensions": dimensions,
+                        "Timestamp": now,
+                        "Value": latency_ms * 1000,
+                    },
+                ],
+            )
+        said = ", ".join(f"{variant} {n:,} requests at {ms:g} ms" for variant, (n, ms) in served.items())
+        self.say(account, f"a day of requests on {endpoint}: {said} (ModelLatency, average)")
+
+    def promote_shadow(self, group: str, stage: str, reason: str) -> None:
+        """The ML lead reads the shadow's metrics and promotes it (`lifecycle promote GROUP --stage STAGE`)."""
+        from lifecycle.config import Settings
+
+        from cli import runs
+
+        stack = self.sandbox.client("cloudformation").describe_stacks(StackName=STACK)
+        settings = Settings.from_stack(stack["Stacks"][0])
+        self.say(AUTOMATION, f"{APPROVER} runs lifecycle promote {group} --stage {stage}: {reason}")
+        execution, _ = runs.shadow_verdict(settings, group, stage, promote=True, by=APPROVER, reason=reason)
+        self.router.resume(next(e.arn for e in self.router.executions if e.name == execution))
         self.settle()
 
     def approve_gates(self) -> None:
@@ -354,7 +419,7 @@ def _batch_stage_proved(world: World) -> None:
     from lifecycle.config import Settings
     from lifecycle.store import deployments
 
-    world.register_scoring_model()
+    world.register_model("scoring", content_type="text/csv")
     world.approve_package(1, group="scoring")
     stack = world.sandbox.client("cloudformation").describe_stacks(StackName=STACK)
     current = deployments.current_model(Settings.from_stack(stack["Stacks"][0]), "scoring", "batch")
@@ -365,6 +430,18 @@ def _batch_stage_proved(world: World) -> None:
         if current
         else "batch stage of scoring: no model (its transform job did not complete)",
     )
+
+
+def _shadow_promoted(world: World) -> None:
+    world.register_model("fraud", content_type="application/json")
+    world.approve_package(1, group="fraud")
+    world.show("fraud v1 deployed", group="fraud")
+    world.register_model("fraud", content_type="application/json")
+    world.approve_package(2, group="fraud")
+    world.show("while v2 runs as prod's shadow", group="fraud")
+    world.shadow_traffic("fraud-prod", {"AllTraffic": (48_000, 21.0), "Shadow": (9_600, 19.5)})
+    world.promote_shadow("fraud", "prod", "a day of shadow traffic: latency 19.5 ms vs 21.0 ms, answers reviewed")
+    world.show("after the promotion", group="fraud")
 
 
 def _canary_rolls_back(world: World) -> None:
@@ -427,6 +504,12 @@ ACTS = [
         _batch_stage_proved,
     ),
     Act(
+        "fraud v1 is approved -> a serverless staging and an autoscaled prod; v2 -> staging updated, prod runs it as a "
+        "shadow on a copy of 20% of its requests -> promoted by a person -> guarded update, the scaling policy kept",
+        "ModelPackageStateRule",
+        _shadow_promoted,
+    ),
+    Act(
         "v3 is approved -> staging updated; prod approved, its 5xx alarm fires during the canary -> SageMaker rolls "
         "it back to v2",
         "ModelPackageStateRule",
@@ -454,10 +537,8 @@ def summary(sandbox: Sandbox) -> list[str]:
         client = sandbox.client("sagemaker", account)
         jobs = client.list_training_jobs()["TrainingJobSummaries"]
         if jobs:
-            lines.append(
-                f"training jobs {account}: "
-                + ", ".join(f"{j['TrainingJobName']} {j['TrainingJobStatus']}" for j in jobs)
-            )
+            statuses = Counter(job["TrainingJobStatus"] for job in jobs)
+            lines.append(f"training jobs {account}: {len(jobs)}: " + ", ".join(f"{n} {s}" for s, n in statuses.items()))
         for endpoint in client.list_endpoints()["Endpoints"]:
             config = client.describe_endpoint(EndpointName=endpoint["EndpointName"])["EndpointConfigName"]
             lines.append(f"endpoint {account}: {endpoint['EndpointName']} {endpoint['EndpointStatus']} on {config}")

@@ -95,7 +95,8 @@ def test_approval_deploys_staging_then_prod_after_the_gate(played: tuple[Sandbox
     gate = first.states.index("Wait For Approval")
     assert first.states.index("Run Smoke Test") < gate < len(first.states) - first.states[::-1].index("Create Model")
     assert first.states[-1] == "Deployment Succeeded"
-    assert [c["account"] for c in calls(sandbox, "sagemaker:CreateEndpoint")] == [STAGING, PROD]
+    created = [c for c in calls(sandbox, "sagemaker:CreateEndpoint") if "/churn-" in c["resource"]]
+    assert [c["account"] for c in created] == [STAGING, PROD]
     # prod's three monitors the deployment creates (the sample policy): one job definition and schedule each
     schedules = calls(sandbox, "sagemaker:CreateMonitoringSchedule")
     assert [schedule["account"] for schedule in schedules] == [PROD] * 3
@@ -156,6 +157,46 @@ def test_the_batch_stage_is_proved_by_its_transform_job_and_records_its_current_
     assert len(proved) == 1 and "v1, proved by transform job scoring-v1-batch-" in proved[0]
 
 
+def test_fraud_runs_a_serverless_staging_and_an_autoscaled_prod_whose_shadow_a_person_promotes(
+    played: tuple[Sandbox, Router],
+) -> None:
+    sandbox, router = played
+    first, second = deployments(router, "fraud")
+    assert first.status == "SUCCEEDED" and "Wait For Shadow Verdict" not in first.states  # nothing to shadow yet
+    # v2: staging replaced, then prod runs it as a shadow until the person's verdict, then a guarded promotion
+    assert second.status == "SUCCEEDED"
+    verdict = second.states.index("Wait For Shadow Verdict")
+    assert "Compare Shadow Metrics" not in second.states  # a person decided before the day was up
+    assert second.states[verdict + 1 : verdict + 3] == ["End Shadow", "Wait For Shadow To End"]
+    assert "Configure Autoscaling" in second.states[verdict:]
+    assert serving(sandbox, PROD, "fraud-prod") == [("AllTraffic", 2)]
+    assert serving(sandbox, STAGING, "fraud-staging") == [("AllTraffic", 2)]
+    world = [line.text for line in sandbox.timeline.of("world")]
+    assert (
+        "while v2 runs as prod's shadow: fraud-prod InService, serving v1 on AllTraffic 100%, v2 on Shadow (shadow, a "
+        "copy of 20%) (autoscaled: 2-8 instances)" in world
+    )
+    assert (
+        "after the promotion: fraud-prod InService, serving v2 on AllTraffic 100% (autoscaled: 2-8 instances)" in world
+    )
+    assert (
+        "after the promotion: fraud-staging InService, serving v2 on AllTraffic 100% (serverless: 2048 MB, at most 5 "
+        "at once)" in world
+    )
+    # the promotion is guarded and audited with who promoted and why
+    records = sandbox.client("dynamodb").query(
+        TableName=sandbox.table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+        ExpressionAttributeValues={":pk": {"S": "GROUP#fraud"}, ":audit": {"S": "AUDIT#"}},
+    )["Items"]
+    promoted = [
+        r["reason"]["S"] for r in records if r["action"]["S"] == "deploy-stage" and "shadow" in r["reason"]["S"]
+    ]
+    assert len(promoted) == 1 and f"promoted from a shadow ({APPROVER}: a day of shadow traffic" in promoted[0]
+    prod_updates = [c for c in calls(sandbox, "sagemaker:UpdateEndpoint") if c["resource"].endswith("/fraud-prod")]
+    assert len(prod_updates) == 3  # the shadow on, the shadow off, v2 guarded
+
+
 def test_summary_names_what_is_deployed_where_and_the_audit_trail(played: tuple[Sandbox, Router]) -> None:
     sandbox, _ = played
     lines = summary(sandbox)
@@ -190,8 +231,8 @@ def test_the_concise_view_names_who_approved_the_alarm_the_features_and_what_ser
     assert any("alarm churn-prod-5xx" in text and "ALARM" in text for text in world)
     assert any("tenure_months (baseline_drift_check), monthly_charges (data_type_check)" in text for text in world)
     assert world[-2:] == [
-        "after the canary: churn-staging InService, serving v3 on AllTraffic 100%",
-        "after the canary: churn-prod InService, serving v2 on AllTraffic 100%",
+        "after the canary: churn-staging InService, serving v3 on AllTraffic 100% (1 x ml.m5.large)",
+        "after the canary: churn-prod InService, serving v2 on AllTraffic 100% (2 x ml.m5.xlarge)",
     ]
     subjects = [line.text for line in sandbox.timeline.of("notify")]
     assert "churn v2: approve prod?" in subjects
