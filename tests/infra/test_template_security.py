@@ -262,11 +262,14 @@ def unreviewable_function_policies(template: Template) -> list[str]:
     return findings
 
 
-# The SageMaker actions that create or change a model, endpoint config, endpoint or monitoring schedule.
+# The SageMaker actions that create or change a model, endpoint config, endpoint or monitoring schedule, and the
+# Application Auto Scaling ones that register or change a variant's scalable target. The scalable-target resource type
+# takes aws:ResourceTag/${TagKey}, RegisterScalableTarget also aws:RequestTag/${TagKey} ("Actions, resources, and
+# condition keys for AWS Application Auto Scaling", Service Authorization Reference).
 SAGEMAKER_CREATES = frozenset(
     f"sagemaker:{name}"
     for name in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "CreateMonitoringSchedule")
-)
+) | {"application-autoscaling:RegisterScalableTarget"}
 SAGEMAKER_CHANGES = frozenset(
     f"sagemaker:{name}"
     for name in (
@@ -279,8 +282,11 @@ SAGEMAKER_CHANGES = frozenset(
         "UpdateMonitoringSchedule",
         "DeleteMonitoringSchedule",
     )
-)
-_SERVING_RESOURCES = (":model/", ":endpoint-config/", ":endpoint/", ":monitoring-schedule/")
+) | {
+    f"application-autoscaling:{name}"
+    for name in ("DeregisterScalableTarget", "PutScalingPolicy", "DeleteScalingPolicy")
+}
+_SERVING_RESOURCES = (":model/", ":endpoint-config/", ":endpoint/", ":monitoring-schedule/", ":scalable-target/")
 
 
 def _string_like_keys(statement: dict[str, Any]) -> dict[str, Any]:
@@ -680,7 +686,23 @@ def test_the_workload_role_changes_only_endpoints_the_product_made(workload_temp
         for action in actions_of(statement)
     }
     assert {"sagemaker:UpdateEndpoint", "sagemaker:CreateEndpoint", "sagemaker:InvokeEndpoint"} <= granted
+    assert {"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"} <= granted
     assert untagged_serving_changes(workload_template) == []
+
+
+@pytest.mark.parametrize("sid", ["CreateTaggedScalableTargets", "ChangeOwnScalableTargets"])
+def test_a_scalable_target_grant_without_the_lineage_tag_is_found(workload_template: Template, sid: str) -> None:
+    # Given the workload role with one Application Auto Scaling grant's tag condition dropped
+    mutated = copy.deepcopy(workload_template)
+    document = mutated["Resources"]["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (statement,) = [s for s in document["Statement"] if isinstance(s, dict) and s.get("Sid") == sid]
+    del statement["Condition"]
+
+    # Then the check names each action that could now change a variant's scaling the product did not set up
+    found = untagged_serving_changes(mutated)
+    assert found and all("application-autoscaling:" in finding for finding in found), found
+    if sid == "ChangeOwnScalableTargets":
+        assert any("PutScalingPolicy without StringLike aws:resourcetag/" in finding for finding in found), found
 
 
 def test_the_workload_role_reads_monitoring_reports_by_default(workload_template: Template) -> None:
