@@ -67,6 +67,34 @@ class Reaction(Context, Generic[E]):
             sensitive=policy.sensitive,
         )
 
+    def told(
+        self,
+        policy: Policy,
+        *,
+        action: str,
+        reason: str,
+        resource: str,
+        subject: str,
+        kind: str,
+        lines: list[str] | None = None,
+        version: int | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        """A decision that ends in telling people: its audit record (outcome `notified`, in the event's account and
+        region) and the notification (`lines`, by default the reason)."""
+        self.record(
+            policy,
+            action=action,
+            outcome="notified",
+            reason=reason,
+            account=self.event.account,
+            region=self.event.region,
+            resource=resource,
+            version=version,
+            details=details,
+        )
+        self.tell(policy, subject=subject, lines=[reason] if lines is None else lines, kind=kind)
+
     def tell(self, policy: Policy, *, subject: str, lines: list[str], kind: str) -> None:
         """Notify people, on the policy's topic when it names one.
 

@@ -68,17 +68,7 @@ def _evidence(step: StepContext) -> list[str]:
 def request_approval(step: StepContext, token: str) -> dict[str, Any]:
     """Keep the task token for `lifecycle approve|reject`, and tell the approvers what they decide and how."""
     plan, stage = step.plan, step.stage
-    deployments.keep_approval(
-        step.settings,
-        deployments.Approval(
-            group=plan.group,
-            execution=plan.execution,
-            stage=stage.name,
-            version=plan.version,
-            token=token,
-            requested_at=datetime.now(UTC).isoformat(),
-        ),
-    )
+    step.keep_wait(token)
     hours = stage.approval_timeout_hours
     where = "at the canary share" if step.state.phase == "canary" else "before traffic"
     step.record(

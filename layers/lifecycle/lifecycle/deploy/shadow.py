@@ -146,21 +146,8 @@ def request_shadow_verdict(step: StepContext, token: str) -> dict[str, Any]:
     """Keep the task token for `lifecycle promote | end-shadow` and tell people the shadow test runs."""
     plan, stage, state = step.plan, step.stage, step.state
     strategy = _strategy(step)
-    now = datetime.now(UTC)
+    now = step.keep_wait(token, kind="shadow", keep=timedelta(seconds=state.shadow_seconds) + timedelta(days=1))
     compare_at = now + timedelta(seconds=state.shadow_seconds)
-    deployments.keep_approval(
-        step.settings,
-        deployments.Approval(
-            group=plan.group,
-            execution=plan.execution,
-            stage=stage.name,
-            version=plan.version,
-            token=token,
-            requested_at=now.isoformat(),
-            kind="shadow",
-        ),
-        keep=timedelta(seconds=state.shadow_seconds) + timedelta(days=1),
-    )
     compare = strategy.compare
     text = (
         f"{stage.name}: v{plan.version} runs as a shadow of production on {stage.endpoint_name}, on a copy of "

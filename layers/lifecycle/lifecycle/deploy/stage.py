@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,6 +82,24 @@ class StepContext(Context):
             kind=kind,
             topic_arn=self.plan.topic_arn,
         )
+
+    def keep_wait(
+        self, token: str, *, kind: deployments.WaitKind = "gate", keep: timedelta = deployments.APPROVAL_KEPT
+    ) -> datetime:
+        """Keep the stage's waiting task token (an approval gate, or a shadow test's verdict) where `lifecycle` and a
+        rejection of the package find it, at least `keep` long; returns when it was asked."""
+        plan, now = self.plan, datetime.now(UTC)
+        wait = deployments.Approval(
+            group=plan.group,
+            execution=plan.execution,
+            stage=self.stage.name,
+            version=plan.version,
+            token=token,
+            requested_at=now.isoformat(),
+            kind=kind,
+        )
+        deployments.keep_approval(self.settings, wait, keep=keep)
+        return now
 
     def next(self, **changes: Any) -> dict[str, Any]:
         return self.state.model_copy(update=changes).model_dump()

@@ -56,18 +56,12 @@ def _act(r: Reaction[TrainingJobEvent], policy: Policy, issues: list[RuleEvaluat
         decision = "job left running: policy stops on none of these rules"
     else:
         decision = "job was already not running"
-    r.record(
+    r.told(
         policy,
         action="debugger-issues-found",
-        outcome="notified",
         reason=f"{'; '.join(findings)} -> {decision}",
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.TrainingJobArn,
         details={issue.RuleConfigurationName: (issue.StatusDetails or "")[:1000] for issue in issues},
-    )
-    r.tell(
-        policy,
         subject=f"{policy.group}: rule issues in {detail.TrainingJobName}",
         lines=[*findings, decision, detail.TrainingJobArn],
         kind="debugger-issues",

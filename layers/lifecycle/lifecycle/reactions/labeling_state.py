@@ -113,9 +113,11 @@ def _ended(r: Reaction[LabelingJobEvent], policy: Policy, job: dict[str, Any]) -
     name, status = job["LabelingJobName"], job["LabelingJobStatus"].lower()
     why = job.get("FailureReason") or "no FailureReason given"
     reason = f"labeling job {name} {status}: {why}; {counters_summary(job)}"
-    r.record(policy, action=f"notify-labeling-{status}", outcome="notified", reason=reason, **_where(r, job))
-    r.tell(
+    r.told(
         policy,
+        action=f"notify-labeling-{status}",
+        reason=reason,
+        resource=job["LabelingJobArn"],
         subject=f"{policy.group}: labeling job {name} {status}",
         lines=[reason, job["LabelingJobArn"]],
         kind=f"labeling-{status}",

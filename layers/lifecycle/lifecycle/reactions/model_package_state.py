@@ -327,13 +327,14 @@ def _pending(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) ->
         f"  aws sagemaker update-model-package --model-package-arn {ref.arn} --model-approval-status Rejected "
         f"--region {ref.region}",
     ]
-    r.record(
+    r.told(
         policy,
         action="request-approval",
-        outcome="notified",
         reason=f"v{ref.version} pending manual approval; asked {', '.join(approvers) or 'the topic'}",
         version=ref.version,
-        **_where(r),
+        resource=r.event.detail.ModelPackageArn,
+        subject=f"{policy.group} v{ref.version}: approval needed",
+        lines=lines,
+        kind="approval-needed",
     )
-    r.tell(policy, subject=f"{policy.group} v{ref.version}: approval needed", lines=lines, kind="approval-needed")
     return {"action": "approval-requested", "approvers": list(approvers)}

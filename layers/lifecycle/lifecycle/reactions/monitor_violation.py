@@ -185,16 +185,14 @@ def _monitoring_failed(
     detail = r.event.detail
     reason = execution.get("FailureReason") or detail.FailureReason or detail.ExitMessage or "no reason given"
     line = f"monitoring run {detail.ProcessingJobName} of the {watched.describe()} failed: {reason}"
-    r.record(
+    r.told(
         policy,
         action="monitoring-run-failed",
-        outcome="notified",
         reason=line,
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.ProcessingJobArn,
+        subject=f"{policy.group}: monitoring failed on {stage.name}",
+        kind="monitor-failed",
     )
-    r.tell(policy, subject=f"{policy.group}: monitoring failed on {stage.name}", lines=[line], kind="monitor-failed")
     count("MonitoringRunsFailed")
     return {"action": "notified-failure", "schedule": watched.schedule}
 

@@ -70,18 +70,12 @@ def _ended(r: Reaction[PipelineExecutionEvent], policy: Policy, pipeline: str) -
     if execution.get("FailureReason"):
         reason += f": {execution['FailureReason']}"
     lines = [reason, *([step.line() for step in failed[:20]] or ["no step reports a failure"])]
-    r.record(
+    r.told(
         policy,
         action=f"notify-pipeline-{status.lower()}",
-        outcome="notified",
         reason="; ".join(lines)[:4000],
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.pipelineExecutionArn,
         details={step.name[:128]: step.failure_reason[:1000] for step in failed[:20]},
-    )
-    r.tell(
-        policy,
         subject=f"{policy.group}: pipeline {pipeline} {status.lower()}",
         lines=[*lines, detail.pipelineExecutionArn],
         kind=f"pipeline-{status.lower()}",

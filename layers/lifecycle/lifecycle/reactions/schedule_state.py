@@ -62,20 +62,13 @@ def _stopped(
         f"{stage.endpoint_name} is {status}: {reason}; its violations ({monitor.on_violation}) cannot be acted on "
         "until it runs again"
     )
-    r.record(
+    r.told(
         policy,
         action=f"monitoring-schedule-{status.lower()}",
-        outcome="notified",
         reason=text,
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.MonitoringScheduleArn,
         details={"stage": stage.name, "monitor": monitor.key},
-    )
-    r.tell(
-        policy,
         subject=f"{policy.group}: monitoring schedule {status.lower()} on {stage.name}",
-        lines=[text],
         kind=f"schedule-{status.lower()}",
     )
     count("MonitoringSchedulesStopped")

@@ -159,18 +159,11 @@ def _stopped(r: Reaction[TrainingJobEvent], policy: Policy) -> dict[str, Any]:
 def _notify_end(r: Reaction[TrainingJobEvent], policy: Policy, end: str, reason: str) -> None:
     """Record and tell that a job ended without a model to register."""
     detail = r.event.detail
-    r.record(
+    r.told(
         policy,
         action=f"notify-training-{end}",
-        outcome="notified",
         reason=reason,
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.TrainingJobArn,
-    )
-    r.tell(
-        policy,
         subject=f"{policy.group}: training job {detail.TrainingJobName} {end}",
-        lines=[reason],
         kind=f"training-{end}",
     )

@@ -80,19 +80,12 @@ def _ended(r: Reaction[TuningJobEvent], policy: Policy) -> dict[str, Any]:
         f"tuning job {detail.HyperParameterTuningJobName} {status}: {detail.FailureReason or 'no FailureReason given'}"
         f"; trials: {counters}; nothing registered"
     )
-    r.record(
+    r.told(
         policy,
         action=f"notify-tuning-{status}",
-        outcome="notified",
         reason=reason,
-        account=r.event.account,
-        region=r.event.region,
         resource=detail.HyperParameterTuningJobArn,
-    )
-    r.tell(
-        policy,
         subject=f"{policy.group}: tuning job {detail.HyperParameterTuningJobName} {status}",
-        lines=[reason],
         kind=f"tuning-{status}",
     )
     return {"action": "notified", "reason": reason}

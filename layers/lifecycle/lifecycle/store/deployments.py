@@ -312,70 +312,55 @@ def stage_history(settings: Settings, group: str, stage: str) -> list[StageEvent
 
 
 # --- restore points --------------------------------------------------------------------------------------------------
+def _keep_first(settings: Settings, what: str, key: dict[str, Any], attribute: str, value: str) -> str:
+    """Keep `value` under `key` unless something is kept there already (one conditional write): returns what is kept."""
+    with aws_errors(f"dynamodb:PutItem {what}"):
+        try:
+            table(settings).put_item(
+                TableName=settings.table_name,
+                Item={
+                    **key,
+                    attribute: {"S": value},
+                    "expiration": {"N": _epoch(datetime.now(UTC) + RESTORE_POINT_KEPT)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise
+            return _text(exc.response.get("Item") or {}, attribute, value)
+    return value
+
+
+def _kept(settings: Settings, what: str, key: dict[str, Any], attribute: str) -> str | None:
+    with aws_errors(f"dynamodb:GetItem {what}"):
+        item = table(settings).get_item(TableName=settings.table_name, Key=key, ConsistentRead=True)
+    found = item.get("Item")
+    return _text(found, attribute) if found else None
+
+
 def keep_restore_point(settings: Settings, execution: str, stage: str, config: str) -> str:
     """Before an endpoint changes: the config to restore, kept where a retried step finds it again (the step's own
     output is lost when the Lambda fails after UpdateEndpoint went through). The first one an execution keeps for a
     stage stays (a canary completed after a gate changes the endpoint twice): returns the one kept."""
-    with aws_errors("dynamodb:PutItem restore point"):
-        try:
-            table(settings).put_item(
-                TableName=settings.table_name,
-                Item={
-                    **restore_key(execution, stage),
-                    "config": {"S": config},
-                    "expiration": {"N": _epoch(datetime.now(UTC) + RESTORE_POINT_KEPT)},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-            return _text(exc.response.get("Item") or {}, "config", config)
-    return config
+    return _keep_first(settings, "restore point", restore_key(execution, stage), "config", config)
 
 
 def restore_point(settings: Settings, execution: str, stage: str) -> str | None:
     """The config an execution kept before changing a stage's endpoint, if it did."""
-    with aws_errors("dynamodb:GetItem restore point"):
-        item = table(settings).get_item(
-            TableName=settings.table_name, Key=restore_key(execution, stage), ConsistentRead=True
-        )
-    found = item.get("Item")
-    return _text(found, "config") if found else None
+    return _kept(settings, "restore point", restore_key(execution, stage), "config")
 
 
-# --- autoscaling restore points --------------------------------------------------------------------------------------
 def keep_scaling_restore_point(settings: Settings, execution: str, stage: str, snapshot: str) -> str:
     """Before an execution first changes a stage's autoscaling: the registrations to restore (`lifecycle.deploy.scaling`
     snapshot). The first one kept stays; returns the one kept."""
-    with aws_errors("dynamodb:PutItem scaling restore point"):
-        try:
-            table(settings).put_item(
-                TableName=settings.table_name,
-                Item={
-                    **scaling_restore_key(execution, stage),
-                    "snapshot": {"S": snapshot},
-                    "expiration": {"N": _epoch(datetime.now(UTC) + RESTORE_POINT_KEPT)},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-            return _text(exc.response.get("Item") or {}, "snapshot", snapshot)
-    return snapshot
+    return _keep_first(settings, "scaling restore point", scaling_restore_key(execution, stage), "snapshot", snapshot)
 
 
 def scaling_restore_point(settings: Settings, execution: str, stage: str) -> str | None:
     """The autoscaling snapshot an execution kept before changing a stage's registrations, if it did."""
-    with aws_errors("dynamodb:GetItem scaling restore point"):
-        item = table(settings).get_item(
-            TableName=settings.table_name, Key=scaling_restore_key(execution, stage), ConsistentRead=True
-        )
-    found = item.get("Item")
-    return _text(found, "snapshot") if found else None
+    return _kept(settings, "scaling restore point", scaling_restore_key(execution, stage), "snapshot")
 
 
 # --- transform jobs of batch stages ----------------------------------------------------------------------------------
