@@ -69,9 +69,10 @@ class LambdaSettings:
 
 
 def lambda_settings() -> LambdaSettings:
-    from sandbox.cloud import translate
+    from sandbox.cloud import AUTOMATION, REGION
+    from sandbox.sam import translate
 
-    template = translate()
+    template = translate(REGION, AUTOMATION)
     config = template["Resources"][f"{FUNCTION}EventInvokeConfig"]["Properties"]
     return LambdaSettings(
         containers=int(template["Parameters"]["FunctionConcurrency"]["Default"]),

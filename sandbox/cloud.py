@@ -11,7 +11,6 @@ is created behind CloudFormation's back.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -19,7 +18,6 @@ import re
 import socket
 import sys
 import warnings
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -33,18 +31,14 @@ from botocore.config import Config
 from botocore.loaders import Loader, create_loader
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
 from sandbox import lambdas, patterns
 from sandbox.fakes import install as install_fakes
+from sandbox.sam import CODE_BUCKET, ROOT, invoke_config, translate, zip_directory
 from sandbox.timeline import CallRecorder, Timeline
 from sandbox.world import WORLD
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
 WORKLOAD_TEMPLATE = ROOT / "accounts" / "workload-account.yaml"
 
 AUTOMATION = "123456789012"  # moto's default account: the functions' own credentials land there
@@ -60,7 +54,6 @@ EXECUTION_ROLE = "sagemaker-lifecycle-execution"
 ADMIN_ROLE = "OrganizationAccountAccessRole"  # how the sandbox itself (not the product) acts in an account
 OPERATOR_ROLE = "sagemaker-lifecycle-operator"  # the workload stacks' read-only role for people (the CLI's default)
 OPERATORS = f"arn:aws:iam::{AUTOMATION}:role/Operator"  # who may assume it: people of the automation account
-CODE_BUCKET = "sagemaker-lifecycle-sandbox-code"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -98,84 +91,6 @@ class Deployment:
     rule_ids: dict[str, str] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
-
-
-class LocalSamLoader:
-    """The managed-policy loader samtranslator asks for; the template names no managed policies by name."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def translate(template: Path = TEMPLATE, *, bucket: str = CODE_BUCKET) -> dict[str, Any]:
-    """template.yaml as plain CloudFormation: local CodeUri/ContentUri become s3:// zips, DefinitionUri is inlined."""
-    document = yaml_parse(template.read_text())
-    for resource in document.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        kind = resource.get("Type")
-        for key in ("CodeUri", "ContentUri"):
-            if kind in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion") and isinstance(
-                properties.get(key), str
-            ):
-                properties[key] = f"s3://{bucket}/{_code_key(properties[key])}"
-        if kind == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
-            properties["Definition"] = json.loads((template.parent / properties.pop("DefinitionUri")).read_text())
-    parameters = {"AWS::Region": REGION, "AWS::AccountId": AUTOMATION}
-    to_py27_compatible_template(document, parameters)
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    translated = translator.translate(document, parameters, get_managed_policy_map=LocalSamLoader().load)
-    for resource in translated["Resources"].values():
-        _fold_substitutions(resource)
-    return dict(undo_mark_unicode_str_in_template(translated))
-
-
-def _fold_substitutions(resource: dict[str, Any]) -> None:
-    """moto's CloudFormation ignores DefinitionSubstitutions: fold them into an `Fn::Sub` of the definition.
-
-    Each `${Name}` becomes the reference its substitution names (`${Resource}` or `${Resource.Attribute}`) or its
-    literal value, and the definition goes to the one-argument form of `Fn::Sub`. The two-argument form would not
-    do: moto runs its variable map through `string.Template`, which turns the ASL's `$$.Execution.Name` into
-    `$.Execution.Name`.
-    """
-    properties = resource.get("Properties", {})
-    if resource.get("Type") != "AWS::StepFunctions::StateMachine" or "DefinitionSubstitutions" not in properties:
-        return
-    definition = properties["DefinitionString"]
-    if isinstance(definition, dict) and "Fn::Join" in definition:
-        separator, parts = definition["Fn::Join"]
-        definition = separator.join(parts)
-    for name, value in properties.pop("DefinitionSubstitutions").items():
-        definition = definition.replace("${" + name + "}", _inline_reference(name, value))
-    properties["DefinitionString"] = {"Fn::Sub": definition}
-
-
-def _inline_reference(name: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        return "${" + value["Ref"] + "}"
-    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
-        target = value["Fn::GetAtt"]
-        return "${" + (".".join(target) if isinstance(target, list) else target) + "}"
-    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-        return value["Fn::Sub"]  # its own ${...} references resolve in the definition's one-argument Fn::Sub
-    raise ValueError(
-        f"DefinitionSubstitutions {name}: the sandbox folds only Ref, Fn::GetAtt, one-argument Fn::Sub and strings, "
-        f"got {value}"
-    )
-
-
-def _code_key(local_path: str) -> str:
-    return local_path.strip("/") + ".zip"
-
-
-def _zip(directory: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(directory))
-    return buffer.getvalue()
 
 
 _LOADERS: dict[str | None, Loader] = {}
@@ -369,7 +284,7 @@ class Sandbox:
     # ---------------------------------------------------------------------------------------------------------------
     def deploy(self) -> Deployment:
         """Create the automation stack (template.yaml) and the workload stack in every workload account."""
-        template = translate()
+        template = translate(REGION, AUTOMATION)
         self._upload_code(template)
         parameters = {"AllowedAccountIds": ",".join(self.workload_accounts), "ExternalId": EXTERNAL_ID}
         with warnings.catch_warnings(), _moto_log() as skipped:
@@ -450,7 +365,7 @@ class Sandbox:
             for location in (properties.get("Code"), properties.get("Content")):
                 if isinstance(location, dict) and location.get("S3Bucket") == CODE_BUCKET:
                     directory = ROOT / location["S3Key"].removesuffix(".zip")
-                    s3.put_object(Bucket=CODE_BUCKET, Key=location["S3Key"], Body=_zip(directory))
+                    s3.put_object(Bucket=CODE_BUCKET, Key=location["S3Key"], Body=zip_directory(directory))
 
     def _create_stack(
         self, account: str, name: str, template: dict[str, Any], parameters: dict[str, str]
@@ -477,7 +392,7 @@ class Sandbox:
             if resource["Type"] == "AWS::Lambda::Function":
                 configuration = lambda_.get_function_configuration(FunctionName=resources[logical_id])
                 code_key = resource["Properties"]["Code"]["S3Key"]
-                on_failure, retries = _invoke_config(template, logical_id)
+                on_failure, retries = invoke_config(template, logical_id)
                 self.deployment.functions[configuration["FunctionName"]] = Function(
                     logical_id=logical_id,
                     name=configuration["FunctionName"],
@@ -608,23 +523,6 @@ def _key_named(kms: Any, key_arn: str, policy: dict[str, Any]) -> None:
         made.id, made.arn = key_id, key_arn
         backend.keys[key_id] = made
     kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
-
-
-def _invoke_config(template: dict[str, Any], function_logical_id: str) -> tuple[str, int]:
-    """The logical id of a function's on-failure destination and its retry count, from its EventInvokeConfig.
-
-    moto's CloudFormation skips AWS::Lambda::EventInvokeConfig, so the router applies it from the template.
-    """
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties", {})
-        if (
-            resource["Type"] == "AWS::Lambda::EventInvokeConfig"
-            and properties.get("FunctionName", {}).get("Ref") == function_logical_id
-        ):
-            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
-            target = destination.get("Fn::GetAtt", [""])[0] if isinstance(destination, dict) else ""
-            return target, int(properties.get("MaximumRetryAttempts", 2))
-    return "", 2
 
 
 def reset_product_caches() -> None:

@@ -20,9 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 
-from sandbox.cloud import ROOT, STACK, Sandbox, mount_code
+from sandbox.cloud import STACK, Sandbox, mount_code
 from sandbox.fakes import transform as fake_transform
 from sandbox.router import Delivery, Router
+from sandbox.sam import ROOT
 from sandbox.timeline import Timeline
 from sandbox.world import WORLD
 

@@ -14,7 +14,8 @@ from moto.iam.models import get_account_id_from
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox import lambdas, patterns
-from sandbox.cloud import DEV, Sandbox, _moto_log, translate
+from sandbox.cloud import AUTOMATION, DEV, REGION, Sandbox, _moto_log
+from sandbox.sam import translate
 from sandbox.timeline import CallRecorder, Timeline
 
 ARRAY_PATTERN = {"detail": {"Statuses": {"RuleEvaluationStatus": ["IssuesFound"]}}}
@@ -106,7 +107,7 @@ def test_moto_cloudformation_reports_skipped_types_on_its_logger() -> None:
 
 
 def test_translation_keeps_the_template_rules_and_functions() -> None:
-    resources = translate()["Resources"]
+    resources = translate(REGION, AUTOMATION)["Resources"]
     assert resources["TrainingJobStateRule"]["Type"] == "AWS::Events::Rule"
     assert resources["TrainingStateFunction"]["Properties"]["Code"]["S3Key"] == "functions/training_state.zip"
 
