@@ -31,6 +31,10 @@ def _handler() -> None:
 
     settings = get_settings()
     client_for("sagemaker", settings.automation_account_id, settings.region, settings, reaction="cold", event_id="-")
+    if settings.trace_aws_calls:  # what the first invocation adds when the stack traces AWS calls (TraceAwsCalls)
+        from lifecycle.observability import aws_call_tracer
+
+        aws_call_tracer()
 
 
 def _layer() -> None:

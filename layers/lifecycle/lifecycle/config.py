@@ -40,6 +40,7 @@ class Settings(BaseModel):
     partition: str = Field(default="aws", alias="LIFECYCLE_PARTITION")
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0, alias="LIFECYCLE_IDEMPOTENCY_TTL_SECONDS")
     deploy_state_machine_arn: str = Field(default="", alias="LIFECYCLE_DEPLOY_STATE_MACHINE_ARN")
+    trace_aws_calls: bool = Field(default=False, alias="LIFECYCLE_TRACE_AWS_CALLS")
 
     @classmethod
     def from_stack(cls, stack: dict[str, Any], **overrides: str) -> Settings:

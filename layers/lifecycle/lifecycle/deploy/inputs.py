@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -102,19 +103,26 @@ class EndShadowInput(_Input):
 
 AnyInput = ApprovedInput | DeployInput | RollbackInput | PromoteInput | EndShadowInput
 DeploymentInput = Annotated[AnyInput, Field(discriminator="kind")]
-_INPUT = TypeAdapter(DeploymentInput)
+
+
+@cache
+def _input_adapter() -> TypeAdapter[AnyInput]:
+    """Built on first use: only the functions that parse a deployment input pay for its validators (cold start)."""
+    return TypeAdapter(DeploymentInput)
 
 
 def parse_input(raw: Any) -> AnyInput:
     """Validate a state machine input; `InvalidDeploymentInput` names every bad field."""
     try:
-        return _INPUT.validate_python(raw)
+        return _input_adapter().validate_python(raw)
     except ValidationError as exc:
         raise InvalidDeploymentInput("invalid DeployModel input: " + "; ".join(describe_errors(exc))) from exc
 
 
 class PackageRef(BaseModel):
     """What a versioned model package ARN says (its `name_in_arn` is the group's name lower-cased)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: most reactions never deploy
 
     arn: str
     partition: str
@@ -147,6 +155,8 @@ def package_arn(partition: str, region: str, account: str, group: str, version: 
 class Plan(BaseModel):
     """What one execution deploys: the package and the stages, snapshotted from the policy at the start."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: most reactions never deploy
+
     kind: Literal["approved", "deploy", "rollback", "promote", "end-shadow"]
     group: str
     version: int
@@ -170,6 +180,8 @@ Phase = Literal["single", "canary", "final", "shadow", "production"]
 
 class StageState(BaseModel):
     """The state machine's `$.stage`: where the current stage is. Each step returns the next one."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: most reactions never deploy
 
     index: int
     name: str = ""
@@ -256,6 +268,8 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 class Started(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use: most reactions never deploy
+
     execution_arn: str
     started: bool = Field(description="False when an execution of that name already existed (a duplicate)")
 
