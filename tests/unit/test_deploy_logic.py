@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -205,7 +206,14 @@ def test_model_and_endpoint_config_requests_are_valid() -> None:
         ("AllTraffic", 0.7),
         ("Challenger", 0.3),
     ]
-    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://example-capture/churn/"
+    capture = config["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://example-capture/churn/"
+    # requests and answers, CSV and JSON kept as text (other content types are base64): what Model Monitor reads
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["CaptureContentTypeHeader"] == {
+        "JsonContentTypes": ["application/json"],
+        "CsvContentTypes": ["text/csv"],
+    }
     assert NAME.match(config["EndpointConfigName"]) and config["EndpointConfigName"].startswith("churn-v7-prod-")
     # another shape of the same version gets another config name (a retry of the same shape finds its config)
     single = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants[1:])
@@ -377,3 +385,38 @@ def test_a_rollback_or_promotion_goes_all_at_once_without_a_gate_and_keeps_the_a
         gated.endpoint_name,
         gated.instance_count,
     )
+
+
+class _Runtime:
+    """sagemaker-runtime's InvokeEndpoint answering `body`."""
+
+    def __init__(self, body: str) -> None:
+        self.body, self.requests = body, []
+
+    def invoke_endpoint(self, **request: object) -> dict[str, object]:
+        self.requests.append(request)
+        return {"Body": io.BytesIO(self.body.encode())}
+
+
+def test_a_smoke_test_keeps_the_first_200_characters_of_the_answer_for_the_audit_trail() -> None:
+    body = '{"score": 0.93, "explanation": "' + "x" * 500 + '"}'
+    runtime = _Runtime(body)
+
+    answer = endpoints.smoke_test(
+        runtime,
+        endpoint="churn-prod",
+        payload='{"f": 1}',
+        content_type="application/json",
+        expect="score",
+        sensitive=False,
+        variant="Canary",
+    )
+
+    assert answer == body[:200]
+    [request] = runtime.requests
+    assert request == {
+        "EndpointName": "churn-prod",
+        "Body": b'{"f": 1}',
+        "ContentType": "application/json",
+        "TargetVariant": "Canary",
+    }
