@@ -420,3 +420,13 @@ def test_a_smoke_test_keeps_the_first_200_characters_of_the_answer_for_the_audit
         "ContentType": "application/json",
         "TargetVariant": "Canary",
     }
+
+
+def test_a_typo_in_a_manual_input_names_the_key_meant_and_the_keys_allowed() -> None:
+    with pytest.raises(InvalidDeploymentInput) as refused:
+        parse_input({"kind": "rollback", "group": "churn", "version": 1, "stage": "prod", "to_versoin": 2})
+
+    assert str(refused.value) == (
+        "invalid DeployModel input: rollback.to_versoin: Extra inputs are not permitted, got 2 (did you mean "
+        "'from_version'? allowed here: kind, group, stage, version, from_version, reason)"
+    )
