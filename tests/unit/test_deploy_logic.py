@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 from lifecycle.deploy import endpoints
@@ -19,7 +20,7 @@ from lifecycle.deploy.inputs import (
     parse_input,
 )
 from lifecycle.deploy.stage import corrective
-from lifecycle.errors import InvalidDeploymentInput
+from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput
 from lifecycle.policy import AllAtOnce, Stage
 
 from sandbox.fakes import validate_request
@@ -430,3 +431,29 @@ def test_a_typo_in_a_manual_input_names_the_key_meant_and_the_keys_allowed() -> 
         "invalid DeployModel input: rollback.to_versoin: Extra inputs are not permitted, got 2 (did you mean "
         "'from_version'? allowed here: kind, group, stage, version, from_version, reason)"
     )
+
+
+class _CloudWatch:
+    def __init__(self, alarms: list[dict[str, str]] | None = None, error: str = "") -> None:
+        self.alarms, self.error = alarms or [], error
+
+    def describe_alarms(self, **request: object) -> dict[str, object]:
+        if self.error:
+            raise ClientError({"Error": {"Code": self.error, "Message": "not allowed"}}, "DescribeAlarms")
+        return {"MetricAlarms": [a for a in self.alarms if a["AlarmName"] in request["AlarmNames"]]}
+
+
+def test_firing_alarms_are_those_in_alarm_and_a_refused_read_says_which_call_failed() -> None:
+    alarms = [
+        {"AlarmName": "churn-prod-latency", "StateValue": "ALARM"},
+        {"AlarmName": "churn-prod-5xx", "StateValue": "ALARM"},
+        {"AlarmName": "churn-prod-4xx", "StateValue": "OK"},
+    ]
+    assert endpoints.firing_alarms(_CloudWatch(alarms), ["churn-prod-5xx", "churn-prod-4xx", "churn-prod-latency"]) == [
+        "churn-prod-5xx",
+        "churn-prod-latency",
+    ]
+    assert endpoints.firing_alarms(_CloudWatch(error="AccessDenied"), []) == []  # nothing to watch: no call
+
+    with pytest.raises(AwsCallFailed, match=r"^cloudwatch:DescribeAlarms: AccessDenied: not allowed$"):
+        endpoints.firing_alarms(_CloudWatch(error="AccessDenied"), ["churn-prod-5xx"])
