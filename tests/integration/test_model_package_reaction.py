@@ -219,6 +219,62 @@ def test_a_rejection_answers_only_the_gates_waiting_on_that_version(world: Deplo
     assert records == [("rollback", "skipped", "no stage serves rejected v2")]
 
 
+def _gate_of_v2_then_rejected(world: DeployWorld) -> None:
+    """v2 approved and waiting at prod's gate (its token kept), then rejected in the registry."""
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register(2, approved=(1, 2))
+    gate = deployments.Approval(
+        group="churn",
+        execution="approved-v2",
+        stage="prod",
+        version=2,
+        token="token-of-v2",
+        requested_at="2026-11-27T10:00:00+00:00",
+    )
+    deployments.keep_approval(get_settings(), gate)
+    reject_in_registry(world, 2)
+
+
+def _step_functions_answers(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """SendTaskFailure answers `code` (moto answers only InvalidToken for a token nobody waits on)."""
+    from botocore.client import BaseClient
+
+    real = BaseClient._make_api_call
+
+    def answer(self: BaseClient, operation: str, params: dict) -> dict:
+        if operation == "SendTaskFailure":
+            raise ClientError({"Error": {"Code": code, "Message": f"{code} (stubbed)"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", answer)
+
+
+# SendTaskFailure (Step Functions API reference): a token whose task ended answers TaskDoesNotExist or TaskTimedOut.
+@pytest.mark.parametrize("code", ["TaskDoesNotExist", "TaskTimedOut"])
+def test_a_gate_whose_task_already_ended_counts_as_no_deployment_stopped(
+    world: DeployWorld, load_event, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    _gate_of_v2_then_rejected(world)
+    _step_functions_answers(monkeypatch, code)
+
+    result = handle(load_event("model-package-rejected.json"))
+
+    [gate] = deployments.approvals(get_settings(), "churn")
+    assert (gate.decision, gate.answered_by) == ("rejected", "the model registry")
+    assert result["stopped"] == []
+    assert "stop-deployments" not in [r.action for r in history("churn", get_settings())]
+
+
+def test_a_gate_step_functions_fails_to_answer_fails_the_event_so_it_is_retried(
+    world: DeployWorld, load_event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gate_of_v2_then_rejected(world)
+    _step_functions_answers(monkeypatch, "AccessDeniedException")
+
+    with pytest.raises(AwsCallFailed, match="states:SendTaskFailure approved-v2: AccessDeniedException"):
+        handle(load_event("model-package-rejected.json"))
+
+
 def test_a_version_rejected_at_the_gate_is_never_the_rollback_target(world: DeployWorld, load_event) -> None:
     from lifecycle.store import deployments
 

@@ -161,6 +161,27 @@ def test_a_retry_without_its_idempotency_record_finds_the_registered_package(clo
     assert len(packages(cloud)) == 2
 
 
+def test_a_package_whose_registration_was_never_recorded_is_found_under_newer_ones(cloud: Cloud) -> None:
+    from lifecycle.store import registration_key
+
+    # Given a job whose package was created by an attempt that died before recording it (no claim left), and
+    # another job's package registered after it
+    cloud.publish_policy(churn_policy())
+    event = completed_event(cloud, auc=0.91)
+    first = lambda_handler(event, Context())["model_package_arn"]
+    lambda_handler(completed_event(cloud, auc=0.95, name="churn-xgb-other"), Context())
+    job_arn = event["detail"]["TrainingJobArn"]
+    cloud.client("dynamodb").delete_item(TableName=TABLE, Key=registration_key(job_arn))
+
+    # When the first job's event comes again as a new state change
+    again = dict(event, detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + 1000})
+    result = lambda_handler(again, Context())
+
+    # Then describe-before-create looks past the newer package and finds the job's own: no third package
+    assert (result["action"], result["model_package_arn"]) == ("already-registered", first)
+    assert len(packages(cloud)) == 2
+
+
 def idempotency_records(cloud: Cloud) -> list[dict[str, Any]]:
     items = cloud.client("dynamodb").scan(TableName=TABLE)["Items"]
     return [item for item in items if item["pk"]["S"].startswith("IDEMPOTENCY#")]

@@ -335,6 +335,12 @@ def test_a_guarded_update_keeps_the_scaling_policy_and_the_instance_count_autosc
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["TargetValue"] == 100
     assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    # ... and the registration is in the audit trail, with what it was before
+    [registered] = [r for r in audit("autoscaling") if r.outcome == "done"]
+    assert registered.reason.startswith("AllTraffic: 2-4 instances (churn-prod-AllTraffic-target-tracking) (was "), (
+        registered.reason
+    )
+    assert registered.resource == RESOURCE
     endpoint_fakes.scale(PROD, REGION, "churn-prod", "AllTraffic", 4)
 
     # When v3 is approved and deployed with a guarded canary (the same variant name and instance type)

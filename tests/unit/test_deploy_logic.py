@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 from lifecycle.deploy import endpoints
@@ -18,7 +20,7 @@ from lifecycle.deploy.inputs import (
     parse_input,
 )
 from lifecycle.deploy.stage import corrective
-from lifecycle.errors import InvalidDeploymentInput
+from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput
 from lifecycle.policy import AllAtOnce, Stage
 
 from sandbox.fakes import validate_request
@@ -205,7 +207,14 @@ def test_model_and_endpoint_config_requests_are_valid() -> None:
         ("AllTraffic", 0.7),
         ("Challenger", 0.3),
     ]
-    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://example-capture/churn/"
+    capture = config["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://example-capture/churn/"
+    # requests and answers, CSV and JSON kept as text (other content types are base64): what Model Monitor reads
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["CaptureContentTypeHeader"] == {
+        "JsonContentTypes": ["application/json"],
+        "CsvContentTypes": ["text/csv"],
+    }
     assert NAME.match(config["EndpointConfigName"]) and config["EndpointConfigName"].startswith("churn-v7-prod-")
     # another shape of the same version gets another config name (a retry of the same shape finds its config)
     single = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants[1:])
@@ -377,3 +386,74 @@ def test_a_rollback_or_promotion_goes_all_at_once_without_a_gate_and_keeps_the_a
         gated.endpoint_name,
         gated.instance_count,
     )
+
+
+class _Runtime:
+    """sagemaker-runtime's InvokeEndpoint answering `body`."""
+
+    def __init__(self, body: str) -> None:
+        self.body, self.requests = body, []
+
+    def invoke_endpoint(self, **request: object) -> dict[str, object]:
+        self.requests.append(request)
+        return {"Body": io.BytesIO(self.body.encode())}
+
+
+def test_a_smoke_test_keeps_the_first_200_characters_of_the_answer_for_the_audit_trail() -> None:
+    body = '{"score": 0.93, "explanation": "' + "x" * 500 + '"}'
+    runtime = _Runtime(body)
+
+    answer = endpoints.smoke_test(
+        runtime,
+        endpoint="churn-prod",
+        payload='{"f": 1}',
+        content_type="application/json",
+        expect="score",
+        sensitive=False,
+        variant="Canary",
+    )
+
+    assert answer == body[:200]
+    [request] = runtime.requests
+    assert request == {
+        "EndpointName": "churn-prod",
+        "Body": b'{"f": 1}',
+        "ContentType": "application/json",
+        "TargetVariant": "Canary",
+    }
+
+
+def test_a_typo_in_a_manual_input_names_the_key_meant_and_the_keys_allowed() -> None:
+    with pytest.raises(InvalidDeploymentInput) as refused:
+        parse_input({"kind": "rollback", "group": "churn", "version": 1, "stage": "prod", "to_versoin": 2})
+
+    assert str(refused.value) == (
+        "invalid DeployModel input: rollback.to_versoin: Extra inputs are not permitted, got 2 (did you mean "
+        "'from_version'? allowed here: kind, group, stage, version, from_version, reason)"
+    )
+
+
+class _CloudWatch:
+    def __init__(self, alarms: list[dict[str, str]] | None = None, error: str = "") -> None:
+        self.alarms, self.error = alarms or [], error
+
+    def describe_alarms(self, **request: object) -> dict[str, object]:
+        if self.error:
+            raise ClientError({"Error": {"Code": self.error, "Message": "not allowed"}}, "DescribeAlarms")
+        return {"MetricAlarms": [a for a in self.alarms if a["AlarmName"] in request["AlarmNames"]]}
+
+
+def test_firing_alarms_are_those_in_alarm_and_a_refused_read_says_which_call_failed() -> None:
+    alarms = [
+        {"AlarmName": "churn-prod-latency", "StateValue": "ALARM"},
+        {"AlarmName": "churn-prod-5xx", "StateValue": "ALARM"},
+        {"AlarmName": "churn-prod-4xx", "StateValue": "OK"},
+    ]
+    assert endpoints.firing_alarms(_CloudWatch(alarms), ["churn-prod-5xx", "churn-prod-4xx", "churn-prod-latency"]) == [
+        "churn-prod-5xx",
+        "churn-prod-latency",
+    ]
+    assert endpoints.firing_alarms(_CloudWatch(error="AccessDenied"), []) == []  # nothing to watch: no call
+
+    with pytest.raises(AwsCallFailed, match=r"^cloudwatch:DescribeAlarms: AccessDenied: not allowed$"):
+        endpoints.firing_alarms(_CloudWatch(error="AccessDenied"), ["churn-prod-5xx"])

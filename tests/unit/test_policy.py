@@ -488,6 +488,26 @@ def test_an_unknown_key_of_a_strategy_names_the_field_of_that_strategy() -> None
     ) in reason
 
 
+def test_an_unknown_key_inside_a_map_of_models_names_the_keys_allowed_there() -> None:
+    from lifecycle.policy import describe_errors
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    class Threshold(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        minimum: float
+
+    class Gates(BaseModel):
+        by_metric: dict[str, Threshold]
+
+    with pytest.raises(ValidationError) as refused:
+        Gates.model_validate({"by_metric": {"validation:auc": {"minimum": 0.8, "minimun": 0.9}}})
+
+    assert describe_errors(refused.value, Gates) == [
+        "by_metric.validation:auc.minimun: Extra inputs are not permitted, got 0.9 (did you mean 'minimum'? "
+        "allowed here: minimum)"
+    ]
+
+
 def test_an_unknown_key_like_no_field_lists_the_allowed_keys_only() -> None:
     reason = _reason(churn_policy(labeling={"colour": "blue"}))
 

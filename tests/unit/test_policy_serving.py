@@ -92,6 +92,10 @@ def test_a_batch_stage_has_no_endpoint_fields_and_an_endpoint_stage_needs_them()
 def test_autoscaling_bounds_hold_the_starting_fleet() -> None:
     assert "min (5) is more than max (4)" in refusal(autoscaling={**AUTOSCALING, "min": 5})
     assert "instance_count (1) must lie within autoscaling min (2) and max (4)" in refusal(autoscaling=AUTOSCALING)
+    assert "instance_count (5) must lie within" in refusal(instance_count=5, autoscaling=AUTOSCALING)
+    for count in (2, 4):  # the bounds themselves are a fleet autoscaling may keep
+        [prod] = validated(instance_count=count, autoscaling=AUTOSCALING).deployment.stages
+        assert (prod.instance_count, prod.autoscaling.min, prod.autoscaling.max) == (count, 2, 4)
     assert "name one target" in refusal(instance_count=2, autoscaling={**AUTOSCALING, "target": {}})
     reason = refusal(instance_count=2, autoscaling={**AUTOSCALING, "target": {"metric": "CPUUtilization"}})
     assert "a metric target needs its value" in reason

@@ -710,8 +710,10 @@ def _step(annotation: Any, part: str | int) -> Any:
                 for member in get_args(annotation)
                 if isinstance(member, type)
                 and issubclass(member, BaseModel)
-                and "type" in member.model_fields
-                and member.model_fields["type"].default == part
+                and any(  # the member's tag: a Literal field whose default is `part` (`type` here, `kind` for inputs)
+                    get_origin(field.annotation) is Literal and field.default == part
+                    for field in member.model_fields.values()
+                )
             ),
             None,
         )
@@ -725,7 +727,7 @@ def _step(annotation: Any, part: str | int) -> Any:
     return None
 
 
-def _type_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> Any:
+def _type_at(model: Any, loc: tuple[str | int, ...]) -> Any:
     annotation: Any = model
     for part in loc:
         annotation = _step(annotation, part)
@@ -739,7 +741,7 @@ def _suggestion(wrong: object, choices: list[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
-def _hint(error: Any, model: type[BaseModel]) -> str:
+def _hint(error: Any, model: Any) -> str:
     """What to write instead: the key or value meant (a typo), the keys allowed here, or the quotes YAML needs."""
     loc, wrong = tuple(error["loc"]), error.get("input")
     hints: list[str] = []
@@ -766,7 +768,7 @@ def _hint(error: Any, model: type[BaseModel]) -> str:
     return f" ({said})" if said else ""
 
 
-def describe_errors(exc: ValidationError, model: type[BaseModel] = Policy) -> list[str]:
+def describe_errors(exc: ValidationError, model: Any = Policy) -> list[str]:
     """`field.path[1].x: what was expected, got what` for each error, in the style users read, with what to write
     instead when it can be told: the key meant and the keys allowed (an unknown key), the value meant (a typo in a
     choice), the quotes an account id needs in YAML."""

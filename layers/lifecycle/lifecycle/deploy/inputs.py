@@ -116,7 +116,9 @@ def parse_input(raw: Any) -> AnyInput:
     try:
         return _input_adapter().validate_python(raw)
     except ValidationError as exc:
-        raise InvalidDeploymentInput("invalid DeployModel input: " + "; ".join(describe_errors(exc))) from exc
+        raise InvalidDeploymentInput(
+            "invalid DeployModel input: " + "; ".join(describe_errors(exc, DeploymentInput))
+        ) from exc
 
 
 class PackageRef(BaseModel):

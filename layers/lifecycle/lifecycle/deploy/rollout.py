@@ -89,7 +89,8 @@ def _change_endpoint(step: StepContext) -> dict[str, Any]:
         tags = [{"Key": GROUP_TAG, "Value": plan.group}]
         endpoints.create_endpoint(sagemaker, name=stage.endpoint_name, config=config, tags=tags)
         step.record("create-endpoint", "done", f"created on {config}", resource=stage.endpoint_name)
-        return step.next(**moving, previous_config=None, changed=True, status="Creating", bake_seconds=0)
+        # a new endpoint: no unguarded change whose alarms the product would watch (an earlier phase's are stale)
+        return step.next(**moving, previous_config=None, changed=True, status="Creating", watch_alarms=[])
     if endpoint.config == config or endpoint.moving_to(config):
         previous = deployments.restore_point(step.settings, plan.execution, stage.name)
         if previous is not None:  # a retry: an earlier attempt of this execution made the change
