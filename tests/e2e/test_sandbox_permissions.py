@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from lifecycle.accounts import SESSION_ACTIONS, session_policy
 from moto.sts.models import sts_backends
-from support.templates import actions_of, as_list, statements
+from support.templates import actions_of, as_list, function_policies, statements
 
 from sandbox.cloud import AUTOMATION, Sandbox
 from sandbox.scenario import run_scenario
@@ -56,7 +56,7 @@ def test_every_call_of_every_function_is_granted_by_its_role(
     # Given what each role allows
     logical_ids = {function.name: function.logical_id for function in played.deployment.functions.values()}
     own = {
-        logical_id: [*granted(automation_template["Resources"][logical_id]["Properties"].get("Policies")), *SAM_GRANTS]
+        logical_id: [*granted(function_policies(automation_template, logical_id)), *SAM_GRANTS]
         for logical_id in logical_ids.values()
     }
     workload = granted(workload_template["Resources"]["ExecutionRole"]["Properties"]["Policies"])
@@ -79,7 +79,7 @@ def test_every_call_of_every_function_is_granted_by_its_role(
 
 
 def test_the_check_would_see_a_missing_permission(played: Sandbox, automation_template: dict[str, Any]) -> None:
-    policies = automation_template["Resources"]["TrainingStateFunction"]["Properties"]["Policies"]
+    policies = function_policies(automation_template, "TrainingStateFunction")
     actions = [action for action in granted(policies) if action != "sagemaker:CreateModelPackage"]
 
     assert allowed(granted(policies), "sagemaker:CreateModelPackage")

@@ -23,7 +23,17 @@ from typing import Any
 
 import pytest
 from lifecycle.policy import GROUP_TAG
-from support.templates import FUNCTION_TYPES, NO_VALUE, actions_of, as_list, iam_statements, resources, statements
+from support.templates import (
+    FUNCTION_TYPES,
+    NO_VALUE,
+    actions_of,
+    as_list,
+    function_policies,
+    iam_statements,
+    managed_policy_of,
+    resources,
+    statements,
+)
 
 Template = dict[str, Any]
 Check = Callable[[Template], list[str]]
@@ -248,11 +258,12 @@ def functions_without_failure_destination(template: Template) -> list[str]:
 
 
 def unreviewable_function_policies(template: Template) -> list[str]:
-    """Function policies are inline Statement blocks (or allow-listed): anything else cannot be checked here."""
+    """Function policies are inline Statement blocks, managed policies of this template (`!Ref`), or allow-listed:
+    anything else cannot be checked here."""
     findings = []
     for logical_id, props in resources(template, *FUNCTION_TYPES, "AWS::Serverless::StateMachine"):
         for policy in as_list(props.get("Policies", [])):
-            if isinstance(policy, dict) and "Statement" in policy:
+            if (isinstance(policy, dict) and "Statement" in policy) or managed_policy_of(template, policy) is not None:
                 continue
             name = policy if isinstance(policy, str) else next(iter(policy), repr(policy))
             if name not in SAM_POLICY_ALLOWED:
@@ -667,10 +678,11 @@ def test_function_roles_assume_the_execution_role_in_allow_listed_accounts_only(
         if kind == "identity" and "sts:AssumeRole" in actions_of(statement)
     ]
 
-    # Then each is the execution role, in the accounts of AllowedAccountIds (every function has one)
-    assert {where for where, _ in grants} == {
-        f"{logical_id} Policies" for logical_id, _ in resources(automation_template, *FUNCTION_TYPES)
-    }
+    # Then there is one, the execution role in the accounts of AllowedAccountIds, in the policy every function has
+    assert [where for where, _ in grants] == ["FunctionBasePolicy"]
+    for logical_id, _ in resources(automation_template, *FUNCTION_TYPES):
+        documents = function_policies(automation_template, logical_id)
+        assert any("sts:AssumeRole" in actions_of(st) for doc in documents for st in statements(doc)), logical_id
     for where, statement in grants:
         assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}, where
         assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AllowedAccountIds"}}}

@@ -115,6 +115,29 @@ def statements(document: Any) -> Iterator[dict[str, Any]]:
                     yield statement
 
 
+def managed_policy_of(template: Template, policy: Any) -> dict[str, Any] | None:
+    """The document of a template's AWS::IAM::ManagedPolicy that a SAM `Policies` entry references (`!Ref`)."""
+    if not (isinstance(policy, dict) and set(policy) == {"Ref"}):
+        return None
+    resource = template.get("Resources", {}).get(policy["Ref"], {})
+    if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+        return None
+    return dict(resource["Properties"]["PolicyDocument"])
+
+
+def function_policies(template: Template, logical_id: str) -> list[dict[str, Any]]:
+    """The policy documents a SAM function's role gets from its `Policies`: its inline Statement blocks and the
+    template's managed policies it references."""
+    found = []
+    for policy in as_list(template["Resources"][logical_id]["Properties"].get("Policies", [])):
+        document = managed_policy_of(template, policy)
+        if document is not None:
+            found.append(document)
+        elif isinstance(policy, dict) and "Statement" in policy:
+            found.append(policy)
+    return found
+
+
 def _role_statements(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for logical_id, props in resources(template, "AWS::IAM::Role"):
         for statement in statements(props.get("AssumeRolePolicyDocument", {})):
