@@ -165,6 +165,18 @@ def test_the_training_request_encrypts_artifacts_with_the_policy_key_and_fits_ta
     assert request["Tags"] == [{"Key": "lifecycle:event-id", "Value": "ev_1 _replayed_"}]
 
 
+def test_training_request_tags_are_cut_to_aws_s_lengths() -> None:
+    # Tag: Key at most 128 characters, Value at most 256 (API reference, Tag)
+    policy = validate_policy(churn_policy(), group="churn")
+    assert policy.training is not None
+    channel = training_channel(policy.training, "s3://example-dev-ml-data/churn/fresh/")
+
+    request = training_job_request(policy, name="churn-retrain-1", channel=channel, tags={"k" * 200: "v" * 300})
+
+    assert request_errors("sagemaker", "CreateTrainingJob", request) == []
+    assert request["Tags"] == [{"Key": "k" * 128, "Value": "v" * 256}]
+
+
 def test_without_a_key_the_training_request_names_none() -> None:
     # Given a policy that trains and serves in one account (the aws/s3 key is enough there)
     document = churn_policy(registry={"account": DEV, "region": REGION})
