@@ -164,9 +164,10 @@ def test_a_retry_without_its_idempotency_record_finds_the_registered_package(clo
 def test_a_package_whose_registration_was_never_recorded_is_found_under_newer_ones(cloud: Cloud) -> None:
     from lifecycle.store import registration_key
 
-    # Given a job whose package was created by an attempt that died before recording it (no claim left), and
-    # another job's package registered after it
+    # Given a job whose package was created by an attempt that died before recording it (no claim left), a package
+    # registered before the job ended, and another job's package registered after it
     cloud.publish_policy(churn_policy())
+    lambda_handler(completed_event(cloud, auc=0.9, name="churn-xgb-earlier"), Context())
     event = completed_event(cloud, auc=0.91)
     first = lambda_handler(event, Context())["model_package_arn"]
     lambda_handler(completed_event(cloud, auc=0.95, name="churn-xgb-other"), Context())
@@ -177,9 +178,9 @@ def test_a_package_whose_registration_was_never_recorded_is_found_under_newer_on
     again = dict(event, detail={**event["detail"], "LastModifiedTime": event["detail"]["LastModifiedTime"] + 1000})
     result = lambda_handler(again, Context())
 
-    # Then describe-before-create looks past the newer package and finds the job's own: no third package
+    # Then describe-before-create looks from the newest down, past the newer package, to the job's own: no fourth
     assert (result["action"], result["model_package_arn"]) == ("already-registered", first)
-    assert len(packages(cloud)) == 2
+    assert len(packages(cloud)) == 3
 
 
 def idempotency_records(cloud: Cloud) -> list[dict[str, Any]]:
