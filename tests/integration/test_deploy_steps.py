@@ -4,6 +4,7 @@ group, a model someone else made under the product's name."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -234,6 +235,12 @@ def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_fou
     ]
     reasons = {r.action: r.reason for r in history("churn", get_settings()) if r.outcome == "skipped"}
     assert (reasons["create-model"], reasons["monitoring-schedule"]) == ("exists", "no monitoring in policy")
+    # the stage's record says what serves, and nothing of an approval or a shadow it did not have
+    [done] = [r.reason for r in history("churn", get_settings()) if r.action == "deploy-stage"]
+    assert re.fullmatch(
+        r'churn-staging serves v2 \(churn-v2-staging-\w+\); smoke test passed: \{"predictions": \[\{"score": 0.5\}\]\}',
+        done,
+    ), done
 
 
 @pytest.mark.parametrize(

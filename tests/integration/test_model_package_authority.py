@@ -8,6 +8,7 @@ and tells nobody; a stale one is recorded as ignored, with why.
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,6 +133,27 @@ def test_a_stale_rejection_does_not_roll_back_the_re_approved_version(world: Dep
     [record] = history("churn", get_settings())
     assert (record.action, record.outcome) == ("rejected-event", "skipped")
     assert "is Approved now" in record.reason
+
+
+def test_a_late_event_is_judged_by_when_the_package_last_changed_not_when_it_was_made(
+    world: DeployWorld, load_event
+) -> None:
+    # Given v2 made (and approved) before the rejection the event reports, and approved again after it
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    arns = world.register(2, approved=(1, 2))
+    time.sleep(0.05)
+    rejected_at = datetime.now(UTC)
+    time.sleep(0.05)
+    registry = world.cloud.client("sagemaker", AUTOMATION)
+    registry.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Approved", ApprovalDescription="again")
+
+    # When the Rejected event arrives late
+    result = handle(event_for(load_event, "Rejected", LastModifiedTime=int(rejected_at.timestamp() * 1000)))
+
+    # Then the registry changed after it: a stale event, ignored and recorded (not refused as a forgery)
+    assert result["outcome"] == "ignored", result
+    assert result["reason"].startswith(f"stale event: v2 was Rejected at {rejected_at:%Y-%m-%d %H:%M}")
+    assert executions(world) == []
 
 
 def test_an_approval_older_than_what_a_stage_serves_is_not_deployed_automatically(
