@@ -162,6 +162,11 @@ def test_a_stage_with_no_config_to_go_back_to_restores_nothing_and_says_why(
     assert result == {"phase": "skipped"}
     [record] = [r for r in history("churn", get_settings()) if r.action == "restore-endpoint"]
     assert (record.outcome, record.reason) == ("skipped", f"EndpointFailed: {why}")
+    # nor any autoscaling: the execution kept no scaling restore point
+    scaling = run_step({"step": "restore_autoscaling", "plan": plan, "stage": stage}, get_settings())
+    assert scaling == {"phase": "skipped"}
+    [record] = [r for r in history("churn", get_settings()) if r.action == "restore-autoscaling"]
+    assert (record.outcome, record.reason) == ("skipped", "this deployment changed no autoscaling")
 
 
 def test_a_retry_after_creating_the_endpoint_finds_it_on_its_config_and_changes_nothing(world: DeployWorld) -> None:
@@ -336,3 +341,37 @@ def test_every_step_the_deploy_function_runs_is_counted(world: DeployWorld, caps
     handler({"step": "validate_input", "execution": "steps-2", "input": payload}, runtime.LambdaContext("d", "a", 60))
 
     assert emitted(capsys.readouterr().out).get("DeployStepsRun") == 1
+
+
+def test_a_rejection_at_the_gate_is_recorded_told_and_counted(
+    world: DeployWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.deploy.inputs import APPROVAL_REJECTED
+    from lifecycle.observability import metrics
+    from support.metrics import emitted
+
+    from sandbox import runtime
+
+    world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True)))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    result = runtime.handler("deploy_step")(
+        {
+            "step": "finish_failed_stage",
+            "plan": plan,
+            "stage": stage,
+            "error": {"Error": APPROVAL_REJECTED, "Cause": "the drift report is not reviewed"},
+        },
+        runtime.LambdaContext("d", "a", 60),
+    )
+
+    assert result == {"outcome": "rejected"}
+    assert emitted(capsys.readouterr().out).get("GateRejections") == 1
+    [record] = [r for r in history("churn", get_settings()) if r.action == "gate-rejected"]
+    assert "v2 rejected at the approval gate by unknown" in record.reason
+    assert "the drift report is not reviewed" in record.reason
+    [note] = [n for n in world.cloud.notifications() if n["kind"] == "approval-rejected"]
+    assert "No automatic rollback will choose this version for this stage." in note["message"]

@@ -347,6 +347,10 @@ def test_pending_package_asks_the_approvers_with_metrics_lineage_and_the_command
         f"aws sagemaker update-model-package --model-package-arn {arn} --model-approval-status Approved"
         in (note["message"])
     )
+    assert (
+        f"Reject:\n  aws sagemaker update-model-package --model-package-arn {arn} --model-approval-status Rejected "
+        f"--region {REGION}" in note["message"]
+    )
     assert [r.action for r in history("churn", get_settings())] == ["request-approval"]
     assert executions(world) == []
 

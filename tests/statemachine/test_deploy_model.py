@@ -110,6 +110,7 @@ def test_happy_path_through_staging_and_prod_in_two_accounts(world: DeployWorld)
     assert ("deployment-complete", "done", PROD) in actions
     [update] = [r for r in audit("update-endpoint") if r.account == PROD]
     assert "blue/green CANARY" in update.reason and ALARM in update.reason
+    assert update.reason.endswith(f"(blue/green CANARY, auto-rollback alarms: {ALARM})"), update.reason  # no scaling
     notes = world.cloud.notifications()
     assert [note["kind"] for note in notes] == ["approval-requested", "deployed"]
     assert notes[-1]["subject"] == "churn v2: v2 deployed to staging, prod"

@@ -457,3 +457,19 @@ def test_firing_alarms_are_those_in_alarm_and_a_refused_read_says_which_call_fai
 
     with pytest.raises(AwsCallFailed, match=r"^cloudwatch:DescribeAlarms: AccessDenied: not allowed$"):
         endpoints.firing_alarms(_CloudWatch(error="AccessDenied"), ["churn-prod-5xx"])
+
+
+def test_an_update_that_keeps_autoscaled_counts_takes_the_weights_of_the_new_config() -> None:
+    # "Update endpoints that use auto scaling": RetainAllVariantProperties keeps the instance count autoscaling gave
+    # each variant; ExcludeRetainedVariantProperties DesiredWeight lets the new config set the traffic
+    request = endpoints.update_request(name="churn-prod", config="churn-v3-prod-1", deployment=None, retain=True)
+
+    validate_request("sagemaker", "UpdateEndpoint", request)
+    assert request == {
+        "EndpointName": "churn-prod",
+        "EndpointConfigName": "churn-v3-prod-1",
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DesiredWeight"}],
+    }
+    plain = endpoints.update_request(name="churn-prod", config="churn-v3-prod-1", deployment=None, retain=False)
+    assert plain == {"EndpointName": "churn-prod", "EndpointConfigName": "churn-v3-prod-1"}

@@ -565,3 +565,15 @@ def test_a_yes_or_no_where_text_belongs_gets_no_quoting_hint_about_digits() -> N
 
     assert "registry.account: Input should be a valid string, got True" in reason
     assert "digits" not in reason
+
+
+def test_two_policies_claiming_a_name_with_prefixes_of_one_length_give_it_to_the_first_group_by_name() -> None:
+    documents = {
+        "churn-b": {"match": {"name_prefixes": ["churn-x"]}},
+        "churn-a": {"match": {"name_prefixes": ["churn-y", "churn-x"]}},
+        "churn": {"match": {"name_prefixes": ["churn-"]}},
+    }
+
+    assert match_group(documents, name="churn-xgb-1") == "churn-a"
+    assert match_group(dict(reversed(documents.items())), name="churn-xgb-1") == "churn-a"
+    assert match_group(documents, name="churn-zz") == "churn"

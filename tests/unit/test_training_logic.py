@@ -189,3 +189,12 @@ def test_without_a_key_the_training_request_names_none() -> None:
     )
 
     assert request["OutputDataConfig"] == {"S3OutputPath": "s3://example-dev-ml-artifacts/churn/"}
+
+
+def test_a_job_that_reported_no_metrics_fails_the_gate_and_says_so() -> None:
+    gate = validate_policy(churn_policy(), group="churn").gate
+
+    result = evaluate_gate(gate, {})
+
+    assert not result.passed
+    assert result.summary == "validation:auc not reported by the job (final metrics: none), not registered"

@@ -872,7 +872,9 @@ def ssm_failure(what: str, exc: parameters.exceptions.GetParameterError) -> Retr
 
 
 def match_group(documents: dict[str, Any], *, name: str, label_attribute: str | None = None) -> str | None:
-    """The group whose policy claims `name` by its longest name prefix, else by label attribute name.
+    """The group whose policy claims `name` by its longest name prefix, else by label attribute name. Two policies
+    claiming it with prefixes of the same length: the group first by name (the same answer whatever order SSM lists
+    the policies in).
 
     Pure: `documents` maps group name to the raw policy document. Documents that are not even shaped like a policy
     are skipped here; the chosen one is validated by `load_policy`.
