@@ -203,6 +203,12 @@ def test_a_gate_keeps_its_token_and_records_where_it_waits(world: DeployWorld, p
     assert (gate.stage, gate.version, gate.token, gate.decision) == ("prod", 2, "token-1", "")
     [record] = [r for r in history("churn", get_settings()) if r.action == "approval-requested"]
     assert (record.outcome, record.reason) == ("notified", f"{where}: waiting up to 2 h for ['ml-leads@example.com']")
+    # the approvers are told how to answer, with and without the CLI
+    [note] = [n for n in world.cloud.notifications() if n["kind"] == "approval-requested"]
+    execution = plan["execution"]
+    assert f"Approve:\n  lifecycle approve {execution}\n" in note["message"]
+    assert f"Reject:\n  lifecycle reject {execution} --reason '<why>'\n" in note["message"]
+    assert "aws stepfunctions send-task-failure --task-token 'token-1' --error ApprovalRejected" in note["message"]
 
 
 def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_found_done(world: DeployWorld) -> None:
@@ -375,3 +381,61 @@ def test_a_rejection_at_the_gate_is_recorded_told_and_counted(
     assert "the drift report is not reviewed" in record.reason
     [note] = [n for n in world.cloud.notifications() if n["kind"] == "approval-rejected"]
     assert "No automatic rollback will choose this version for this stage." in note["message"]
+
+
+def test_a_failed_stage_is_recorded_told_and_counted(world: DeployWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    from lifecycle.observability import metrics
+    from support.metrics import emitted
+
+    from sandbox import runtime
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    result = runtime.handler("deploy_step")(
+        {
+            "step": "finish_failed_stage",
+            "plan": plan,
+            "stage": stage,
+            "error": {"Error": "SmokeTestFailed", "Cause": "churn-prod answered 'nan'"},
+        },
+        runtime.LambdaContext("d", "a", 60),
+    )
+
+    assert result == {"outcome": "failed"}
+    assert emitted(capsys.readouterr().out).get("DeploymentsFailed") == 1
+    [record] = [r for r in history("churn", get_settings()) if r.action == "deployment-failed"]
+    assert record.reason.startswith("SmokeTestFailed at stage prod: churn-prod answered 'nan'; later stages not")
+
+
+def test_autoscaling_is_put_back_as_the_execution_found_it(world: DeployWorld) -> None:
+    from lifecycle.deploy import scaling
+    from lifecycle.store import deployments
+
+    # Given prod's variant registered by this execution, which had found it unregistered (its scaling restore point)
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    world.serve(prod_stage(), 1)
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    found = {"AllTraffic": scaling.Registration(False, 0, 0, ())}
+    deployments.keep_scaling_restore_point(get_settings(), plan["execution"], "prod", scaling.snapshot_json(found))
+    autoscaling = world_client("application-autoscaling")
+    autoscaling.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/churn-prod/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=3,
+    )
+
+    # When the failed stage's autoscaling is restored
+    result = _step("restore_autoscaling", plan, stage)
+
+    # Then the registration is gone again, and the record says so
+    assert result == {"phase": "restored"}
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    [record] = [r for r in history("churn", get_settings()) if r.action == "restore-autoscaling"]
+    assert (record.outcome, record.reason) == ("done", "AllTraffic: deregistered (was 1-3 instances (no policy))")

@@ -47,6 +47,7 @@ def test_a_duplicate_approval_event_starts_one_deployment(world: DeployWorld, lo
 
     # Then one execution, named from the package and the approval time, and it deploys v2
     assert first["outcome"] == second["outcome"] == "acted"
+    assert (first["action"], first["started"]) == ("deployment-started", True)
     [execution] = executions(world)
     assert execution["name"] == first["execution_arn"].rsplit(":", 1)[1] == second["execution_arn"].rsplit(":", 1)[1]
     assert execution["name"].startswith("churn-v2-20261127T110203000-")
