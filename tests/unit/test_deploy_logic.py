@@ -473,3 +473,13 @@ def test_an_update_that_keeps_autoscaled_counts_takes_the_weights_of_the_new_con
     }
     plain = endpoints.update_request(name="churn-prod", config="churn-v3-prod-1", deployment=None, retain=False)
     assert plain == {"EndpointName": "churn-prod", "EndpointConfigName": "churn-v3-prod-1"}
+
+
+def test_a_variant_is_of_a_group_only_when_it_runs_a_package_of_that_group() -> None:
+    def runs(package_arn: str) -> endpoints.Variant:
+        return endpoints.Variant("AllTraffic", "m", package_arn, 1.0)
+
+    ours = runs("arn:aws:sagemaker:us-east-1:123456789012:model-package/churnprediction/7")
+    assert ours.of_group("ChurnPrediction") and ours.version == 7  # ARNs lower-case the group's name
+    assert not runs("arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/7").of_group("ChurnPrediction")
+    assert not runs("").of_group("ChurnPrediction")  # a model not made from a package (someone else's)
