@@ -277,6 +277,31 @@ def test_an_endpoint_lease_is_taken_over_only_from_an_execution_that_no_longer_r
     assert _step("acquire_endpoint_lease", plan, stage)["lease"] == lease
 
 
+def test_a_stage_waits_for_a_live_lease_holder_as_long_as_a_deployment_may_take(world: DeployWorld) -> None:
+    from lifecycle.policy import Stage
+    from lifecycle.store import deployments
+
+    # Given prod's endpoint leased by a deployment that still runs (no execution named: taken to be live)
+    world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True, approval_timeout_hours=2)))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    other = deployments.Lease(holder="other", execution_arn="", group="churn", version=1, kind="deploy")
+    endpoint = deployments.Endpoint(PROD, REGION, "churn-prod")
+    deployments.acquire_lease(get_settings(), endpoint, other, keep=timedelta(hours=1))
+
+    # When this deployment's stage asks for it
+    started = datetime.now(UTC)
+    waiting = _step("acquire_endpoint_lease", plan, stage)
+
+    # Then it waits, at most two whole rollouts of the stage, its gate's hours and an hour more
+    rollout = Stage.model_validate(plan["stages"][0]).rollout_seconds()
+    expected = timedelta(seconds=2 * rollout + 2 * 3600 + 3600)
+    assert waiting["lease"] == "wait"
+    assert (
+        timedelta(0) <= datetime.fromisoformat(waiting["lease_deadline"]) - (started + expected) < timedelta(seconds=5)
+    )
+
+
 def test_a_smoke_test_the_endpoint_answers_with_an_error_fails_the_stage_with_that_error(world: DeployWorld) -> None:
     from botocore.exceptions import ClientError
     from lifecycle.accounts import client_for
@@ -439,3 +464,19 @@ def test_autoscaling_is_put_back_as_the_execution_found_it(world: DeployWorld) -
     assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     [record] = [r for r in history("churn", get_settings()) if r.action == "restore-autoscaling"]
     assert (record.outcome, record.reason) == ("done", "AllTraffic: deregistered (was 1-3 instances (no policy))")
+
+
+def test_a_package_rejected_before_its_stage_finishes_fails_the_stage(world: DeployWorld) -> None:
+    from lifecycle.errors import PackageRejected
+
+    # Given v2's stage about to finish (its endpoint InService), and v2 rejected in the registry meanwhile
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    arns = world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+    registry = world.cloud.client("sagemaker", AUTOMATION)
+    registry.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Rejected")
+
+    # When the stage would finish, Then it fails (the state machine restores what it changed), nothing recorded done
+    with pytest.raises(PackageRejected):
+        _step("finish_stage", plan, stage | {"status": "InService", "smoke_test": "passed"})
+    assert [r for r in history("churn", get_settings()) if r.action == "deploy-stage"] == []
