@@ -480,3 +480,76 @@ def test_a_package_rejected_before_its_stage_finishes_fails_the_stage(world: Dep
     with pytest.raises(PackageRejected):
         _step("finish_stage", plan, stage | {"status": "InService", "smoke_test": "passed"})
     assert [r for r in history("churn", get_settings()) if r.action == "deploy-stage"] == []
+
+
+def test_starting_a_deployment_without_the_state_machine_configured_is_refused(world: DeployWorld) -> None:
+    from lifecycle.config import ConfigurationError
+    from lifecycle.deploy.inputs import DeployInput, start_deployment
+
+    settings = get_settings().model_copy(update={"deploy_state_machine_arn": ""})
+
+    with pytest.raises(ConfigurationError, match="LIFECYCLE_DEPLOY_STATE_MACHINE_ARN is not set"):
+        start_deployment(settings, DeployInput(group="churn", version=2, stages=["prod"]), name="churn-deploy-1")
+    assert (
+        world.cloud.client("stepfunctions").list_executions(stateMachineArn=world.state_machine_arn)["executions"] == []
+    )
+
+
+def test_a_sensitive_policy_s_smoke_test_passes_without_quoting_the_answer(world: DeployWorld) -> None:
+    from support.deploy import staging_stage
+
+    document = deploy_policy(staging_stage())
+    document["sensitive"] = True
+    world.cloud.publish_policy(document)
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
+        stage = _step(step, plan, stage)
+    while stage["status"] != "InService":
+        stage = _step("check_endpoint_status", plan, stage)
+
+    passed = _step("run_smoke_test", plan, stage)
+
+    assert passed["smoke_test"] == "passed"
+    [record] = [r for r in history("churn", get_settings()) if r.action == "smoke-test"]
+    assert (record.outcome, record.reason) == (
+        "done",
+        "variant AllTraffic answered as expected (answer withheld: sensitive)",
+    )
+
+
+def test_promoting_a_stage_that_runs_one_variant_is_refused_before_anything_changes(world: DeployWorld) -> None:
+    from lifecycle.deploy.steps import run_step as step_run
+    from lifecycle.errors import InvalidDeploymentInput
+
+    world.cloud.publish_policy(deploy_policy(prod_stage()))
+    world.register()
+    world.serve(prod_stage(), 1)
+
+    with pytest.raises(InvalidDeploymentInput, match="churn-prod runs no A/B test or shadow \\(one variant\\)"):
+        step_run(
+            {
+                "step": "validate_input",
+                "execution": "promote-1",
+                "input": {"kind": "promote", "group": "churn", "stage": "prod"},
+            },
+            get_settings(),
+        )
+
+
+def test_autoscaling_of_an_endpoint_that_is_gone_fails_the_stage(world: DeployWorld) -> None:
+    from lifecycle.errors import EndpointFailed
+
+    scaled = prod_stage(autoscaling={"min": 1, "max": 2, "target": {"invocations_per_instance": 100}})
+    world.cloud.publish_policy(deploy_policy(scaled))
+    world.register()
+    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
+
+    with pytest.raises(EndpointFailed, match="endpoint churn-prod serves no variant to scale"):
+        _step("configure_autoscaling", plan, stage)
+    assert (
+        world_client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
+            "ScalableTargets"
+        ]
+        == []
+    )
