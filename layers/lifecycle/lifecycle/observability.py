@@ -28,7 +28,7 @@ def traced(handler: Handler) -> Handler:
 
     Every function runs with `Tracing: Active` (template.yaml): Lambda records each invocation's segment (init,
     invocation, overhead) in X-Ray with no SDK in the function. A subsegment per AWS call (and the handler's response
-    and errors) needs the X-Ray SDK, whose import and botocore patch cost about 100 ms of CPU on every cold start
+    and errors) needs the X-Ray SDK, whose import and botocore patch cost about 20 ms of CPU on every cold start
     (benchmarks/README.md), so it is loaded only when asked for. Only botocore is patched: powertools' default patches
     every library the SDK supports (sqlite3 and a dozen more), for nothing this product calls.
     """
