@@ -374,33 +374,35 @@ def test_every_step_the_deploy_function_runs_is_counted(world: DeployWorld, caps
     assert emitted(capsys.readouterr().out).get("DeployStepsRun") == 1
 
 
-def test_a_rejection_at_the_gate_is_recorded_told_and_counted(
-    world: DeployWorld, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from lifecycle.deploy.inputs import APPROVAL_REJECTED
+def _stage_fails(
+    world: DeployWorld, capsys: pytest.CaptureFixture[str], stage_policy: dict[str, Any], error: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The deploy function's `Finish Failed Stage` of v2 at prod with `error`: its result and the metrics emitted."""
     from lifecycle.observability import metrics
     from support.metrics import emitted
 
     from sandbox import runtime
 
-    world.cloud.publish_policy(deploy_policy(prod_stage(approval_required=True)))
+    world.cloud.publish_policy(deploy_policy(stage_policy))
     world.register()
     plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
     metrics.clear_metrics()
     capsys.readouterr()
+    event = {"step": "finish_failed_stage", "plan": plan, "stage": stage, "error": error}
+    result = runtime.handler("deploy_step")(event, runtime.LambdaContext("d", "a", 60))
+    return result, emitted(capsys.readouterr().out)
 
-    result = runtime.handler("deploy_step")(
-        {
-            "step": "finish_failed_stage",
-            "plan": plan,
-            "stage": stage,
-            "error": {"Error": APPROVAL_REJECTED, "Cause": "the drift report is not reviewed"},
-        },
-        runtime.LambdaContext("d", "a", 60),
-    )
+
+def test_a_rejection_at_the_gate_is_recorded_told_and_counted(
+    world: DeployWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.deploy.inputs import APPROVAL_REJECTED
+
+    error = {"Error": APPROVAL_REJECTED, "Cause": "the drift report is not reviewed"}
+    result, counted = _stage_fails(world, capsys, prod_stage(approval_required=True), error)
 
     assert result == {"outcome": "rejected"}
-    assert emitted(capsys.readouterr().out).get("GateRejections") == 1
+    assert counted.get("GateRejections") == 1
     [record] = [r for r in history("churn", get_settings()) if r.action == "gate-rejected"]
     assert "v2 rejected at the approval gate by unknown" in record.reason
     assert "the drift report is not reviewed" in record.reason
@@ -409,31 +411,15 @@ def test_a_rejection_at_the_gate_is_recorded_told_and_counted(
 
 
 def test_a_failed_stage_is_recorded_told_and_counted(world: DeployWorld, capsys: pytest.CaptureFixture[str]) -> None:
-    from lifecycle.observability import metrics
-    from support.metrics import emitted
-
-    from sandbox import runtime
-
-    world.cloud.publish_policy(deploy_policy(prod_stage()))
-    world.register()
-    plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["prod"]})
-    metrics.clear_metrics()
-    capsys.readouterr()
-
-    result = runtime.handler("deploy_step")(
-        {
-            "step": "finish_failed_stage",
-            "plan": plan,
-            "stage": stage,
-            "error": {"Error": "SmokeTestFailed", "Cause": "churn-prod answered 'nan'"},
-        },
-        runtime.LambdaContext("d", "a", 60),
-    )
+    error = {"Error": "SmokeTestFailed", "Cause": "churn-prod answered 'nan'"}
+    result, counted = _stage_fails(world, capsys, prod_stage(), error)
 
     assert result == {"outcome": "failed"}
-    assert emitted(capsys.readouterr().out).get("DeploymentsFailed") == 1
+    assert counted.get("DeploymentsFailed") == 1
     [record] = [r for r in history("churn", get_settings()) if r.action == "deployment-failed"]
     assert record.reason.startswith("SmokeTestFailed at stage prod: churn-prod answered 'nan'; later stages not")
+    [note] = [n for n in world.cloud.notifications() if n["kind"] == "deployment-failed"]
+    assert "SmokeTestFailed at stage prod" in note["message"]
 
 
 def test_autoscaling_is_put_back_as_the_execution_found_it(world: DeployWorld) -> None:

@@ -626,7 +626,9 @@ def check_failed_executions(sandbox: Sandbox, records: list[Any], figures: Figur
         if execution["status"] == "SUCCEEDED":
             continue
         name = execution["name"]
-        figures.failed_executions.append(f"{name}: {execution['status']}")
+        error, cause = execution.get("error", ""), str(execution.get("cause", ""))[:300]
+        why = f" ({error}: {cause})" if error else ""
+        figures.failed_executions.append(f"{name}: {execution['status']}{why}")
         states = [
             entry["stateEnteredEventDetails"]["name"]
             for entry in stepfunctions.get_execution_history(executionArn=call["resource"])["events"]
