@@ -41,9 +41,32 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def build_deferred_models() -> None:
+    """Build every model of the layer that waits for its first use (`defer_build`), once, on this thread.
+
+    A Lambda container runs one invocation at a time, so a model's first use builds it safely there. The sandbox runs
+    many invocations at once on threads of one process, and pydantic's deferred build is not thread-safe (a second
+    thread may validate with a half-built model: pydantic/pydantic#13419, #11849), so it builds them all first.
+    """
+    import pkgutil
+
+    import lifecycle
+    from pydantic import BaseModel
+
+    for info in pkgutil.walk_packages(lifecycle.__path__, "lifecycle."):
+        module = importlib.import_module(info.name)
+        for value in list(vars(module).values()):
+            ours = isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == info.name
+            if ours and not value.__pydantic_complete__:
+                value.model_rebuild()
+
+
 def handler(folder: str, attribute: str = "lambda_handler") -> Callable[[Any, Any], Any]:
-    """The handler of `functions/<folder>/app.py`, its module imported once (a warm container) as `lambda_<folder>`."""
+    """The handler of `functions/<folder>/app.py`, its module imported once (a warm container) as `lambda_<folder>`;
+    the first one loaded builds the layer's deferred models (`build_deferred_models`)."""
     with _lock:
+        if not _modules:
+            build_deferred_models()
         module = _modules.get(folder)
         if module is None:
             spec = importlib.util.spec_from_file_location(f"lambda_{folder}", FUNCTIONS / folder / "app.py")
