@@ -28,6 +28,15 @@ def _step(name: str, plan: dict[str, Any], stage: dict[str, Any]) -> dict[str, A
     return run_step({"step": name, "plan": plan, "stage": stage}, get_settings())
 
 
+def _until_in_service(plan: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """The stage's steps from its lease to its endpoint InService on the new config."""
+    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
+        stage = _step(step, plan, stage)
+    while stage["status"] != "InService":
+        stage = _step("check_endpoint_status", plan, stage)
+    return stage
+
+
 def _alarm(state: str) -> None:
     cloudwatch = world_client("cloudwatch")
     cloudwatch.put_metric_alarm(
@@ -218,10 +227,7 @@ def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_fou
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
     plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
-    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
-        stage = _step(step, plan, stage)
-    while stage["status"] != "InService":
-        stage = _step("check_endpoint_status", plan, stage)
+    stage = _until_in_service(plan, stage)
     # and the model and config steps retried once
     for step in ("create_model", "create_endpoint_config"):
         _step(step, plan, stage)
@@ -489,10 +495,7 @@ def test_a_sensitive_policy_s_smoke_test_passes_without_quoting_the_answer(world
     world.cloud.publish_policy(document)
     world.register()
     plan, stage = _validated({"kind": "deploy", "group": "churn", "version": 2, "stages": ["staging"]})
-    for step in ("acquire_endpoint_lease", "create_model", "create_endpoint_config", "create_or_update_endpoint"):
-        stage = _step(step, plan, stage)
-    while stage["status"] != "InService":
-        stage = _step("check_endpoint_status", plan, stage)
+    stage = _until_in_service(plan, stage)
 
     passed = _step("run_smoke_test", plan, stage)
 
