@@ -36,6 +36,7 @@ from samtranslator.yaml_helper import yaml_parse
 from sandbox import lambdas, patterns
 from sandbox.fakes import install as install_fakes
 from sandbox.sam import CODE_BUCKET, ROOT, invoke_config, translate, zip_directory
+from sandbox.stepfunctions import stop_running_executions
 from sandbox.timeline import CallRecorder, Timeline
 from sandbox.world import WORLD
 
@@ -234,6 +235,7 @@ class Sandbox:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        stop_running_executions()  # moto's engine threads outlive the mock: a waiting gate would go on in the next one
         if self._moto_server is not None:
             self._moto_server.stop()
             self._moto_server = None

@@ -7,6 +7,7 @@ and returns its status and the ordered names of the states it entered.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -167,3 +168,38 @@ def install_deploy_model(*, topic_arn: str, env: dict[str, str] | None = None, r
         "model-package-state", "model_package_state", {**(env or {}), "LIFECYCLE_DEPLOY_STATE_MACHINE_ARN": arn}
     )
     return arn
+
+
+def stop_running_executions(*, timeout: float = 10) -> list[str]:
+    """Stop every execution moto's engine still runs, in every account and region, and wait (up to `timeout`) for
+    their threads to end; returns the ARNs stopped.
+
+    moto runs each execution on daemon threads that outlive the mock: an execution left waiting on a task token (an
+    approval gate, a shadow's verdict) or between states when a test or sandbox ends goes on in the next one in the
+    same process, invoking that one's functions (same names) against its fresh state. A stopped execution evaluates
+    no further state (moto's engine loops `while env.is_running()`), but a thread waiting on a task token only wakes
+    when the token is answered or times out: each one is answered with a failure, so every thread ends now.
+    """
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    stopped = []
+    for account in list(stepfunctions_parser_backends):
+        for backend in list(stepfunctions_parser_backends[account].values()):
+            for machine in backend.state_machines:
+                for execution in machine.executions:
+                    if execution.status != "RUNNING":
+                        continue
+                    machine.stop_execution(execution.execution_arn)
+                    stopped.append(execution.execution_arn)
+                    callbacks = execution.exec_worker.env.callback_pool_manager
+                    for token in list(callbacks._pool):
+                        outcome = CallbackOutcomeFailure(token, error="SandboxClosed", cause="the sandbox ended")
+                        with contextlib.suppress(Exception):  # a consumer already gone has nothing to wake
+                            callbacks.notify(token, outcome)
+    deadline = time.monotonic() + timeout
+    for thread in [thread for thread in TMP_THREADS if thread.is_alive()]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+    return stopped

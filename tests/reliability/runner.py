@@ -618,7 +618,7 @@ def check_failed_executions(sandbox: Sandbox, records: list[Any], figures: Figur
     `Finish Failed Stage`, or the direct notification when that could not record)."""
     stepfunctions = sandbox.client("stepfunctions")
     ended = {"deployment-failed", "gate-rejected", "deployment-stopped"}
-    audited = {entry.event_id for entry in records if entry.action in ended}
+    audited = {entry.event_id: entry.reason for entry in records if entry.action in ended}
     for call in sandbox.recorder.calls:
         if call["call"] != "states:StartExecution":
             continue
@@ -628,7 +628,8 @@ def check_failed_executions(sandbox: Sandbox, records: list[Any], figures: Figur
         name = execution["name"]
         error, cause = execution.get("error", ""), str(execution.get("cause", ""))[:300]
         why = f" ({error}: {cause})" if error else ""
-        figures.failed_executions.append(f"{name}: {execution['status']}{why}")
+        said = f"; audit: {audited[name]}" if name in audited else ""
+        figures.failed_executions.append(f"{name}: {execution['status']}{why}{said}")
         states = [
             entry["stateEnteredEventDetails"]["name"]
             for entry in stepfunctions.get_execution_history(executionArn=call["resource"])["events"]

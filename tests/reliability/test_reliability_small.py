@@ -21,8 +21,8 @@ def test_the_run_was_under_stress(figures: Figures) -> None:
 
 def test_exactly_one_action_per_real_state_change(figures: Figures) -> None:
     assert figures.actions_expected > 0
-    assert figures.taken == figures.expected
-    assert figures.actions_taken == figures.actions_expected
+    assert figures.taken == figures.expected, figures.failed_executions
+    assert figures.actions_taken == figures.actions_expected, figures.failed_executions
 
 
 def test_nothing_is_left_half_done(figures: Figures) -> None:

@@ -200,5 +200,6 @@ def deploy_world(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[Depl
     monkeypatch.setenv("LIFECYCLE_DEPLOY_STATE_MACHINE_ARN", arn)
     get_settings.cache_clear()
     yield DeployWorld(cloud, arn)
+    harness.stop_running_executions()  # an execution left waiting would go on in the next test of this process
     lambdas.clear()
     endpoint_fakes.reset()
