@@ -303,6 +303,26 @@ def test_the_lambda_tasks_share_one_retry_policy() -> None:
     assert len(extra) == 1  # EndpointBusy, on the tasks that update an endpoint
 
 
+def test_a_transient_aws_failure_gets_six_tries_within_a_minute_before_it_fails_a_stage() -> None:
+    # Each injected fault of the reliability run is a call the SDK already gave up on; with 10% of calls failing, a
+    # step of ten calls fails an attempt about half the time: four tries left a deployment failed in some runs
+    states = json.loads(ASL.read_text())["States"]
+    (transient,) = {
+        json.dumps(retry, sort_keys=True)
+        for state in states.values()
+        for retry in state.get("Retry", [])
+        if "AwsCallFailed" in retry["ErrorEquals"]
+    }
+    retry = json.loads(transient)
+    assert {"AssumeRoleFailed", "Lambda.ServiceException"} <= set(retry["ErrorEquals"])
+    assert retry["MaxAttempts"] >= 5 and retry["JitterStrategy"] == "FULL"
+    delays = [
+        min(retry["IntervalSeconds"] * retry["BackoffRate"] ** attempt, retry["MaxDelaySeconds"])
+        for attempt in range(retry["MaxAttempts"])
+    ]
+    assert sum(delays) <= 60  # the longest a stage waits on a failing call before its Catch restores and tells
+
+
 def test_one_name_per_step_from_the_asl_state_to_the_function() -> None:
     from lifecycle.deploy.steps import STATES, STEPS, VALIDATE_INPUT, step_key
 
