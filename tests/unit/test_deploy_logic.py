@@ -12,11 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
-from lifecycle.deploy import endpoints
+from lifecycle.deploy import batch, endpoints
 from lifecycle.deploy.inputs import (
     ApprovedInput,
+    Plan,
     approved_execution_name,
     execution_name,
+    first_state,
     parse_input,
 )
 from lifecycle.deploy.stage import corrective
@@ -221,6 +223,55 @@ def test_model_and_endpoint_config_requests_are_valid() -> None:
     assert single["EndpointConfigName"] != config["EndpointConfigName"]
     again = endpoints.config_request(spec, group="churn", package_arn=ARN, version=7, variants=variants)
     assert again == config
+
+
+def test_the_transform_job_samples_carry_the_lineage_tags_the_product_puts_on_its_transform_jobs(load_event) -> None:
+    # EventBridge delivers a job's tags in its state change: the samples (tests, `python -m sandbox replay`) must show
+    # the ones the product writes, or a replay reads a group and version no real event would carry
+    scoring = Stage.model_validate(
+        {
+            "name": "scoring",
+            "account": "444444444444",
+            "region": "us-east-1",
+            "execution_role_arn": "arn:aws:iam::444444444444:role/SageMakerExecution",
+            "batch": {
+                "input_s3_uri": "s3://example-prod-ml-data/scoring/input/",
+                "output_s3_uri": "s3://example-prod-ml-predictions/scoring/",
+                "instance_type": "ml.m5.xlarge",
+            },
+        }
+    )
+    package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/scoring/2"
+    request = batch.transform_request(
+        scoring, group="scoring", version=2, package_arn=package, model="scoring-v2-batch-8b1d2e", job="j"
+    )
+    validate_request("sagemaker", "CreateTransformJob", request)
+    tags = {tag["Key"]: tag["Value"] for tag in request["Tags"]}
+    for name in ("transform-job-completed.json", "transform-job-failed.json"):
+        assert load_event(name)["detail"]["Tags"] == tags, name
+
+
+def test_past_the_last_stage_the_state_names_no_stage_account_or_endpoint() -> None:
+    # the execution's output at its end: nothing in it may read as a stage still to act on
+    plan = Plan(
+        kind="deploy",
+        group="churn",
+        version=7,
+        package_arn=ARN,
+        registry_account="123456789012",
+        registry_region="us-east-1",
+        reason="a manual deploy",
+        execution="deploy-churn-v7",
+        topic_arn="arn:aws:sns:us-east-1:123456789012:lifecycle",
+        subject="churn v7",
+        stages=[stage()],
+        stage_count=1,
+    )
+    first = first_state(plan, 0)
+    assert (first.name, first.account, first.endpoint_name, first.done) == ("prod", "444444444444", "churn-prod", False)
+    done = first_state(plan, 1)
+    assert done.done and done.index == 1
+    assert (done.name, done.account, done.region, done.endpoint_name) == ("", "", "", "")
 
 
 def test_no_data_capture_without_monitoring() -> None:
