@@ -80,6 +80,17 @@ def test_execution_names_are_valid(raw: str) -> None:
     assert EXECUTION.match(name), name
 
 
+def test_a_long_execution_name_keeps_its_beginning_and_ends_with_a_64_bit_digest() -> None:
+    # the beginning is what a person reads in the console; the digest (16 hex digits) keeps two long names that share
+    # it apart (the parts are hashed, not the cut name)
+    group = "g" * 70
+    first, second = execution_name("rollback", group, "prod", "v7"), execution_name("rollback", group, "prod", "v8")
+    assert len(first) == len(second) == 80
+    assert first[:63] == f"rollback-{group}"[:63] == second[:63]
+    assert re.fullmatch(r"-[0-9a-f]{16}", first[63:]) and first[64:] != second[64:]
+    assert execution_name("rollback", "churn", "prod", "v7") == "rollback-churn-prod-v7"  # short: as it is
+
+
 def test_the_approval_execution_name_is_deterministic_per_package_and_time() -> None:
     at = datetime(2026, 11, 27, 11, 2, 3, 456000, tzinfo=UTC)
     name = approved_execution_name("churn", 7, at)
