@@ -21,9 +21,11 @@ from lifecycle.deploy.inputs import (
     first_state,
     parse_input,
 )
+from lifecycle.deploy.lease import _holder_running
 from lifecycle.deploy.stage import corrective
 from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput
 from lifecycle.policy import AllAtOnce, Stage
+from lifecycle.store import deployments
 
 from sandbox.fakes import validate_request
 
@@ -50,6 +52,24 @@ def stage(**overrides: object) -> Stage:
     }
     document.update(overrides)
     return Stage.model_validate(document)
+
+
+def deploy_plan() -> Plan:
+    """A manual deployment of churn v7 to the one stage `stage()`."""
+    return Plan(
+        kind="deploy",
+        group="churn",
+        version=7,
+        package_arn=ARN,
+        registry_account="123456789012",
+        registry_region="us-east-1",
+        reason="a manual deploy",
+        execution="deploy-churn-v7",
+        topic_arn="arn:aws:sns:us-east-1:123456789012:lifecycle",
+        subject="churn v7",
+        stages=[stage()],
+        stage_count=1,
+    )
 
 
 @given(st.text(min_size=1, max_size=200), st.integers(min_value=1, max_value=10**9), st.text(max_size=40))
@@ -264,25 +284,23 @@ def test_the_transform_job_samples_carry_the_lineage_tags_the_product_puts_on_it
 
 def test_past_the_last_stage_the_state_names_no_stage_account_or_endpoint() -> None:
     # the execution's output at its end: nothing in it may read as a stage still to act on
-    plan = Plan(
-        kind="deploy",
-        group="churn",
-        version=7,
-        package_arn=ARN,
-        registry_account="123456789012",
-        registry_region="us-east-1",
-        reason="a manual deploy",
-        execution="deploy-churn-v7",
-        topic_arn="arn:aws:sns:us-east-1:123456789012:lifecycle",
-        subject="churn v7",
-        stages=[stage()],
-        stage_count=1,
-    )
+    plan = deploy_plan()
     first = first_state(plan, 0)
     assert (first.name, first.account, first.endpoint_name, first.done) == ("prod", "444444444444", "churn-prod", False)
     done = first_state(plan, 1)
     assert done.done and done.index == 1
     assert (done.name, done.account, done.region, done.endpoint_name) == ("", "", "", "")
+
+
+def test_a_plan_written_before_plans_carried_their_execution_arn_holds_leases_others_wait_on() -> None:
+    # an execution in flight across an upgrade: its $.plan has no execution_arn; the lease it takes cannot be checked
+    # with Step Functions, so it counts as held by a running execution (never taken over, never a failed describe)
+    plan = deploy_plan().model_dump(mode="json")
+    del plan["execution_arn"]
+    older = Plan.model_validate(plan)
+    lease = deployments.Lease(holder=older.execution, execution_arn=older.execution_arn, group="churn", version=7)
+    nobody_to_ask = None  # Step Functions is not asked: the step context is never used
+    assert _holder_running(nobody_to_ask, lease)  # type: ignore[arg-type]
 
 
 def test_no_data_capture_without_monitoring() -> None:
