@@ -280,6 +280,9 @@ def test_the_transform_job_samples_carry_the_lineage_tags_the_product_puts_on_it
     tags = {tag["Key"]: tag["Value"] for tag in request["Tags"]}
     for name in ("transform-job-completed.json", "transform-job-failed.json"):
         assert load_event(name)["detail"]["Tags"] == tags, name
+    # the model the job runs carries the same lineage
+    model = endpoints.model_request(scoring, group="scoring", version=2, package_arn=package)
+    assert {tag["Key"]: tag["Value"] for tag in model["Tags"]} == tags
 
 
 def test_past_the_last_stage_the_state_names_no_stage_account_or_endpoint() -> None:
@@ -298,6 +301,7 @@ def test_a_plan_written_before_plans_carried_their_execution_arn_holds_leases_ot
     plan = deploy_plan().model_dump(mode="json")
     del plan["execution_arn"]
     older = Plan.model_validate(plan)
+    assert first_state(older, 0).endpoint_name == "churn-prod"  # it goes on with its stages after the upgrade
     lease = deployments.Lease(holder=older.execution, execution_arn=older.execution_arn, group="churn", version=7)
     nobody_to_ask = None  # Step Functions is not asked: the step context is never used
     assert _holder_running(nobody_to_ask, lease)  # type: ignore[arg-type]
