@@ -179,13 +179,13 @@ def seed_transform_job(sandbox: Sandbox, event: dict[str, Any]) -> str:
     from lifecycle.config import Settings
     from lifecycle.deploy import batch, endpoints
     from lifecycle.errors import PolicyInvalid, PolicyNotFound
-    from lifecycle.policy import load_policy
+    from lifecycle.policy import GROUP_TAG, load_policy
     from lifecycle.store import deployments
 
     detail, account, region = event["detail"], event["account"], event["region"]
     name, model = detail["TransformJobName"], detail["ModelName"]
-    group = str((detail.get("Tags") or {}).get("lifecycle:model-package-group", ""))
-    version = int((detail.get("Tags") or {}).get("lifecycle:model-package-version", "0"))
+    group = str((detail.get("Tags") or {}).get(GROUP_TAG, ""))
+    version = int((detail.get("Tags") or {}).get(endpoints.VERSION_TAG, "0"))
     sagemaker = sandbox.client("sagemaker", account, region)
     if batch.describe_transform_job(sagemaker, name) is None:
         if endpoints.describe_model(sagemaker, model) is None:

@@ -184,6 +184,7 @@ def stop_running_executions(*, timeout: float = 10) -> list[str]:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
+    deadline = time.monotonic() + timeout
     stopped = []
     for account in list(stepfunctions_parser_backends):
         for backend in list(stepfunctions_parser_backends[account].values()):
@@ -191,6 +192,9 @@ def stop_running_executions(*, timeout: float = 10) -> list[str]:
                 for execution in machine.executions:
                     if execution.status != "RUNNING":
                         continue
+                    # an execution started a moment ago may not have its evaluation environment yet
+                    while execution.exec_worker.env is None and time.monotonic() < deadline:
+                        time.sleep(0.01)
                     machine.stop_execution(execution.execution_arn)
                     stopped.append(execution.execution_arn)
                     callbacks = execution.exec_worker.env.callback_pool_manager
@@ -198,7 +202,6 @@ def stop_running_executions(*, timeout: float = 10) -> list[str]:
                         outcome = CallbackOutcomeFailure(token, error="SandboxClosed", cause="the sandbox ended")
                         with contextlib.suppress(Exception):  # a consumer already gone has nothing to wake
                             callbacks.notify(token, outcome)
-    deadline = time.monotonic() + timeout
     for thread in [thread for thread in TMP_THREADS if thread.is_alive()]:
         thread.join(max(0.0, deadline - time.monotonic()))
     TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]

@@ -103,6 +103,21 @@ def test_a_mismatched_or_forged_approval_is_refused_before_anything_is_written(
     nothing_happened(world)
 
 
+def test_a_package_of_a_group_named_alike_in_another_case_is_refused(world: DeployWorld, load_event) -> None:
+    # Given the registry holds group `Churn` (SageMaker lower-cases the group in the ARN: .../churn/2), not the policy's
+    # `churn`; an event (a hand-made replay) names `churn` and that ARN: only the registry's answer tells them apart
+    world.cloud.publish_policy(deploy_policy(staging_stage()))
+    world.group = "Churn"
+    [_, arn] = world.register()
+    assert arn == package(2)
+
+    result = handle(event_for(load_event))
+
+    assert result["outcome"] == "refused", result
+    assert result["reason"] == f"{package(2)} belongs to group 'Churn', not churn"
+    nothing_happened(world)
+
+
 def test_an_approved_event_for_a_package_the_registry_never_approved_is_refused(world: DeployWorld, load_event) -> None:
     # v2 is PendingManualApproval and has not changed since the event's time: the event does not match the registry
     world.cloud.publish_policy(deploy_policy(staging_stage()))

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from lifecycle.aws import NOT_FOUND_CODES, aws_errors, error_code
 from lifecycle.deploy import endpoints
 from lifecycle.deploy.stage import StepContext
-from lifecycle.policy import GROUP_TAG, Stage
+from lifecycle.policy import Stage
 from lifecycle.store import deployments
 
 TRANSFORM_FAILED = "TransformJobFailed"  # the error name a failed or stopped job gives the waiting task
@@ -51,11 +51,7 @@ def transform_request(stage: Stage, *, group: str, version: int, package_arn: st
         "TransformInput": transform_input,
         "TransformOutput": {"S3OutputPath": f"{batch.output_s3_uri.rstrip('/')}/{job}/", "AssembleWith": "Line"},
         "TransformResources": {"InstanceType": batch.instance_type, "InstanceCount": batch.instance_count},
-        "Tags": [
-            {"Key": GROUP_TAG, "Value": group},
-            {"Key": endpoints.PACKAGE_TAG, "Value": package_arn[:256]},
-            {"Key": endpoints.VERSION_TAG, "Value": str(version)},
-        ],
+        "Tags": endpoints.lineage_tags(group, package_arn, version),
     }
 
 

@@ -59,7 +59,8 @@ def _digest(content: Any) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:_DIGEST]
 
 
-def _tags(group: str, package_arn: str, version: int) -> list[dict[str, str]]:
+def lineage_tags(group: str, package_arn: str, version: int) -> list[dict[str, str]]:
+    """The tags of every resource a deployment makes (model, endpoint config, transform job): whose version it runs."""
     return [
         {"Key": GROUP_TAG, "Value": group},
         {"Key": PACKAGE_TAG, "Value": package_arn[:256]},
@@ -146,7 +147,7 @@ def model_request(stage: Stage, *, group: str, version: int, package_arn: str) -
         "ModelName": model_name(group, version, stage, package_arn),
         "PrimaryContainer": {"ModelPackageName": package_arn},
         "ExecutionRoleArn": stage.execution_role_arn,
-        "Tags": _tags(group, package_arn, version),
+        "Tags": lineage_tags(group, package_arn, version),
     }
 
 
@@ -214,7 +215,7 @@ def config_request(stage: Stage, *, group: str, version: int, package_arn: str, 
     """CreateEndpointConfig of `variants` (a shadow one in ShadowProductionVariants), with data capture when the
     stage is monitored by the product."""
     production = [_variant_request(stage, variant) for variant in variants if not variant.shadow]
-    request: dict[str, Any] = {"ProductionVariants": production, "Tags": _tags(group, package_arn, version)}
+    request: dict[str, Any] = {"ProductionVariants": production, "Tags": lineage_tags(group, package_arn, version)}
     shadows = [_variant_request(stage, variant) for variant in variants if variant.shadow]
     if shadows:
         request["ShadowProductionVariants"] = shadows

@@ -8,6 +8,7 @@ registry as it is now, not on the event's snapshot (a stale or replayed event is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from lifecycle.deploy.rollback import rollback_target
 from lifecycle.errors import ActionRefused, IgnoredEvent, InvalidDeploymentInput, UntrustedEvent
 from lifecycle.events import ModelPackageEvent
 from lifecycle.observability import count
-from lifecycle.policy import Policy, load_policy
+from lifecycle.policy import Policy, Stage, load_policy
 from lifecycle.reaction import Reaction
 from lifecycle.store import deployments
 from lifecycle.store.idempotency import SemanticKey
@@ -209,6 +210,64 @@ def _stop_gates(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef)
     return stopped
 
 
+# --- a rejection: what each stage serving the version gets, decided on plain data, then carried out -----------------
+@dataclass(frozen=True)
+class RollBack:
+    """Start a rollback of the stage to `target`."""
+
+    stage: Stage
+    target: int
+
+
+@dataclass(frozen=True)
+class LeaveServing:
+    """The stage keeps serving the rejected version: recorded and told, with what a person can do."""
+
+    stage: Stage
+    reason: str
+    subject: str
+    remedy: str
+
+
+StageDecision = RollBack | LeaveServing
+
+
+def rejection_plan(
+    policy: Policy, version: int, serving: dict[str, list[int]], targets: dict[str, int | None]
+) -> list[StageDecision]:
+    """What each stage that serves rejected `version` gets, in the policy's stage order (pure).
+
+    `serving`: the versions each stage serves now; `targets`: for an endpoint stage that serves it, the version to go
+    back to (`lifecycle.deploy.rollback.rollback_target`: the last one that completed a deployment there and is still
+    Approved), None when there is none. A batch stage is never rolled back automatically.
+    """
+    plan: list[StageDecision] = []
+    for stage in policy.deployment.stages if policy.deployment else []:
+        if version not in serving.get(stage.name, []):
+            continue
+        if stage.endpoint_name is None:
+            reason = (
+                f"batch stage {stage.name}'s current model is rejected v{version}: a batch stage is not rolled "
+                "back automatically (its next transform job would run whatever is deployed to it)"
+            )
+            subject = f"{policy.group}: v{version} rejected, batch stage {stage.name} NOT rolled back"
+            remedy = f"Deploy another version to it: lifecycle deploy {policy.group} --version N --stage {stage.name}"
+            plan.append(LeaveServing(stage, reason, subject, remedy))
+            continue
+        target = targets.get(stage.name)
+        if target is None:
+            reason = (
+                f"{stage.endpoint_name} serves rejected v{version} and no other version completed a deployment "
+                f"to {stage.name} and is still Approved: left as it is"
+            )
+            subject = f"{policy.group}: v{version} rejected, {stage.name} NOT rolled back"
+            remedy = "Deploy a fixed version, or roll back by hand: lifecycle rollback ... --version N"
+            plan.append(LeaveServing(stage, reason, subject, remedy))
+            continue
+        plan.append(RollBack(stage, target))
+    return plan
+
+
 def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:
     if policy.deployment is None:
         raise IgnoredEvent(f"the policy of group {policy.group} has no deployment stages")
@@ -216,29 +275,8 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
     stopped = _stop_gates(r, policy, ref)
     registry = r.client("sagemaker", ref.account, ref.region)
     serving = _serving(r, policy)
-    rollbacks: list[dict[str, Any]] = []
-    for stage in policy.deployment.stages:
-        if ref.version not in serving.get(stage.name, []):
-            continue
-        where = {"account": stage.account, "region": stage.region, "resource": stage.endpoint_name or stage.name}
-        if stage.endpoint_name is None:
-            reason = (
-                f"batch stage {stage.name}'s current model is rejected v{ref.version}: a batch stage is not rolled "
-                "back automatically (its next transform job would run whatever is deployed to it)"
-            )
-            r.record(policy, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
-            r.tell(
-                policy,
-                subject=f"{policy.group}: v{ref.version} rejected, batch stage {stage.name} NOT rolled back",
-                lines=[
-                    reason,
-                    f"Deploy another version to it: lifecycle deploy {policy.group} --version N --stage {stage.name}",
-                ],
-                kind="rollback-impossible",
-            )
-            rollbacks.append({"stage": stage.name, "started": False})
-            continue
-        target = rollback_target(
+    targets = {
+        stage.name: rollback_target(
             r.settings,
             registry,
             group=policy.group,
@@ -246,48 +284,11 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
             leaving=ref.version,
             registry_at=(policy.registry.account, policy.registry.region),
         )
-        if target is None:
-            reason = (
-                f"{stage.endpoint_name} serves rejected v{ref.version} and no other version completed a deployment "
-                f"to {stage.name} and is still Approved: left as it is"
-            )
-            r.record(policy, action="rollback", outcome="skipped", reason=reason, version=ref.version, **where)
-            r.tell(
-                policy,
-                subject=f"{policy.group}: v{ref.version} rejected, {stage.name} NOT rolled back",
-                lines=[reason, "Deploy a fixed version, or roll back by hand: lifecycle rollback ... --version N"],
-                kind="rollback-impossible",
-            )
-            rollbacks.append({"stage": stage.name, "started": False})
-            continue
-        input_ = RollbackInput(
-            group=policy.group,
-            stage=stage.name,
-            version=target,
-            from_version=ref.version,
-            reason=f"v{ref.version} was rejected in the registry",
-        )
-        name = execution_name(
-            "rollback", policy.group[:30], stage.name, f"v{ref.version}", compact_time(r.event.changed_at)
-        )
-        started = start_deployment(r.settings, input_, name=name)
-        reason = f"{stage.endpoint_name} serves rejected v{ref.version}: rolling back to v{target}"
-        r.record(
-            policy,
-            action="rollback",
-            outcome="done" if started.started else "skipped",
-            reason=reason if started.started else f"{reason} (already started)",
-            version=ref.version,
-            details={"execution": started.execution_arn, "target_version": str(target)},
-            **where,
-        )
-        r.tell(
-            policy,
-            subject=f"{policy.group}: v{ref.version} rejected, {stage.name} back to v{target}",
-            lines=[reason, started.execution_arn],
-            kind="rollback-started",
-        )
-        rollbacks.append({"stage": stage.name, "started": started.started, "version": target})
+        for stage in policy.deployment.stages
+        if stage.endpoint_name is not None and ref.version in serving.get(stage.name, [])
+    }
+    plan = rejection_plan(policy, ref.version, serving, targets)
+    rollbacks = [_carry_out(r, policy, ref, decision) for decision in plan]
     if not rollbacks and not stopped:
         r.record(
             policy,
@@ -299,6 +300,45 @@ def _rejected(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -
         )
     count("RollbacksStarted", sum(1 for rollback in rollbacks if rollback["started"]))
     return {"action": "rejected", "rollbacks": rollbacks, "stopped": stopped}
+
+
+def _carry_out(
+    r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef, decision: StageDecision
+) -> dict[str, Any]:
+    """One stage's part of a rejection: the rollback started, or the stage left as it is; recorded and told."""
+    stage = decision.stage
+    where = {"account": stage.account, "region": stage.region, "resource": stage.endpoint_name or stage.name}
+    if isinstance(decision, LeaveServing):
+        r.record(policy, action="rollback", outcome="skipped", reason=decision.reason, version=ref.version, **where)
+        r.tell(policy, subject=decision.subject, lines=[decision.reason, decision.remedy], kind="rollback-impossible")
+        return {"stage": stage.name, "started": False}
+    input_ = RollbackInput(
+        group=policy.group,
+        stage=stage.name,
+        version=decision.target,
+        from_version=ref.version,
+        reason=f"v{ref.version} was rejected in the registry",
+    )
+    changed = compact_time(r.event.changed_at)
+    name = execution_name("rollback", policy.group[:30], stage.name, f"v{ref.version}", changed)
+    started = start_deployment(r.settings, input_, name=name)
+    reason = f"{stage.endpoint_name} serves rejected v{ref.version}: rolling back to v{decision.target}"
+    r.record(
+        policy,
+        action="rollback",
+        outcome="done" if started.started else "skipped",
+        reason=reason if started.started else f"{reason} (already started)",
+        version=ref.version,
+        details={"execution": started.execution_arn, "target_version": str(decision.target)},
+        **where,
+    )
+    r.tell(
+        policy,
+        subject=f"{policy.group}: v{ref.version} rejected, {stage.name} back to v{decision.target}",
+        lines=[reason, started.execution_arn],
+        kind="rollback-started",
+    )
+    return {"stage": stage.name, "started": started.started, "version": decision.target}
 
 
 def _pending(r: Reaction[ModelPackageEvent], policy: Policy, ref: PackageRef) -> dict[str, Any]:

@@ -6,9 +6,9 @@ Their keys are `lifecycle.store`'s. Writes that decide (taking a lease, answerin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, get_type_hints
 
 from botocore.exceptions import ClientError
 
@@ -46,8 +46,36 @@ def _text(item: dict[str, Any], name: str, default: str = "") -> str:
     return str(value["S"]) if value else default
 
 
-def _number(item: dict[str, Any], name: str) -> int:
-    return int(item[name]["N"])
+Row = TypeVar("Row")
+
+
+def _attributes(row: Any, *, leave_out: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
+    """An item's attributes from one of the dataclasses below: each field under its name, an int as a number."""
+    attributes = {}
+    for field in fields(row):
+        value = getattr(row, field.name)
+        if field.name not in leave_out:
+            attributes[field.name] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+    return attributes
+
+
+def _row(row_type: type[Row], item: dict[str, Any], /, **given: Any) -> Row:
+    """One of the dataclasses below read back from its item (`given`: fields the item does not hold as such). An
+    attribute the item lacks reads as the field's default, or as "" for a text field without one."""
+    types = get_type_hints(row_type)
+    values: dict[str, Any] = {}
+    for field in fields(row_type):  # type: ignore[arg-type]
+        if field.name in given:
+            continue
+        if field.name in item:
+            values[field.name] = int(item[field.name]["N"]) if types[field.name] is int else _text(item, field.name)
+        elif field.default is not MISSING:
+            values[field.name] = field.default
+        elif types[field.name] is int:
+            raise KeyError(f"{row_type.__name__} item without its number {field.name!r}")
+        else:
+            values[field.name] = ""
+    return row_type(**values, **given)
 
 
 def _query(settings: Settings, what: str, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
@@ -93,18 +121,6 @@ class Lease:
     stage: str = ""
     acquired_at: str = ""
 
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> Lease:
-        return cls(
-            holder=_text(item, "holder"),
-            execution_arn=_text(item, "execution_arn"),
-            group=_text(item, "group"),
-            version=_number(item, "version") if "version" in item else 0,
-            kind=_text(item, "kind"),
-            stage=_text(item, "stage"),
-            acquired_at=_text(item, "acquired_at"),
-        )
-
     def describe(self) -> str:
         return f"{self.holder} ({self.kind} of {self.group} v{self.version}, since {self.acquired_at})"
 
@@ -123,13 +139,7 @@ def acquire_lease(
         values[":stale"] = {"S": replacing}
     item = {
         **endpoint.key(),
-        "holder": {"S": lease.holder},
-        "execution_arn": {"S": lease.execution_arn},
-        "group": {"S": lease.group},
-        "version": {"N": str(lease.version)},
-        "kind": {"S": lease.kind},
-        "stage": {"S": lease.stage},
-        "acquired_at": {"S": lease.acquired_at or now.isoformat()},
+        **_attributes(replace(lease, acquired_at=lease.acquired_at or now.isoformat())),
         "expiration": {"N": _epoch(now + keep)},
     }
     with aws_errors(f"dynamodb:PutItem lease of {endpoint.name}"):
@@ -144,7 +154,7 @@ def acquire_lease(
         except ClientError as exc:
             if error_code(exc) != CONDITION_FAILED:
                 raise
-            return Lease.of(exc.response.get("Item") or {})
+            return _row(Lease, exc.response.get("Item") or {})
     return None
 
 
@@ -170,12 +180,15 @@ def lease_of(settings: Settings, endpoint: Endpoint) -> Lease | None:
     with aws_errors(f"dynamodb:GetItem lease of {endpoint.name}"):
         item = table(settings).get_item(TableName=settings.table_name, Key=endpoint.key(), ConsistentRead=True)
     found = item.get("Item")
-    return Lease.of(found) if found else None
+    return _row(Lease, found) if found else None
 
 
 # --- approval gates --------------------------------------------------------------------------------------------------
 Decision = Literal["approved", "rejected", "promote", "end"]
 WaitKind = Literal["gate", "shadow"]
+
+
+_ANSWER = frozenset({"decision", "answered_by", "reason"})  # written by answer_approval only
 
 
 @dataclass(frozen=True)
@@ -196,18 +209,7 @@ class Approval:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> Approval:
-        return cls(
-            group=_text(item, "group"),
-            execution=_text(item, "execution"),
-            stage=_text(item, "stage"),
-            version=_number(item, "version"),
-            token=_text(item, "token"),
-            requested_at=_text(item, "requested_at"),
-            decision=_text(item, "decision"),
-            answered_by=_text(item, "answered_by"),
-            reason=_text(item, "reason"),
-            kind="shadow" if _text(item, "kind") == "shadow" else "gate",
-        )
+        return _row(cls, item, kind="shadow" if _text(item, "kind") == "shadow" else "gate")
 
 
 def keep_approval(settings: Settings, approval: Approval, *, keep: timedelta = APPROVAL_KEPT) -> None:
@@ -219,13 +221,7 @@ def keep_approval(settings: Settings, approval: Approval, *, keep: timedelta = A
             TableName=settings.table_name,
             Item={
                 **approval_key(approval.group, approval.execution, approval.stage),
-                "group": {"S": approval.group},
-                "execution": {"S": approval.execution},
-                "stage": {"S": approval.stage},
-                "version": {"N": str(approval.version)},
-                "token": {"S": approval.token},
-                "requested_at": {"S": approval.requested_at},
-                "kind": {"S": approval.kind},
+                **_attributes(approval, leave_out=_ANSWER),  # kept unanswered: the answer is a conditional write
                 "expiration": {"N": _epoch(now + max(keep, APPROVAL_KEPT))},
             },
         )
@@ -279,13 +275,7 @@ class StageEvent:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> StageEvent:
-        return cls(
-            kind="deployed" if is_deployed_sort_key(_text(item, SORT_KEY)) else "gate-rejected",
-            version=_number(item, "version"),
-            at=_text(item, "at"),
-            execution=_text(item, "execution"),
-            detail=_text(item, "detail"),
-        )
+        return _row(cls, item, kind="deployed" if is_deployed_sort_key(_text(item, SORT_KEY)) else "gate-rejected")
 
 
 def record_stage_event(settings: Settings, group: str, stage: str, event: StageEvent) -> None:
@@ -296,10 +286,7 @@ def record_stage_event(settings: Settings, group: str, stage: str, event: StageE
             TableName=settings.table_name,
             Item={
                 **stage_event_key(group, stage, event.kind, event.at, event.execution),
-                "version": {"N": str(event.version)},
-                "at": {"S": event.at},
-                "execution": {"S": event.execution},
-                "detail": {"S": event.detail[:1000]},
+                **_attributes(replace(event, detail=event.detail[:1000]), leave_out=frozenset({"kind"})),  # in the key
                 "expiration": {"N": _epoch(now + STAGE_HISTORY_KEPT)},
             },
         )
@@ -377,19 +364,6 @@ class TransformWait:
     stage: str
     version: int
 
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> TransformWait:
-        return cls(
-            account=_text(item, "account"),
-            region=_text(item, "region"),
-            job=_text(item, "job"),
-            token=_text(item, "token"),
-            execution=_text(item, "execution"),
-            group=_text(item, "group"),
-            stage=_text(item, "stage"),
-            version=_number(item, "version"),
-        )
-
 
 def keep_transform_wait(settings: Settings, wait: TransformWait, *, keep: timedelta) -> None:
     """Keep the task token a transform job's end answers (a retried step's newer token replaces the older one)."""
@@ -398,14 +372,7 @@ def keep_transform_wait(settings: Settings, wait: TransformWait, *, keep: timede
             TableName=settings.table_name,
             Item={
                 **transform_key(wait.account, wait.region, wait.job),
-                "account": {"S": wait.account},
-                "region": {"S": wait.region},
-                "job": {"S": wait.job},
-                "token": {"S": wait.token},
-                "execution": {"S": wait.execution},
-                "group": {"S": wait.group},
-                "stage": {"S": wait.stage},
-                "version": {"N": str(wait.version)},
+                **_attributes(wait),
                 "expiration": {"N": _epoch(datetime.now(UTC) + keep)},
             },
         )
@@ -418,7 +385,7 @@ def transform_wait(settings: Settings, account: str, region: str, job: str) -> T
             TableName=settings.table_name, Key=transform_key(account, region, job), ConsistentRead=True
         )
     found = item.get("Item")
-    return TransformWait.of(found) if found else None
+    return _row(TransformWait, found) if found else None
 
 
 # --- current model of batch stages -----------------------------------------------------------------------------------
@@ -433,17 +400,6 @@ class CurrentModel:
     at: str
     execution: str
 
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> CurrentModel:
-        return cls(
-            version=_number(item, "version"),
-            model=_text(item, "model"),
-            transform_job=_text(item, "transform_job"),
-            output=_text(item, "output"),
-            at=_text(item, "at"),
-            execution=_text(item, "execution"),
-        )
-
 
 def record_current_model(settings: Settings, group: str, stage: str, current: CurrentModel) -> None:
     """The batch stage's current model, after its transform job proved it (what `lifecycle status` shows)."""
@@ -452,12 +408,7 @@ def record_current_model(settings: Settings, group: str, stage: str, current: Cu
             TableName=settings.table_name,
             Item={
                 **current_model_key(group, stage),
-                "version": {"N": str(current.version)},
-                "model": {"S": current.model},
-                "transform_job": {"S": current.transform_job},
-                "output": {"S": current.output},
-                "at": {"S": current.at},
-                "execution": {"S": current.execution},
+                **_attributes(current),
             },
         )
 
@@ -469,4 +420,4 @@ def current_model(settings: Settings, group: str, stage: str) -> CurrentModel | 
             TableName=settings.table_name, Key=current_model_key(group, stage), ConsistentRead=True
         )
     found = item.get("Item")
-    return CurrentModel.of(found) if found else None
+    return _row(CurrentModel, found) if found else None
