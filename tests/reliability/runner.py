@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.cloud import AUTOMATION, DEV, PROD, REGION, STAGING, Sandbox
@@ -446,14 +447,23 @@ class StressWorld:
         ]
         self._judged(refused, {"dev approval": {"refused"}, "other region": {"refused"}}, figures)
         figures.authority_refusals += len(refused)
-        # stale: the first approved version approved again (older than what serves), a Rejected of the serving one
-        # from before its approval (a redrive)
+        # stale: the first approval delivered again late (the registry's time unchanged: the same state change, so
+        # the product answers as it did the first time, deployment-started, and acts no more), a Rejected of the
+        # serving one from before its approval (a redrive); with two approvals, the first version approved again by a
+        # person (a later time) while a newer one serves: not deployed automatically
         stale = [
-            ("older approval", self.registry_event(min(self.approved), "Approved")),
+            ("late approval", self.registry_event(min(self.approved), "Approved")),
             ("stale rejection", self.registry_event(serving, "Rejected", detail={"LastModifiedTime": 1795777323000})),
         ]
-        older = {"acted:not-deployed"} if min(self.approved) < serving else {"acted:deployment-started"}
-        self._judged(stale, {"older approval": older, "stale rejection": {"ignored"}}, figures)
+        if min(self.approved) < serving:
+            again = {"LastModifiedTime": epoch_millis(datetime.now(UTC))}
+            stale.append(("older approval", self.registry_event(min(self.approved), "Approved", detail=again)))
+        outcomes = {
+            "late approval": {"acted:deployment-started"},
+            "stale rejection": {"ignored"},
+            "older approval": {"acted:not-deployed"},
+        }
+        self._judged(stale, outcomes, figures)
         figures.stale_events += len(stale)
         # a race: the two newest versions approved at the same moment; the older yields to the newer
         sagemaker = self.sandbox.client("sagemaker", AUTOMATION)
