@@ -404,14 +404,20 @@ class StressWorld:
             self.router.deliver(event)
         self.router.settle()
         kinds = {event["id"]: kind for kind, event in events}
+        # each event's copies and redrives, per function: a copy that failed every attempt went to the dead-letter
+        # queue and was redriven (a later copy), so the last one is what the event came to; a DuplicateInProgress
+        # copy ran beside another and says nothing of the outcome
+        final: dict[tuple[str, str], Invocation] = {}
         for delivery in self.router.deliveries[first:]:
             for invocation in delivery.invocations:
-                kind = kinds.get(str(delivery.event.get("id")), "")
-                if invocation.error and invocation.error.startswith("DuplicateInProgress"):
-                    continue  # its earlier delivery still runs: Lambda retries this one, judged as its own attempt
+                if not (invocation.error and invocation.error.startswith("DuplicateInProgress")):
+                    final[(str(delivery.event.get("id")), invocation.function)] = invocation
+        for (event_id, _), invocation in final.items():
+            kind = kinds.get(event_id, "")
+            if kind:
                 outcome = invocation.result or {}
                 judged = f"{outcome.get('outcome')}:{outcome.get('action', '')}".rstrip(":")
-                if kind and judged not in allowed[kind]:
+                if judged not in allowed[kind]:
                     figures.adversity_problems.append(f"{kind}: {invocation.function} -> {judged} {invocation.error}")
         acted = actions_taken(self.sandbox.recorder.calls[before:])
         if acted:
