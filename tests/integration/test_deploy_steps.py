@@ -14,7 +14,7 @@ from lifecycle.deploy.steps import run_step
 from lifecycle.errors import InvalidDeploymentInput, ResourceConflict, RollbackAlarmFired
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, PROD, REGION
-from support.deploy import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage
+from support.deploy import ALARM, DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
 
 world_fixture = pytest.fixture(name="world")(deploy_world)
 
@@ -221,8 +221,6 @@ def test_a_gate_keeps_its_token_and_records_where_it_waits(world: DeployWorld, p
 
 
 def test_the_audit_trail_of_a_stage_says_what_each_step_did_and_what_a_retry_found_done(world: DeployWorld) -> None:
-    from support.deploy import staging_stage
-
     # Given staging without an endpoint (and without monitoring), v2 deployed to it step by step
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
@@ -312,7 +310,6 @@ def test_a_smoke_test_the_endpoint_answers_with_an_error_fails_the_stage_with_th
     from botocore.exceptions import ClientError
     from lifecycle.accounts import client_for
     from lifecycle.errors import SmokeTestFailed
-    from support.deploy import staging_stage
 
     world.cloud.publish_policy(deploy_policy(staging_stage()))
     world.register()
@@ -339,7 +336,6 @@ def test_a_smoke_test_asks_the_variant_being_deployed(world: DeployWorld, varian
     from botocore.exceptions import ClientError
     from lifecycle.accounts import client_for
     from lifecycle.errors import SmokeTestFailed
-    from support.deploy import staging_stage
 
     # Given the canary share of v2 serving beside v1 (or a single variant)
     world.cloud.publish_policy(deploy_policy(staging_stage()))
@@ -488,8 +484,6 @@ def test_starting_a_deployment_without_the_state_machine_configured_is_refused(w
 
 
 def test_a_sensitive_policy_s_smoke_test_passes_without_quoting_the_answer(world: DeployWorld) -> None:
-    from support.deploy import staging_stage
-
     document = deploy_policy(staging_stage())
     document["sensitive"] = True
     world.cloud.publish_policy(document)
@@ -508,15 +502,12 @@ def test_a_sensitive_policy_s_smoke_test_passes_without_quoting_the_answer(world
 
 
 def test_promoting_a_stage_that_runs_one_variant_is_refused_before_anything_changes(world: DeployWorld) -> None:
-    from lifecycle.deploy.steps import run_step as step_run
-    from lifecycle.errors import InvalidDeploymentInput
-
     world.cloud.publish_policy(deploy_policy(prod_stage()))
     world.register()
     world.serve(prod_stage(), 1)
 
     with pytest.raises(InvalidDeploymentInput, match="churn-prod runs no A/B test or shadow \\(one variant\\)"):
-        step_run(
+        run_step(
             {
                 "step": "validate_input",
                 "execution": "promote-1",

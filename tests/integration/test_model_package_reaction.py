@@ -13,8 +13,8 @@ from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput, ThrottlingEr
 from lifecycle.observability import metrics
 from lifecycle.store import deployments
 from lifecycle.store.audit import history
-from support.cloud import AUTOMATION, PROD, REGION
-from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage, staging_stage
+from support.cloud import AUTOMATION, REGION
+from support.deploy import DeployWorld, batch_stage, deploy_policy, deploy_world, prod_stage, staging_stage
 from support.metrics import emitted
 
 from sandbox import runtime
@@ -354,20 +354,6 @@ def test_pending_package_asks_the_approvers_with_metrics_lineage_and_the_command
     )
     assert [r.action for r in history("churn", get_settings())] == ["request-approval"]
     assert executions(world) == []
-
-
-def batch_stage() -> dict:
-    return {
-        "name": "scoring",
-        "account": PROD,
-        "region": REGION,
-        "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecution",
-        "batch": {
-            "input_s3_uri": "s3://example-prod-ml-data/churn/input/",
-            "output_s3_uri": "s3://example-prod-ml-predictions/churn/",
-            "instance_type": "ml.m5.xlarge",
-        },
-    }
 
 
 def proved(world: DeployWorld, version: int) -> None:

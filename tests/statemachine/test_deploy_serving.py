@@ -14,7 +14,7 @@ from lifecycle.config import get_settings
 from lifecycle.store import deployments
 from lifecycle.store.audit import history
 from support.cloud import AUTOMATION, PROD, REGION
-from support.deploy import DeployWorld, deploy_policy, deploy_world, prod_stage
+from support.deploy import DeployWorld, batch_stage, deploy_policy, deploy_world, prod_stage
 
 from sandbox import stepfunctions as harness
 from sandbox.fakes import transform
@@ -42,24 +42,6 @@ def audit(action: str) -> list:
 
 
 # --- batch stages ----------------------------------------------------------------------------------------------------
-def batch_stage(**overrides: Any) -> dict[str, Any]:
-    stage = {
-        "name": "scoring",
-        "account": PROD,
-        "region": REGION,
-        "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecution",
-        "poll_seconds": 1,
-        "wait_timeout_minutes": 5,
-        "batch": {
-            "input_s3_uri": "s3://example-prod-ml-data/churn/scoring/",
-            "output_s3_uri": "s3://example-prod-ml-predictions/churn/",
-            "instance_type": "ml.m5.xlarge",
-            "content_type": "text/csv",
-        },
-    }
-    return {**stage, **overrides}
-
-
 def transform_job_ends(world: DeployWorld, run: harness.Run, *, status: str, reason: str = "") -> harness.Run:
     """SageMaker ends the stage's transform job; its state change reaches the transform-job-state function (as
     EventBridge delivers it), which answers the waiting execution."""

@@ -62,6 +62,24 @@ def prod_stage(**overrides: Any) -> dict[str, Any]:
     return {**stage, **overrides}
 
 
+def batch_stage(**overrides: Any) -> dict[str, Any]:
+    """A batch stage `scoring` in prod: a transform job of the stage's model on the policy's input proves it."""
+    stage = {
+        "name": "scoring",
+        "account": PROD,
+        "region": REGION,
+        "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecution",
+        "batch": {
+            "input_s3_uri": "s3://example-prod-ml-data/churn/scoring/",
+            "output_s3_uri": "s3://example-prod-ml-predictions/churn/",
+            "instance_type": "ml.m5.xlarge",
+            "content_type": "text/csv",
+        },
+        **FAST,
+    }
+    return {**stage, **overrides}
+
+
 def deploy_policy(*stages: dict[str, Any]) -> dict[str, Any]:
     return churn_policy(deployment={"stages": list(stages) or [staging_stage(), prod_stage()]})
 

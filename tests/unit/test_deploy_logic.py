@@ -26,6 +26,7 @@ from lifecycle.deploy.stage import corrective
 from lifecycle.errors import AwsCallFailed, InvalidDeploymentInput
 from lifecycle.policy import AllAtOnce, Stage
 from lifecycle.store import deployments
+from support.deploy import batch_stage
 
 from sandbox.fakes import validate_request
 
@@ -259,19 +260,7 @@ def test_model_and_endpoint_config_requests_are_valid() -> None:
 def test_the_transform_job_samples_carry_the_lineage_tags_the_product_puts_on_its_transform_jobs(load_event) -> None:
     # EventBridge delivers a job's tags in its state change: the samples (tests, `python -m sandbox replay`) must show
     # the ones the product writes, or a replay reads a group and version no real event would carry
-    scoring = Stage.model_validate(
-        {
-            "name": "scoring",
-            "account": "444444444444",
-            "region": "us-east-1",
-            "execution_role_arn": "arn:aws:iam::444444444444:role/SageMakerExecution",
-            "batch": {
-                "input_s3_uri": "s3://example-prod-ml-data/scoring/input/",
-                "output_s3_uri": "s3://example-prod-ml-predictions/scoring/",
-                "instance_type": "ml.m5.xlarge",
-            },
-        }
-    )
+    scoring = Stage.model_validate(batch_stage())
     package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/scoring/2"
     request = batch.transform_request(
         scoring, group="scoring", version=2, package_arn=package, model="scoring-v2-batch-8b1d2e", job="j"

@@ -6,21 +6,7 @@ from typing import Any
 
 from lifecycle.policy import Policy
 from lifecycle.reactions.model_package_state import LeaveServing, RollBack, rejection_plan
-from support.cloud import PROD, REGION
-from support.deploy import deploy_policy, prod_stage, staging_stage
-
-SCORING = {
-    "name": "scoring",
-    "account": PROD,
-    "region": REGION,
-    "execution_role_arn": f"arn:aws:iam::{PROD}:role/SageMakerExecution",
-    "batch": {
-        "input_s3_uri": "s3://example-prod-ml-data/churn/scoring/",
-        "output_s3_uri": "s3://example-prod-ml-predictions/churn/",
-        "instance_type": "ml.m5.xlarge",
-        "content_type": "text/csv",
-    },
-}
+from support.deploy import batch_stage, deploy_policy, prod_stage, staging_stage
 
 
 def policy(*stages: dict[str, Any]) -> Policy:
@@ -61,7 +47,7 @@ def test_an_endpoint_stage_without_a_version_to_go_back_to_is_left_and_people_ar
 
 
 def test_a_batch_stage_is_never_rolled_back_automatically_even_with_an_earlier_version() -> None:
-    churn = policy(staging_stage(), SCORING)
+    churn = policy(staging_stage(), batch_stage())
     plan = rejection_plan(churn, 4, {"staging": [4], "scoring": [4]}, {"staging": 3, "scoring": 3})
     assert summary(plan) == [("staging", "roll back", 3), ("scoring", "leave", None)]
     left = plan[1]
