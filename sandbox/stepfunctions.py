@@ -180,7 +180,10 @@ def stop_running_executions(*, timeout: float = 10) -> list[str]:
     no further state (moto's engine loops `while env.is_running()`), but a thread waiting on a task token only wakes
     when the token is answered or times out: each one is answered with a failure, so every thread ends now.
     """
-    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackNotifyConsumerError,
+        CallbackOutcomeFailure,
+    )
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
@@ -200,7 +203,7 @@ def stop_running_executions(*, timeout: float = 10) -> list[str]:
                     callbacks = execution.exec_worker.env.callback_pool_manager
                     for token in list(callbacks._pool):
                         outcome = CallbackOutcomeFailure(token, error="SandboxClosed", cause="the sandbox ended")
-                        with contextlib.suppress(Exception):  # a consumer already gone has nothing to wake
+                        with contextlib.suppress(CallbackNotifyConsumerError):  # gone already: nothing to wake
                             callbacks.notify(token, outcome)
     for thread in [thread for thread in TMP_THREADS if thread.is_alive()]:
         thread.join(max(0.0, deadline - time.monotonic()))
